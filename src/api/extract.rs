@@ -1,0 +1,95 @@
+//! Extractors that turn every rejection into API.md's JSON error body.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `Json<T>` whose rejections are [`ApiError`]s: syntax errors are 400 `invalid_json`,
+/// well-formed bodies of the wrong shape 422 `invalid_input`, oversize bodies 413.
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(AppJson(v)),
+            Err(rejection) => Err(match ApiError::from(rejection) {
+                ApiError::PayloadTooLarge(_) => {
+                    ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
+                }
+                other => other,
+            }),
+        }
+    }
+}
+
+/// The request id set (or echoed) by the request-id layer.
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId(request_id(&parts.headers)))
+    }
+}
+
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(crate::api::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `Path<T>` with [`ApiError`] rejections.
+pub struct AppPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| AppPath(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// `Query<T>` with [`ApiError`] rejections.
+pub struct AppQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| AppQuery(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// Runs CPU-bound or file-system work on the blocking pool.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}

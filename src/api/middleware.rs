@@ -1,0 +1,131 @@
+//! Cross-cutting middleware: request metrics, JSON bodies for every error, and the
+//! conversion of shed/timed-out requests into API errors.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower::BoxError;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Counts and times each request under its route template; unknown paths share one label
+/// so a scanner cannot blow up the series count.
+pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    let status = response.status();
+    let m = &state.metrics;
+    m.http_requests
+        .with_label_values(&[method.as_str(), route, status.as_str()])
+        .inc();
+    m.http_duration
+        .with_label_values(&[method.as_str(), route])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Routes that orchestrators and Prometheus reach without credentials.
+const OPEN_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// With `server.api_key` set, requires `Authorization: Bearer <key>` on every other route.
+pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(key) = state.cfg.server.api_key.as_deref() else {
+        return next.run(req).await;
+    };
+    if OPEN_ROUTES.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), key.as_bytes()) {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+/// Compares without an early exit so response timing does not reveal the key's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ x);
+    }
+    diff == 0
+}
+
+/// Gives every 4xx/5xx answer API.md's JSON body, including the ones produced by axum
+/// itself (405, 415) or by layers that know nothing of our format.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_json",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_client_error() => "invalid_input",
+        _ => "internal",
+    };
+    let body = serde_json::json!({ "error": text, "code": code }).to_string();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Tower errors from the shedding layers become 503 `overloaded` or 504 `timeout`.
+pub async fn shed_or_timeout(err: BoxError) -> ApiError {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::Overloaded
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Timeout
+    } else {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+/// A panic is logged with its message; the client only learns that it failed.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}

@@ -1,0 +1,103 @@
+//! The HTTP surface: merges every route module, serves `/openapi.json`, and applies the
+//! middleware stack once.
+
+pub mod extract;
+pub mod health;
+pub mod instances;
+pub mod middleware;
+pub mod models;
+pub mod predict;
+pub mod train;
+
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::{Json, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "modeld", description = "Train, version, serve and monitor ML models over HTTP."),
+    tags(
+        (name = "health", description = "Liveness, readiness, version, metrics"),
+        (name = "models", description = "Registry: models, versions, aliases, reload"),
+        (name = "predict", description = "Inference"),
+        (name = "training", description = "Training jobs"),
+    ),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+/// The full application: routes, `/openapi.json` and middleware, ready for `axum::serve`
+/// or `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(models::router())
+        .merge(predict::router())
+        .merge(train::router())
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    let cfg = &state.cfg.server;
+
+    // Outermost first. Request ids are set before tracing so every log line carries
+    // one; metrics and JSON error bodies wrap the shedding layers so 503/504 answers are
+    // counted and shaped too. Load shedding sits outside the global concurrency limit
+    // so that a full server answers 503 at once instead of queueing without bound.
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+                let id = extract::request_id(req.headers());
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::track_metrics,
+        ))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::require_api_key,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(HandleErrorLayer::new(middleware::shed_or_timeout))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            cfg.concurrency_limit,
+        ))
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
+            cfg.request_timeout_ms,
+        )))
+        .layer(DefaultBodyLimit::max(cfg.body_limit_bytes));
+
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .layer(layers)
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}

@@ -1,0 +1,202 @@
+//! `POST /v1/models/{name}/predict` and `POST /predict`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{AppJson, AppPath, AppQuery, RequestId};
+use super::instances::{to_matrix, Instance};
+use crate::error::{ApiError, ErrorBody};
+use crate::models::{Model, Output};
+use crate::registry::VersionEntry;
+use crate::state::AppState;
+
+/// Above this many input values the compute moves to the blocking pool; below it the work
+/// takes microseconds and the hand-off would cost more than it saves.
+const INLINE_CELLS: usize = 16_384;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(predict))
+        .routes(routes!(predict_by_body))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// Rows in schema order, or records keyed by feature name.
+    #[schema(value_type = Vec<Object>)]
+    pub instances: Vec<Instance>,
+    /// Only for `POST /predict`: the model name.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// Version number to use.
+    pub version: Option<u64>,
+    /// Alias to use, e.g. `production`.
+    pub alias: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Predictions {
+    /// Class index (into `classes`) per row.
+    Classes(Vec<usize>),
+    /// Regression value per row.
+    Values(Vec<f64>),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PredictResponse {
+    pub model: String,
+    pub version: u64,
+    pub request_id: String,
+    pub predictions: Predictions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+}
+
+/// Predict with a model: `?version=N` or `?alias=A` picks a version, else `production`,
+/// else the highest ready version.
+#[utoipa::path(post, path = "/v1/models/{name}/predict", tag = "predict",
+    params(("name" = String, Path, description = "Model name"), VersionQuery),
+    request_body = PredictRequest,
+    responses((status = 200, body = PredictResponse),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn predict(
+    State(state): State<AppState>,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<VersionQuery>,
+    RequestId(request_id): RequestId,
+    AppJson(req): AppJson<PredictRequest>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    if req.model.as_deref().is_some_and(|m| m != name) {
+        return Err(ApiError::InvalidInput(format!(
+            "body names model '{}' but the path names '{name}'",
+            req.model.as_deref().unwrap_or_default()
+        )));
+    }
+    let version = pick(q.version, req.version, "version")?;
+    let alias = pick(q.alias, req.alias, "alias")?;
+    run(&state, &name, version, alias.as_deref(), req.instances, request_id).await
+}
+
+/// The same as `/v1/models/{name}/predict` with `"model"` (and optionally `"version"` or
+/// `"alias"`) in the body.
+#[utoipa::path(post, path = "/predict", tag = "predict",
+    request_body = PredictRequest,
+    responses((status = 200, body = PredictResponse),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn predict_by_body(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    AppJson(req): AppJson<PredictRequest>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let Some(name) = req.model else {
+        return Err(ApiError::InvalidInput(
+            "missing field 'model': name the model to predict with".into(),
+        ));
+    };
+    let alias = req.alias;
+    run(&state, &name, req.version, alias.as_deref(), req.instances, request_id).await
+}
+
+fn pick<T>(query: Option<T>, body: Option<T>, what: &str) -> Result<Option<T>, ApiError> {
+    match (query, body) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidInput(format!(
+            "{what} given both in the query and in the body"
+        ))),
+        (q, b) => Ok(q.or(b)),
+    }
+}
+
+async fn run(
+    state: &AppState,
+    name: &str,
+    version: Option<u64>,
+    alias: Option<&str>,
+    instances: Vec<Instance>,
+    request_id: String,
+) -> Result<Json<PredictResponse>, ApiError> {
+    if version.is_some() && alias.is_some() {
+        return Err(ApiError::InvalidInput(
+            "give either version or alias, not both".into(),
+        ));
+    }
+    let snapshot = state.registry.snapshot();
+    let (entry, model) = snapshot.resolve(name, version, alias)?;
+    drop(snapshot);
+    let x = to_matrix(&instances, model.schema())?;
+    drop(instances);
+    let rows = x.nrows();
+    let started = Instant::now();
+    let output = if x.len() <= INLINE_CELLS {
+        model.predict(x.view())?
+    } else {
+        let m = model.clone();
+        super::extract::blocking(move || m.predict(x.view()).map_err(ApiError::from)).await?
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let handles = handles(state, name, &entry);
+    handles.0.inc_by(rows as u64);
+    handles.1.observe(elapsed);
+    Ok(Json(respond(name, &entry, &model, output, request_id)))
+}
+
+/// Metric handles resolved once per loaded version, not per request.
+fn handles<'a>(
+    state: &AppState,
+    name: &str,
+    entry: &'a Arc<VersionEntry>,
+) -> &'a (prometheus::IntCounter, prometheus::Histogram) {
+    entry.handles.get_or_init(|| {
+        let v = entry.version.to_string();
+        (
+            state.metrics.predictions.with_label_values(&[name, &v]),
+            state.metrics.prediction_duration.with_label_values(&[name, &v]),
+        )
+    })
+}
+
+fn respond(
+    name: &str,
+    entry: &VersionEntry,
+    model: &Arc<dyn Model>,
+    output: Output,
+    request_id: String,
+) -> PredictResponse {
+    let classes = model.schema().classes.clone();
+    let predictions = if classes.is_some() {
+        // Classifier outputs are class indices held in f64; they are small non-negative
+        // integers by construction.
+        Predictions::Classes(output.predictions.iter().map(|p| *p as usize).collect())
+    } else {
+        Predictions::Values(output.predictions)
+    };
+    PredictResponse {
+        model: name.to_string(),
+        version: entry.version,
+        request_id,
+        predictions,
+        probabilities: output
+            .probabilities
+            .map(|p| p.outer_iter().map(|r| r.to_vec()).collect()),
+        classes,
+    }
+}

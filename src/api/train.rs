@@ -1,0 +1,168 @@
+//! Training over HTTP: `POST /v1/models/{name}/train` queues a job; `/v1/jobs` polls and
+//! cancels. The body is checked (params, data, algorithm against the data) before the job
+//! is queued, so a bad request is a 4xx now rather than a failed job later.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{blocking, AppJson, AppPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::jobs::{JobError, JobRequest, JobState, JobView};
+use crate::models::Task;
+use crate::registry::valid_name;
+use crate::state::AppState;
+use crate::train::dataset::{self, DataSpec};
+use crate::train::{Algorithm, Params, TrainSpec};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(train))
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job, cancel_job))
+}
+
+fn default_validation_split() -> f64 {
+    0.2
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    /// `linear_regression`, `logistic_regression` or `softmax_regression`.
+    #[schema(value_type = String)]
+    pub algorithm: Algorithm,
+    /// `{"rows", "targets", "feature_names"?, "class_names"?}`, `{"csv", "target"?}` or
+    /// `{"path", "target"?}` (a CSV file under the data directory).
+    #[schema(value_type = Object)]
+    pub data: DataSpec,
+    /// Hyperparameters; every one is optional (see the README for defaults).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Params,
+    /// Fraction of rows held out for validation metrics (seeded, stratified for
+    /// classifiers). Default 0.2.
+    #[serde(default = "default_validation_split")]
+    pub validation_split: f64,
+    /// Alias to point at the new version when the job succeeds, e.g. `production`.
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobAccepted {
+    pub job_id: String,
+    pub status_url: String,
+    pub state: JobState,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::QueueFull(_) => ApiError::Busy(e.to_string()),
+            JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        }
+    }
+}
+
+/// Starts a training job → 202 with the job id; the finished job registers a new version.
+#[utoipa::path(post, path = "/v1/models/{name}/train", tag = "training",
+    params(("name" = String, Path, description = "Model name")),
+    request_body = TrainRequest,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn train(
+    State(state): State<AppState>,
+    AppPath(name): AppPath<String>,
+    AppJson(req): AppJson<TrainRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_name(&name) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid model name '{name}': use 1-128 characters from A-Z a-z 0-9 . _ -"
+        )));
+    }
+    if let Some(alias) = req.alias.as_deref().filter(|a| !valid_name(a)) {
+        return Err(ApiError::InvalidInput(format!("invalid alias '{alias}'")));
+    }
+    let spec = TrainSpec {
+        algorithm: req.algorithm,
+        params: req.params,
+        validation_split: req.validation_split,
+    };
+    spec.validate()?;
+    let data_source = match &req.data {
+        DataSpec::Rows { .. } => "rows".to_string(),
+        DataSpec::Csv { .. } => "csv".to_string(),
+        DataSpec::Path { path, .. } => path.clone(),
+    };
+    let data_dir = state.cfg.data_dir.clone();
+    let task = spec.algorithm.family().task();
+    let data = req.data;
+    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir)?)).await?;
+    if task == Task::Classification {
+        let k = dataset.classes.as_ref().map_or(0, Vec::len);
+        if spec.algorithm == Algorithm::LogisticRegression && k != 2 {
+            return Err(ApiError::InvalidInput(format!(
+                "logistic_regression needs exactly 2 classes, the data has {k}; use softmax_regression"
+            )));
+        }
+    }
+    let view = state.jobs.submit(JobRequest {
+        model: name,
+        spec,
+        dataset,
+        data_source,
+        alias: req.alias,
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, view.status_url.clone())],
+        Json(JobAccepted {
+            job_id: view.job_id,
+            status_url: view.status_url,
+            state: view.state,
+        }),
+    ))
+}
+
+/// Every job still remembered, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "training",
+    responses((status = 200, body = JobList)))]
+pub async fn list_jobs(State(state): State<AppState>) -> Json<JobList> {
+    Json(JobList {
+        jobs: state.jobs.list(),
+    })
+}
+
+/// One job: state, progress, epoch, loss, learning curve, result version or error.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "training",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+pub async fn get_job(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.jobs.get(&id)?))
+}
+
+/// Cancels a job: a queued job at once, a running one within one epoch; nothing is
+/// registered. A finished job is returned unchanged.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "training",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.jobs.cancel(&id)?))
+}

@@ -1,0 +1,281 @@
+//! Configuration: one `Config` struct layered from config/default.toml, an optional
+//! `--config` file, `MODELD_*` environment variables and command-line flags, in that order.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything modeld can be told at start-up.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to bind. Default `0.0.0.0`.
+    pub host: String,
+    /// Port to bind. Default `8080`.
+    pub port: u16,
+    /// Data directory: the model store lives in `<data_dir>/models`, and training files
+    /// named by `{"path": ...}` are resolved under it. Default `./data`.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub training: TrainingConfig,
+    pub log: LogConfig,
+    pub demo: DemoConfig,
+}
+
+/// HTTP serving limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Largest accepted request body in bytes (413 above). Default 10 MiB.
+    pub body_limit_bytes: usize,
+    /// Per-request deadline in milliseconds (504 `timeout` after it). Default 30000.
+    pub request_timeout_ms: u64,
+    /// Requests handled at once; more are shed with 503 `overloaded`. Default 1024.
+    pub concurrency_limit: usize,
+    /// Upper bound on how long shutdown waits for in-flight requests, in ms. Default 10000.
+    pub shutdown_grace_ms: u64,
+    /// When set, every route except /healthz, /readyz and /metrics requires
+    /// `Authorization: Bearer <api_key>` (401 `unauthorized` otherwise). Default unset.
+    pub api_key: Option<String>,
+}
+
+/// Background training jobs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// Jobs that train at the same time. Default 1 (the other core keeps serving).
+    pub max_concurrent_jobs: usize,
+    /// Jobs that may wait for a slot; past that, new jobs get 429 `busy`. Default 16.
+    pub queue_size: usize,
+    /// Finished jobs kept for `GET /v1/jobs`; the oldest finished are forgotten first. Default 100.
+    pub job_history: usize,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (human readable) or `json` (one object a line). Default `text`.
+    pub format: LogFormat,
+    /// tracing `EnvFilter` directive; `RUST_LOG` wins if set. Default `modeld=info,tower_http=info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Demo models trained from the bundled datasets when the store has none of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Train `iris` (softmax regression) and `diabetes` (linear regression) at first start.
+    /// Default true.
+    pub enabled: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8080,
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            training: TrainingConfig::default(),
+            log: LogConfig::default(),
+            demo: DemoConfig { enabled: true },
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 10 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            concurrency_limit: 1024,
+            shutdown_grace_ms: 10_000,
+            api_key: None,
+        }
+    }
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_jobs: 1,
+            queue_size: 16,
+            job_history: 100,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "modeld=info,tower_http=info".into(),
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Layers, lowest first: built-in defaults, `config/default.toml` (if present in the
+    /// working directory), `file`, `MODELD_*` environment (nested keys with `__`, e.g.
+    /// `MODELD_SERVER__BODY_LIMIT_BYTES`), then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file("config/default.toml"));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let cfg: Config = fig
+            .merge(Env::prefixed("MODELD_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Rejects values that would only fail later, with the key's name in the message.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.host.trim().is_empty() {
+            return bad("host must not be empty");
+        }
+        if self.addr().is_err() {
+            return bad("host must be an IP address such as 0.0.0.0 or 127.0.0.1");
+        }
+        if self.server.body_limit_bytes == 0 {
+            return bad("server.body_limit_bytes must be > 0");
+        }
+        if self.server.request_timeout_ms == 0 {
+            return bad("server.request_timeout_ms must be > 0");
+        }
+        if self.server.concurrency_limit == 0 {
+            return bad("server.concurrency_limit must be > 0");
+        }
+        if self.server.api_key.as_deref().is_some_and(|k| k.len() < 8) {
+            return bad("server.api_key must be at least 8 characters");
+        }
+        if self.training.max_concurrent_jobs == 0 {
+            return bad("training.max_concurrent_jobs must be > 0");
+        }
+        if self.training.job_history == 0 {
+            return bad("training.job_history must be > 0");
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(ConfigError::Invalid(format!("log.filter is invalid: {e}")));
+        }
+        Ok(())
+    }
+
+    pub fn addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        let host = self.host.trim_matches(|c| c == '[' || c == ']');
+        let ip: std::net::IpAddr = if host == "localhost" {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            host.parse()?
+        };
+        Ok(SocketAddr::new(ip, self.port))
+    }
+
+    /// The model store: `<data_dir>/models`.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("models")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().unwrap();
+        assert_eq!(Config::default().addr().unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn zero_limits_are_rejected_with_the_key() {
+        let mut c = Config::default();
+        c.server.concurrency_limit = 0;
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("server.concurrency_limit"), "{msg}");
+    }
+
+    #[test]
+    fn bad_host_is_rejected() {
+        let c = Config {
+            host: "not an ip".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn layers_apply_in_documented_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "port = 1000\nhost = \"127.0.0.1\"\n[training]\nqueue_size = 5\n")?;
+            jail.create_file("custom.toml", "port = 2000\n[training]\njob_history = 7\n")?;
+            let file = Some(Path::new("custom.toml"));
+            let none = Overrides::default();
+            let c = Config::load(None, &none).map_err(|e| e.to_string())?;
+            assert_eq!((c.port, c.training.queue_size), (1000, 5));
+            let c = Config::load(file, &none).map_err(|e| e.to_string())?;
+            assert_eq!((c.port, c.training.job_history, c.training.queue_size), (2000, 7, 5));
+            jail.set_env("MODELD_PORT", "3000");
+            jail.set_env("MODELD_TRAINING__QUEUE_SIZE", "9");
+            let c = Config::load(file, &none).map_err(|e| e.to_string())?;
+            assert_eq!((c.port, c.training.queue_size), (3000, 9));
+            let flags = Overrides {
+                port: Some(4000),
+                ..Overrides::default()
+            };
+            let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.port, 4000);
+            jail.set_env("MODELD_SERVER__NO_SUCH_KEY", "1");
+            assert!(Config::load(file, &flags).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,104 @@
+//! modeld: one binary that trains, versions, serves and monitors machine-learning models
+//! behind a REST API. [`app`] builds the router (tests drive it without a socket);
+//! [`run`] serves it until SIGINT/SIGTERM.
+
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod models;
+pub mod registry;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+pub mod train;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use config::Config;
+pub use state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the model store at {path}: {source}")]
+    Store {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The router over `state`.
+pub fn app(state: AppState) -> axum::Router {
+    api::router(state)
+}
+
+/// Reads the store into the registry, trains missing demo models if enabled, and marks
+/// the server ready. Blocking: call it from the blocking pool.
+pub fn load_store(state: &AppState) {
+    match state.registry.reload_all() {
+        Ok(snap) => tracing::info!(models = snap.models.len(), "model store loaded"),
+        Err(e) => tracing::error!(error = %e, "model store could not be read"),
+    }
+    if state.cfg.demo.enabled {
+        demo::ensure(&state.registry, &state.cfg.data_dir);
+    }
+    state.lifecycle.set_loaded();
+}
+
+/// Binds, serves, loads the store in the background (readiness turns 200 when done),
+/// and shuts down gracefully on a signal: /readyz turns 503, in-flight requests finish
+/// within `shutdown_grace_ms`, then the process exits.
+pub async fn run(cfg: Config) -> Result<(), StartError> {
+    let addr = cfg.addr().map_err(|e| StartError::Bind {
+        addr: format!("{}:{}", cfg.host, cfg.port),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    })?;
+    let grace = Duration::from_millis(cfg.server.shutdown_grace_ms);
+    let state = AppState::new(cfg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: addr.to_string(),
+            source: e,
+        })?;
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(addr = %local, "modeld listening");
+
+    let loader = state.clone();
+    tokio::task::spawn_blocking(move || load_store(&loader));
+
+    let lifecycle = state.lifecycle.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown::signal().await;
+        tracing::info!("shutdown requested: draining");
+        lifecycle.start_draining();
+        let _ = stop_tx.send(());
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let deadline = async move {
+        if stop_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        res = server => res.map_err(StartError::Serve)?,
+        () = deadline => tracing::warn!("shutdown grace period over; exiting with requests in flight"),
+    }
+    tracing::info!("modeld stopped");
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Prometheus metrics. `Metrics` owns a private registry (not the process-global one) so
+//! every app instance, and so every test, starts from zero. Names are fixed by API.md.
+
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::registry::Snapshot;
+
+/// Latency buckets from 50 µs to 10 s, roughly ×2.5 apart, so sub-millisecond predictions
+/// and slow training-era requests are both resolved.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+/// Training runs take from milliseconds to hours.
+const TRAINING_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
+/// Quality gauges exported per model version and split; the names after `modeld_model_`.
+pub const QUALITY_METRICS: &[&str] = &["accuracy", "precision", "recall", "f1", "mse", "mae", "r2"];
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub predictions: IntCounterVec,
+    pub prediction_duration: HistogramVec,
+    pub training_jobs: GaugeVec,
+    pub training_duration: Histogram,
+    model_info: GaugeVec,
+    quality: Vec<(&'static str, GaugeVec)>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("modeld_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "modeld_http_request_duration_seconds",
+                "HTTP request latency, from request to response head",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route"],
+        )?;
+        let predictions = IntCounterVec::new(
+            Opts::new("modeld_predictions_total", "Rows predicted"),
+            &["model", "version"],
+        )?;
+        let prediction_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "modeld_prediction_duration_seconds",
+                "Model compute time per predict call, parsing and serialising excluded",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["model", "version"],
+        )?;
+        let training_jobs = GaugeVec::new(
+            Opts::new("modeld_training_jobs", "Training jobs by state"),
+            &["state"],
+        )?;
+        let training_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "modeld_training_duration_seconds",
+                "Wall time of finished training jobs",
+            )
+            .buckets(TRAINING_BUCKETS.to_vec()),
+        )?;
+        let model_info = GaugeVec::new(
+            Opts::new("modeld_model_info", "1 for each loaded model version"),
+            &["model", "version", "family"],
+        )?;
+        let mut quality = Vec::new();
+        for name in QUALITY_METRICS {
+            let g = GaugeVec::new(
+                Opts::new(
+                    format!("modeld_model_{name}"),
+                    format!("Model {name} per version and split (train, validation, online)"),
+                ),
+                &["model", "version", "split"],
+            )?;
+            registry.register(Box::new(g.clone()))?;
+            quality.push((*name, g));
+        }
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(predictions.clone()))?;
+        registry.register(Box::new(prediction_duration.clone()))?;
+        registry.register(Box::new(training_jobs.clone()))?;
+        registry.register(Box::new(training_duration.clone()))?;
+        registry.register(Box::new(model_info.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        for state in ["queued", "running", "succeeded", "failed", "cancelled"] {
+            training_jobs.with_label_values(&[state]).set(0.0);
+        }
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            predictions,
+            prediction_duration,
+            training_jobs,
+            training_duration,
+            model_info,
+            quality,
+        })
+    }
+
+    /// The text exposition format 0.0.4.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+
+    /// Rebuilds the per-version gauges from a registry snapshot, so versions that were
+    /// deleted or reloaded away stop being exported.
+    pub fn sync_models(&self, snapshot: &Snapshot) {
+        self.model_info.reset();
+        for (_, g) in &self.quality {
+            g.reset();
+        }
+        for (name, model) in &snapshot.models {
+            for (version, entry) in &model.versions {
+                let v = version.to_string();
+                if entry.model().is_some() {
+                    self.model_info
+                        .with_label_values(&[name.as_str(), &v, &entry.family()])
+                        .set(1.0);
+                }
+                let Some(meta) = &entry.meta else { continue };
+                for (split, values) in &meta.metrics {
+                    for (metric, gauge) in &self.quality {
+                        if let Some(x) = values.get(*metric) {
+                            gauge
+                                .with_label_values(&[name.as_str(), &v, split.as_str()])
+                                .set(*x);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Linear regression model: ŷ = z·w + b, with z the standardised features.
+
+use ndarray::{ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::scaler::Scaler;
+use super::{check_input, validate_schema, validate_weights};
+use super::{Artifact, Family, Model, ModelError, Output, Schema, Task};
+
+/// Ordinary / ridge / lasso least-squares model in standardised space.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LinearModel {
+    pub schema: Schema,
+    pub scaler: Scaler,
+    /// One weight per feature, applied to standardised features.
+    pub weights: Vec<f64>,
+    pub intercept: f64,
+}
+
+impl LinearModel {
+    /// Builds and validates a model.
+    pub fn new(
+        schema: Schema,
+        scaler: Scaler,
+        weights: Vec<f64>,
+        intercept: f64,
+    ) -> Result<Self, ModelError> {
+        let m = LinearModel {
+            schema,
+            scaler,
+            weights,
+            intercept,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// Checks every length and value (used for artifacts and before predicting,
+    /// since the public fields could have been edited).
+    pub fn validate(&self) -> Result<(), ModelError> {
+        validate_schema(&self.schema, Task::Regression)?;
+        let d = self.schema.n_features();
+        self.scaler.validate(d)?;
+        validate_weights("weights", &self.weights, d)?;
+        validate_weights("intercept", &[self.intercept], 1)
+    }
+}
+
+impl Model for LinearModel {
+    fn family(&self) -> Family {
+        Family::LinearRegression
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
+        self.validate()?;
+        check_input(x, self.schema.n_features())?;
+        let z = self.scaler.transform(x);
+        let y = z.dot(&ArrayView1::from(&self.weights[..])) + self.intercept;
+        Ok(Output {
+            predictions: y.to_vec(),
+            probabilities: None,
+        })
+    }
+
+    fn to_artifact(&self) -> Artifact {
+        Artifact::LinearRegression(self.clone())
+    }
+
+    fn n_parameters(&self) -> usize {
+        self.weights.len() + 1
+    }
+}

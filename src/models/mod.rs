@@ -1,0 +1,208 @@
+//! Trained-model types: the [`Model`] trait the server predicts through, the
+//! serialisable [`Artifact`] a model is stored as, and the shared vocabulary
+//! ([`Task`], [`Family`], [`Schema`], [`Output`], [`ModelError`]).
+//!
+//! Every concrete model keeps its own [`scaler::Scaler`] so callers always pass
+//! raw feature values; weights live in standardised space.
+
+pub mod linear;
+pub mod logistic;
+pub mod scaler;
+pub mod softmax;
+pub mod stable;
+
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// What kind of target a model predicts.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Regression,
+    Classification,
+}
+
+/// Model family. New families (MLP, ONNX) are added as new variants here, in
+/// [`Artifact`], and in the two `match`es below.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    LinearRegression,
+    LogisticRegression,
+    SoftmaxRegression,
+}
+
+impl Family {
+    /// The snake_case name, identical to the serde representation.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Family::LinearRegression => "linear_regression",
+            Family::LogisticRegression => "logistic_regression",
+            Family::SoftmaxRegression => "softmax_regression",
+        }
+    }
+
+    /// The task this family solves.
+    pub fn task(&self) -> Task {
+        match self {
+            Family::LinearRegression => Task::Regression,
+            Family::LogisticRegression | Family::SoftmaxRegression => Task::Classification,
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Input/output description of a model.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Schema {
+    /// Feature names, in the column order `predict` expects.
+    pub feature_names: Vec<String>,
+    /// Name of the target column.
+    pub target: String,
+    /// Class labels for classifiers (index i names class i); `None` for regression.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Schema {
+    pub fn n_features(&self) -> usize {
+        self.feature_names.len()
+    }
+}
+
+/// Prediction result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// Regression: predicted values. Classification: argmax class index as f64.
+    pub predictions: Vec<f64>,
+    /// Classification only: rows x n_classes probabilities (binary logistic gives
+    /// the two columns `[1-p, p]`).
+    pub probabilities: Option<Array2<f64>>,
+}
+
+#[derive(thiserror::Error, Debug)]
+pub enum ModelError {
+    #[error("expected {expected} feature columns, got {got}")]
+    ShapeMismatch { expected: usize, got: usize },
+    #[error("input value at row {row}, column {col} is not a finite number")]
+    NonFinite { row: usize, col: usize },
+    #[error("invalid model artifact: {0}")]
+    InvalidArtifact(String),
+    /// Bad evaluation input that is not a feature-shape problem (e.g. a class
+    /// label outside the model's classes, or a target of the wrong length).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// A trained, immutable model that can be shared across request handlers.
+pub trait Model: Send + Sync + std::fmt::Debug {
+    fn family(&self) -> Family;
+    fn schema(&self) -> &Schema;
+    /// x: rows x n_features in schema order, raw (unstandardised) values.
+    /// Checks the column count and that every value is finite.
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError>;
+    fn to_artifact(&self) -> Artifact;
+    /// Number of learned scalars (weights + intercepts; scaler not counted).
+    fn n_parameters(&self) -> usize;
+}
+
+/// Serialised form of a model, tagged by `"family"`.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum Artifact {
+    LinearRegression(linear::LinearModel),
+    LogisticRegression(logistic::LogisticModel),
+    SoftmaxRegression(softmax::SoftmaxModel),
+}
+
+impl Artifact {
+    /// Validates every shape and value, then wraps the model for sharing. A
+    /// corrupt artifact yields [`ModelError::InvalidArtifact`] here, so it can
+    /// never cause a panic at prediction time.
+    pub fn into_model(self) -> Result<Arc<dyn Model>, ModelError> {
+        Ok(match self {
+            Artifact::LinearRegression(m) => {
+                m.validate()?;
+                Arc::new(m)
+            }
+            Artifact::LogisticRegression(m) => {
+                m.validate()?;
+                Arc::new(m)
+            }
+            Artifact::SoftmaxRegression(m) => {
+                m.validate()?;
+                Arc::new(m)
+            }
+        })
+    }
+
+    pub fn family(&self) -> Family {
+        match self {
+            Artifact::LinearRegression(_) => Family::LinearRegression,
+            Artifact::LogisticRegression(_) => Family::LogisticRegression,
+            Artifact::SoftmaxRegression(_) => Family::SoftmaxRegression,
+        }
+    }
+}
+
+/// Checks the column count and finiteness of prediction input; reports the
+/// first offending cell so the client can fix its request.
+pub fn check_input(x: ArrayView2<f64>, n_features: usize) -> Result<(), ModelError> {
+    if x.ncols() != n_features {
+        return Err(ModelError::ShapeMismatch {
+            expected: n_features,
+            got: x.ncols(),
+        });
+    }
+    if x.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    // Slow path only on failure: locate the first bad cell for the message.
+    for ((row, col), v) in x.indexed_iter() {
+        if !v.is_finite() {
+            return Err(ModelError::NonFinite { row, col });
+        }
+    }
+    Ok(())
+}
+
+/// Shared artifact checks for the schema part of a model.
+fn validate_schema(schema: &Schema, task: Task) -> Result<(), ModelError> {
+    let bad = |m: &str| Err(ModelError::InvalidArtifact(m.to_string()));
+    if schema.feature_names.is_empty() {
+        return bad("schema has no features");
+    }
+    match (task, &schema.classes) {
+        (Task::Regression, Some(_)) => bad("regression schema must not have classes"),
+        (Task::Classification, None) => bad("classifier schema must list its classes"),
+        (Task::Classification, Some(c)) if c.len() < 2 => {
+            bad("classifier schema needs at least 2 classes")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a weight vector has the expected length and finite values.
+fn validate_weights(name: &str, w: &[f64], expected: usize) -> Result<(), ModelError> {
+    if w.len() != expected {
+        return Err(ModelError::InvalidArtifact(format!(
+            "{name} has length {}, expected {expected}",
+            w.len()
+        )));
+    }
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(ModelError::InvalidArtifact(format!(
+            "{name}[{i}] is not a finite number"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

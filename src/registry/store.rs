@@ -1,0 +1,229 @@
+//! The model store on disk: `<root>/<model>/<version>/{model.json,meta.json}` and
+//! `<root>/<model>/aliases.json`. Every write goes to a temporary name, is fsynced and
+//! then renamed, so a crash leaves either the old state or the new one, never half a file.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::models::Artifact;
+
+use super::meta::VersionMeta;
+
+pub const ARTIFACT_FILE: &str = "model.json";
+pub const META_FILE: &str = "meta.json";
+pub const ALIASES_FILE: &str = "aliases.json";
+
+/// What one version folder held when it was read.
+#[derive(Debug)]
+pub struct StoredVersion {
+    pub version: u64,
+    /// Either the parsed files or the reason they could not be used.
+    pub content: Result<(VersionMeta, Artifact), String>,
+}
+
+/// What one model folder held when it was read.
+#[derive(Debug)]
+pub struct StoredModel {
+    pub name: String,
+    pub versions: Vec<StoredVersion>,
+    pub aliases: BTreeMap<String, u64>,
+    /// Set when aliases.json exists but cannot be parsed.
+    pub alias_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn model_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Names of every model folder (folders whose name is a valid model name).
+    pub fn model_names(&self) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            if let Some(name) = entry.file_name().to_str() {
+                if super::valid_name(name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Reads one model folder. A missing folder is an empty model; unreadable versions are
+    /// reported in their `content`, never as an error of the whole model.
+    pub fn read_model(&self, name: &str) -> std::io::Result<StoredModel> {
+        let dir = self.model_dir(name);
+        let mut versions = Vec::new();
+        let mut aliases = BTreeMap::new();
+        let mut alias_error = None;
+        if dir.is_dir() {
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                if !entry.file_type()?.is_dir() {
+                    continue;
+                }
+                let Some(version) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .filter(|v| *v > 0)
+                else {
+                    continue;
+                };
+                versions.push(StoredVersion {
+                    version,
+                    content: read_version(&entry.path(), version),
+                });
+            }
+            versions.sort_by_key(|v| v.version);
+            match fs::read(dir.join(ALIASES_FILE)) {
+                Ok(bytes) => match serde_json::from_slice(&bytes) {
+                    Ok(a) => aliases = a,
+                    Err(e) => alias_error = Some(format!("{ALIASES_FILE}: {e}")),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => alias_error = Some(format!("{ALIASES_FILE}: {e}")),
+            }
+        }
+        Ok(StoredModel {
+            name: name.to_string(),
+            versions,
+            aliases,
+            alias_error,
+        })
+    }
+
+    /// The highest version number present on disk, so a new version never reuses a
+    /// number even if its folder was left by another process.
+    pub fn max_version_on_disk(&self, name: &str) -> std::io::Result<u64> {
+        let dir = self.model_dir(name);
+        if !dir.is_dir() {
+            return Ok(0);
+        }
+        let mut max = 0;
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            if let Some(v) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+                max = max.max(v);
+            }
+        }
+        Ok(max)
+    }
+
+    /// Writes a new version folder: both files go into a temporary folder that is
+    /// renamed into place, so readers see the whole version or none of it.
+    pub fn write_version(
+        &self,
+        name: &str,
+        meta: &VersionMeta,
+        artifact: &Artifact,
+    ) -> std::io::Result<()> {
+        let dir = self.model_dir(name);
+        fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+        fs::create_dir(&tmp)?;
+        let result = (|| {
+            write_file_synced(&tmp.join(ARTIFACT_FILE), &to_json(artifact)?)?;
+            write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
+            sync_dir(&tmp)?;
+            fs::rename(&tmp, dir.join(meta.version.to_string()))?;
+            sync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    pub fn write_aliases(&self, name: &str, aliases: &BTreeMap<String, u64>) -> std::io::Result<()> {
+        let dir = self.model_dir(name);
+        fs::create_dir_all(&dir)?;
+        write_atomic(&dir.join(ALIASES_FILE), &to_json(aliases)?)
+    }
+
+    /// Removes a version folder: it is first renamed away (atomic), then deleted.
+    pub fn remove_version(&self, name: &str, version: u64) -> std::io::Result<()> {
+        let dir = self.model_dir(name);
+        let path = dir.join(version.to_string());
+        if !path.exists() {
+            return Ok(());
+        }
+        let graveyard = dir.join(format!(".deleted-{version}-{}", uuid::Uuid::new_v4()));
+        fs::rename(&path, &graveyard)?;
+        sync_dir(&dir)?;
+        fs::remove_dir_all(graveyard)
+    }
+}
+
+fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
+    let meta_bytes = fs::read(dir.join(META_FILE)).map_err(|e| format!("{META_FILE}: {e}"))?;
+    let meta: VersionMeta =
+        serde_json::from_slice(&meta_bytes).map_err(|e| format!("{META_FILE}: {e}"))?;
+    if meta.version != version {
+        return Err(format!(
+            "{META_FILE} says version {} but the folder is {version}",
+            meta.version
+        ));
+    }
+    let art_bytes = fs::read(dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
+    let artifact: Artifact =
+        serde_json::from_slice(&art_bytes).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
+    Ok((meta, artifact))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value).map_err(std::io::Error::other)
+}
+
+fn write_file_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// temp file in the same folder → fsync → rename → fsync the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    let result = write_file_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    // Directory fsync makes the rename durable; not supported on every platform.
+    match fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        Err(e) if cfg!(windows) => {
+            let _ = e;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,66 @@
+//! Shared application state handed to every handler through `State<AppState>`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::jobs::JobManager;
+use crate::metrics::Metrics;
+use crate::registry::store::Store;
+use crate::registry::Registry;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub jobs: Arc<JobManager>,
+    pub metrics: Arc<Metrics>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// Readiness: false while the store loads at start and again once draining begins.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    loaded: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    pub fn set_loaded(&self) {
+        self.loaded.store(true, Ordering::Release);
+    }
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+    pub fn is_ready(&self) -> bool {
+        self.loaded.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+}
+
+impl AppState {
+    /// Builds the state over `<data_dir>/models`; the store is not read yet (see
+    /// [`crate::load_store`]), so the server can answer /healthz while it loads.
+    pub fn new(cfg: Config) -> Result<Self, crate::StartError> {
+        let metrics = Arc::new(Metrics::new()?);
+        let store = Store::open(cfg.store_dir()).map_err(|e| crate::StartError::Store {
+            path: cfg.store_dir(),
+            source: e,
+        })?;
+        let registry = Arc::new(Registry::new(store, metrics.clone()));
+        let jobs = Arc::new(JobManager::new(
+            cfg.training.clone(),
+            registry.clone(),
+            metrics.clone(),
+        ));
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            registry,
+            jobs,
+            metrics,
+            lifecycle: Arc::new(Lifecycle::default()),
+        })
+    }
+}

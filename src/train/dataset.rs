@@ -1,0 +1,351 @@
+//! Training data: the request-side [`DataSpec`] (inline rows, inline CSV or a
+//! CSV file under the data directory), parsing/validation into a [`Dataset`],
+//! and class-label encoding for classification.
+
+use std::collections::HashSet;
+use std::path::{Component, Path};
+
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Deserializer};
+
+use super::labels::{encode_numeric, encode_strings};
+use super::TrainError;
+use crate::models::Task;
+
+/// Parsed, validated training data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// rows x features, all finite.
+    pub x: Array2<f64>,
+    /// Regression: target values. Classification: class indices 0..k as f64.
+    pub y: Vec<f64>,
+    pub feature_names: Vec<String>,
+    pub target: String,
+    /// Class label names (index i = class i); `None` for regression.
+    pub classes: Option<Vec<String>>,
+}
+
+impl Dataset {
+    pub fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+
+    /// Classification iff `classes` is set.
+    pub fn task(&self) -> Task {
+        if self.classes.is_some() {
+            Task::Classification
+        } else {
+            Task::Regression
+        }
+    }
+
+    /// The rows at `rows` (in that order); errors on an out-of-range index.
+    pub fn select(&self, rows: &[usize]) -> Result<Dataset, TrainError> {
+        let n = self.n_rows();
+        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+            return Err(TrainError::InvalidData(format!("row index {bad} out of range (dataset has {n} rows)")));
+        }
+        Ok(Dataset {
+            x: self.x.select(Axis(0), rows),
+            y: rows.iter().map(|&r| self.y[r]).collect(),
+            feature_names: self.feature_names.clone(),
+            target: self.target.clone(),
+            classes: self.classes.clone(),
+        })
+    }
+
+    /// Re-checks the invariants (the fields are public): shapes agree, at
+    /// least one row and feature, finite values, valid class indices.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::InvalidData(m));
+        let (n, d) = self.x.dim();
+        if n == 0 {
+            return bad("dataset has no rows".into());
+        }
+        if d == 0 || d != self.feature_names.len() {
+            return bad(format!("dataset has {d} feature columns and {} feature names", self.feature_names.len()));
+        }
+        if self.y.len() != n {
+            return bad(format!("dataset has {n} rows but {} targets", self.y.len()));
+        }
+        if let Some(((row, col), _)) = self.x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return bad(format!("feature `{}` at row {row} is not finite", self.feature_names[col]));
+        }
+        let k = self.classes.as_ref().map(Vec::len);
+        if k.is_some_and(|k| k < 2) {
+            return bad("classification needs at least 2 classes".into());
+        }
+        let valid = |v: f64| match k {
+            None => v.is_finite(),
+            Some(k) => v.fract() == 0.0 && v >= 0.0 && v < k as f64,
+        };
+        if let Some(row) = self.y.iter().position(|&v| !valid(v)) {
+            return bad(format!("target at row {row} is not a valid {}", if k.is_some() { "class index" } else { "number" }));
+        }
+        Ok(())
+    }
+}
+
+/// Where training data comes from (JSON: exactly one of `rows`, `csv`, `path`;
+/// unknown fields are rejected).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSpec {
+    /// Inline rows; `feature_names` defaults to x0..x{d-1}; targets are numbers
+    /// or (classification) strings.
+    Rows {
+        rows: Vec<Vec<f64>>,
+        targets: Vec<serde_json::Value>,
+        feature_names: Option<Vec<String>>,
+        class_names: Option<Vec<String>>,
+    },
+    /// Inline CSV text with a header; `target` (default "target") names the target column.
+    Csv { csv: String, target: String, class_names: Option<Vec<String>> },
+    /// A CSV file relative to the data directory.
+    Path { path: String, target: String, class_names: Option<Vec<String>> },
+}
+
+fn default_target() -> String {
+    "target".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowsSpec {
+    rows: Vec<Vec<f64>>,
+    targets: Vec<serde_json::Value>,
+    #[serde(default)]
+    feature_names: Option<Vec<String>>,
+    #[serde(default)]
+    class_names: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextSpec {
+    #[serde(alias = "path")]
+    csv: String,
+    #[serde(default = "default_target")]
+    target: String,
+    #[serde(default)]
+    class_names: Option<Vec<String>>,
+}
+
+/// Hand-written instead of `#[serde(untagged)]` so that unknown fields are
+/// rejected and the error says which form was attempted.
+impl<'de> Deserialize<'de> for DataSpec {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(de)?;
+        let keys: Vec<&str> = ["rows", "csv", "path"]
+            .into_iter()
+            .filter(|k| v.get(k).is_some())
+            .collect();
+        let err = |form: &str, e: serde_json::Error| D::Error::custom(format!("invalid `{form}` data: {e}"));
+        match keys.as_slice() {
+            ["rows"] => {
+                let r: RowsSpec = serde_json::from_value(v).map_err(|e| err("rows", e))?;
+                Ok(DataSpec::Rows { rows: r.rows, targets: r.targets, feature_names: r.feature_names, class_names: r.class_names })
+            }
+            ["csv"] => {
+                let t: TextSpec = serde_json::from_value(v).map_err(|e| err("csv", e))?;
+                Ok(DataSpec::Csv { csv: t.csv, target: t.target, class_names: t.class_names })
+            }
+            ["path"] => {
+                let t: TextSpec = serde_json::from_value(v).map_err(|e| err("path", e))?;
+                Ok(DataSpec::Path { path: t.csv, target: t.target, class_names: t.class_names })
+            }
+            [] => Err(D::Error::custom("data must be an object with one of `rows`, `csv` or `path`")),
+            _ => Err(D::Error::custom("data must have exactly one of `rows`, `csv` or `path`")),
+        }
+    }
+}
+
+/// Loads and validates the data described by `spec` for `task`.
+/// `Path` specs are resolved under `data_dir` and may not escape it.
+pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, TrainError> {
+    match spec {
+        DataSpec::Rows { rows, targets, feature_names, class_names } => {
+            from_rows(rows, targets, feature_names.as_deref(), class_names.as_deref(), task)
+        }
+        DataSpec::Csv { csv, target, class_names } => parse_csv(csv, target, class_names.as_deref(), task),
+        DataSpec::Path { path, target, class_names } => {
+            let text = read_data_file(path, data_dir)?;
+            parse_csv(&text, target, class_names.as_deref(), task)
+        }
+    }
+}
+
+/// Resolves `rel` under `data_dir`, refusing absolute paths, `..` and
+/// anything (e.g. a symlink) whose canonical path leaves the data directory.
+fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
+    let p = Path::new(rel);
+    if rel.is_empty() || p.is_absolute() {
+        return Err(TrainError::InvalidData(format!("path `{rel}` must be relative to the data directory")));
+    }
+    if p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(TrainError::InvalidData(format!("path `{rel}` may not contain `..` or a root/prefix")));
+    }
+    let full = data_dir.join(p);
+    if !full.exists() {
+        return Err(TrainError::DataNotFound(format!("data file `{rel}` not found")));
+    }
+    let root = data_dir
+        .canonicalize()
+        .map_err(|e| TrainError::DataNotFound(format!("data directory unavailable: {e}")))?;
+    let canon = full
+        .canonicalize()
+        .map_err(|e| TrainError::DataNotFound(format!("data file `{rel}`: {e}")))?;
+    if !canon.starts_with(&root) {
+        return Err(TrainError::InvalidData(format!("path `{rel}` resolves outside the data directory")));
+    }
+    std::fs::read_to_string(&canon).map_err(|e| TrainError::InvalidData(format!("cannot read `{rel}`: {e}")))
+}
+
+fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
+    let mut seen = HashSet::new();
+    match names.iter().find(|n| !seen.insert(n.as_str())) {
+        Some(dup) => Err(TrainError::InvalidData(format!("duplicate {what} `{dup}`"))),
+        None => Ok(()),
+    }
+}
+
+fn from_rows(
+    rows: &[Vec<f64>],
+    targets: &[serde_json::Value],
+    feature_names: Option<&[String]>,
+    class_names: Option<&[String]>,
+    task: Task,
+) -> Result<Dataset, TrainError> {
+    let bad = |m: String| Err(TrainError::InvalidData(m));
+    let d = rows.first().map_or(0, Vec::len);
+    if rows.is_empty() {
+        return bad("dataset has no rows".into());
+    }
+    if d == 0 {
+        return bad("rows have no feature values".into());
+    }
+    if let Some(i) = rows.iter().position(|r| r.len() != d) {
+        return bad(format!("row {i} has {} values, expected {d} like row 0", rows[i].len()));
+    }
+    if targets.len() != rows.len() {
+        return bad(format!("{} rows but {} targets", rows.len(), targets.len()));
+    }
+    let names: Vec<String> = match feature_names {
+        Some(n) if n.len() != d => return bad(format!("{} feature_names for {d} columns", n.len())),
+        Some(n) => n.to_vec(),
+        None => (0..d).map(|j| format!("x{j}")).collect(),
+    };
+    check_names(&names, "feature name")?;
+    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+    if let Some(p) = flat.iter().position(|v| !v.is_finite()) {
+        return bad(format!("row {}, column `{}`: value is not finite", p / d, names[p % d]));
+    }
+    let x = Array2::from_shape_vec((rows.len(), d), flat).map_err(|e| TrainError::InvalidData(e.to_string()))?;
+    let (y, classes) = match task {
+        Task::Regression => {
+            let y = targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match t.as_f64() {
+                    Some(v) if v.is_finite() => Ok(v),
+                    _ => Err(TrainError::InvalidData(format!("target at row {i} must be a finite number, got {t}"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (y, None)
+        }
+        Task::Classification => {
+            if let Some(nums) = targets.iter().map(serde_json::Value::as_f64).collect::<Option<Vec<_>>>() {
+                let (y, c) = encode_numeric(&nums, class_names)?;
+                (y, Some(c))
+            } else {
+                let strs = targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        t.as_str().map(str::to_string).ok_or_else(|| {
+                            TrainError::InvalidData(format!("target at row {i} must be a string like the others, got {t}"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (y, c) = encode_strings(&strs, class_names)?;
+                (y, Some(c))
+            }
+        }
+    };
+    Ok(Dataset { x, y, feature_names: names, target: "target".into(), classes })
+}
+
+/// Parses CSV text: header required, `target` column by name, every other
+/// column a numeric feature. Row numbers in errors are 0-based data rows.
+pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task: Task) -> Result<Dataset, TrainError> {
+    let bad = |m: String| TrainError::InvalidData(m);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| bad(format!("cannot read CSV header: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let t_idx = header.iter().position(|h| h == target).ok_or_else(|| {
+        bad(format!("target column `{target}` not found in CSV header (columns: {})", header.join(", ")))
+    })?;
+    let feature_names: Vec<String> = header.iter().enumerate().filter(|(j, _)| *j != t_idx).map(|(_, h)| h.clone()).collect();
+    if feature_names.is_empty() {
+        return Err(bad("CSV has no feature columns besides the target".into()));
+    }
+    check_names(&header, "CSV column")?;
+    let d = feature_names.len();
+    let mut flat = Vec::new();
+    let mut raw_targets = Vec::new();
+    for (row, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| bad(format!("CSV row {row}: {e}")))?;
+        if rec.len() != header.len() {
+            return Err(bad(format!("CSV row {row} has {} fields, expected {}", rec.len(), header.len())));
+        }
+        for (j, cell) in rec.iter().enumerate() {
+            if j == t_idx {
+                if cell.is_empty() {
+                    return Err(bad(format!("CSV row {row}: missing value in target column `{target}`")));
+                }
+                raw_targets.push(cell.to_string());
+                continue;
+            }
+            match cell.parse::<f64>() {
+                Ok(v) if v.is_finite() => flat.push(v),
+                _ if cell.is_empty() => return Err(bad(format!("CSV row {row}, column `{}`: missing value", header[j]))),
+                _ => return Err(bad(format!("CSV row {row}, column `{}`: `{cell}` is not a finite number", header[j]))),
+            }
+        }
+    }
+    let n = raw_targets.len();
+    if n == 0 {
+        return Err(bad("CSV has no data rows".into()));
+    }
+    let x = Array2::from_shape_vec((n, d), flat).map_err(|e| bad(e.to_string()))?;
+    let parsed: Option<Vec<f64>> = raw_targets.iter().map(|s| s.parse::<f64>().ok()).collect();
+    let (y, classes) = match (task, parsed) {
+        (Task::Regression, Some(y)) => {
+            if let Some(row) = y.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("CSV row {row}: target `{target}` is not finite")));
+            }
+            (y, None)
+        }
+        (Task::Regression, None) => {
+            let row = raw_targets.iter().position(|s| s.parse::<f64>().is_err()).unwrap_or(0);
+            return Err(bad(format!("CSV row {row}: target `{target}` value `{}` is not a number", raw_targets[row])));
+        }
+        (Task::Classification, Some(nums)) => {
+            let (y, c) = encode_numeric(&nums, class_names)?;
+            (y, Some(c))
+        }
+        (Task::Classification, None) => {
+            let (y, c) = encode_strings(&raw_targets, class_names)?;
+            (y, Some(c))
+        }
+    };
+    Ok(Dataset { x, y, feature_names, target: target.to_string(), classes })
+}

@@ -1,0 +1,178 @@
+//! Loss functions of the linear-family models as [`Objective`]s over
+//! standardised features. Parameter layout: `[w (d); b]` for least squares and
+//! logistic, `[W (d×K row-major); b (K)]` for softmax.
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
+
+use super::optim::Objective;
+use super::TrainError;
+use crate::models::stable::{log_sum_exp_rows, mean_log_loss, sigmoid};
+
+/// Rows of `x` (and `y`) restricted to `rows`, without copying when `None`.
+fn take<'a>(
+    x: &'a Array2<f64>,
+    y: &'a Array1<f64>,
+    rows: Option<&[usize]>,
+) -> (CowArray<'a, f64, Ix2>, CowArray<'a, f64, Ix1>) {
+    match rows {
+        None => (x.view().into(), y.view().into()),
+        Some(r) => (x.select(Axis(0), r).into(), y.select(Axis(0), r).into()),
+    }
+}
+
+/// Gradient of `[w; b]` for a linear predictor with residual-like vector r:
+/// ∂/∂w = Xᵀr / n, ∂/∂b = Σr / n.
+fn linear_grad(x: ArrayView2<f64>, r: &Array1<f64>) -> Array1<f64> {
+    let n = x.nrows().max(1) as f64;
+    let d = x.ncols();
+    let mut g = Array1::zeros(d + 1);
+    g.slice_mut(s![..d]).assign(&(x.t().dot(r) / n));
+    g[d] = r.sum() / n;
+    g
+}
+
+/// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
+fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
+    let b = theta
+        .get(d)
+        .copied()
+        .ok_or_else(|| TrainError::InvalidParam(format!("parameter vector shorter than {}", d + 1)))?;
+    Ok((theta.slice_move(s![..d]), b))
+}
+
+/// Mask penalising the first `n_weights` entries, not the trailing intercepts.
+fn weight_mask(n_weights: usize, n_bias: usize) -> Array1<f64> {
+    let mut m = Array1::ones(n_weights + n_bias);
+    m.slice_mut(s![n_weights..]).fill(0.0);
+    m
+}
+
+/// Least squares: ℓ = ½(x·w + b − y)²; gradient Xᵀr/n with r = ŷ − y.
+pub struct LeastSquares {
+    pub x: Array2<f64>,
+    pub y: Array1<f64>,
+}
+
+impl Objective for LeastSquares {
+    fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn n_params(&self) -> usize {
+        self.x.ncols() + 1
+    }
+    fn penalty_mask(&self) -> Array1<f64> {
+        weight_mask(self.x.ncols(), 1)
+    }
+    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+        let (x, y) = take(&self.x, &self.y, rows);
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let r = x.dot(&w) + b - &y;
+        let loss = 0.5 * r.dot(&r) / (r.len().max(1) as f64);
+        Ok((loss, linear_grad(x.view(), &r)))
+    }
+    fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let r = self.x.dot(&w) + b - &self.y;
+        Ok(0.5 * r.dot(&r) / (r.len().max(1) as f64))
+    }
+}
+
+/// Binary log loss, y ∈ {0,1}: ℓ = softplus(z) − y·z with z = x·w + b
+/// (see [`mean_log_loss`]); gradient Xᵀ(σ(z) − y)/n.
+pub struct BinaryLogLoss {
+    pub x: Array2<f64>,
+    pub y: Array1<f64>,
+}
+
+impl Objective for BinaryLogLoss {
+    fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn n_params(&self) -> usize {
+        self.x.ncols() + 1
+    }
+    fn penalty_mask(&self) -> Array1<f64> {
+        weight_mask(self.x.ncols(), 1)
+    }
+    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+        let (x, y) = take(&self.x, &self.y, rows);
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let z = x.dot(&w) + b;
+        let loss = mean_log_loss(z.view(), y.view());
+        let r = z.mapv(sigmoid) - &y;
+        Ok((loss, linear_grad(x.view(), &r)))
+    }
+    fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let z = self.x.dot(&w) + b;
+        Ok(mean_log_loss(z.view(), self.y.view()))
+    }
+}
+
+/// Multinomial cross-entropy: ℓ = lse(z) − z_y with z = x·W + b and
+/// lse the stable log-sum-exp; gradient ∂W = Xᵀ(P − Y)/n, ∂b = Σ(P − Y)/n.
+pub struct CrossEntropy {
+    pub x: Array2<f64>,
+    /// One-hot targets, rows x K.
+    pub y: Array2<f64>,
+}
+
+impl CrossEntropy {
+    fn k(&self) -> usize {
+        self.y.ncols()
+    }
+
+    /// Unpacks θ into W (d×K) and b (K).
+    fn unpack(&self, theta: ArrayView1<f64>) -> Result<(Array2<f64>, Array1<f64>), TrainError> {
+        let (d, k) = (self.x.ncols(), self.k());
+        if theta.len() != (d + 1) * k {
+            return Err(TrainError::InvalidParam("softmax parameter vector has the wrong length".into()));
+        }
+        let w = theta
+            .slice(s![..d * k])
+            .to_owned()
+            .into_shape_with_order((d, k))
+            .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
+        Ok((w, theta.slice(s![d * k..]).to_owned()))
+    }
+
+    fn eval(&self, x: ArrayView2<f64>, y: ArrayView2<f64>, theta: ArrayView1<f64>) -> Result<(f64, Array2<f64>, Array1<f64>), TrainError> {
+        let (w, b) = self.unpack(theta)?;
+        let z = x.dot(&w) + &b;
+        let lse = log_sum_exp_rows(z.view());
+        let n = x.nrows().max(1) as f64;
+        let loss = (lse.sum() - (&z * &y).sum()) / n;
+        Ok((loss, z, lse))
+    }
+}
+
+impl Objective for CrossEntropy {
+    fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn n_params(&self) -> usize {
+        (self.x.ncols() + 1) * self.k()
+    }
+    fn penalty_mask(&self) -> Array1<f64> {
+        weight_mask(self.x.ncols() * self.k(), self.k())
+    }
+    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+        let (x, y): (CowArray<f64, Ix2>, CowArray<f64, Ix2>) = match rows {
+            None => (self.x.view().into(), self.y.view().into()),
+            Some(r) => (self.x.select(Axis(0), r).into(), self.y.select(Axis(0), r).into()),
+        };
+        let (loss, z, lse) = self.eval(x.view(), y.view(), theta)?;
+        let n = x.nrows().max(1) as f64;
+        // P − Y with P = exp(z − lse).
+        let g = (&z - &lse.insert_axis(Axis(1))).mapv(f64::exp) - &y;
+        let gw = x.t().dot(&g) / n;
+        let gb = g.sum_axis(Axis(0)) / n;
+        let mut out = Vec::with_capacity(self.n_params());
+        out.extend(gw.iter().copied());
+        out.extend(gb.iter().copied());
+        Ok((loss, Array1::from(out)))
+    }
+    fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
+        Ok(self.eval(self.x.view(), self.y.view(), theta)?.0)
+    }
+}

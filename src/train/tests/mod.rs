@@ -1,0 +1,9 @@
+//! Unit tests of the training pipeline (reference-data tests read
+//! `../shared/data` relative to the crate root).
+
+mod common;
+mod data;
+mod fitting;
+mod quality;
+mod reference;
+mod split;
