@@ -252,17 +252,24 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn layers_apply_in_documented_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("config")?;
-            jail.create_file("config/default.toml", "port = 1000\nhost = \"127.0.0.1\"\n[training]\nqueue_size = 5\n")?;
+            jail.create_file(
+                "config/default.toml",
+                "port = 1000\nhost = \"127.0.0.1\"\n[training]\nqueue_size = 5\n",
+            )?;
             jail.create_file("custom.toml", "port = 2000\n[training]\njob_history = 7\n")?;
             let file = Some(Path::new("custom.toml"));
             let none = Overrides::default();
             let c = Config::load(None, &none).map_err(|e| e.to_string())?;
             assert_eq!((c.port, c.training.queue_size), (1000, 5));
             let c = Config::load(file, &none).map_err(|e| e.to_string())?;
-            assert_eq!((c.port, c.training.job_history, c.training.queue_size), (2000, 7, 5));
+            assert_eq!(
+                (c.port, c.training.job_history, c.training.queue_size),
+                (2000, 7, 5)
+            );
             jail.set_env("MODELD_PORT", "3000");
             jail.set_env("MODELD_TRAINING__QUEUE_SIZE", "9");
             let c = Config::load(file, &none).map_err(|e| e.to_string())?;

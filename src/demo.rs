@@ -23,7 +23,11 @@ pub fn ensure(registry: &Registry, data_dir: &std::path::Path) -> Vec<String> {
             name: "iris",
             csv: IRIS_CSV,
             algorithm: Algorithm::SoftmaxRegression,
-            class_names: Some(vec!["setosa".into(), "versicolor".into(), "virginica".into()]),
+            class_names: Some(vec![
+                "setosa".into(),
+                "versicolor".into(),
+                "virginica".into(),
+            ]),
         },
         Demo {
             name: "diabetes",
@@ -68,7 +72,9 @@ fn train_demo(
     };
     let dataset = train::dataset::load(&data, demo.algorithm.family().task(), data_dir)?;
     let started = std::time::Instant::now();
-    let fitted = train::fit(&spec, &dataset, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
+    let fitted = train::fit(&spec, &dataset, &mut |_, _| {
+        std::ops::ControlFlow::Continue(())
+    })?;
     let meta = crate::jobs::version_meta(
         &fitted,
         "demo",

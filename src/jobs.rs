@@ -43,7 +43,10 @@ impl JobState {
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
@@ -205,7 +208,8 @@ impl JobManager {
         self.refresh_gauges();
         let this = self.clone();
         let job2 = job.clone();
-        let outcome = tokio::task::spawn_blocking(move || this.train_and_register(&job2, req)).await;
+        let outcome =
+            tokio::task::spawn_blocking(move || this.train_and_register(&job2, req)).await;
         match outcome {
             Ok(Ok(version)) => {
                 lock(&job.view).version = Some(version);
@@ -246,7 +250,14 @@ impl JobManager {
         let duration = started.elapsed().as_secs_f64();
         self.metrics.training_duration.observe(duration);
         let job_id = lock(&job.view).job_id.clone();
-        let meta = version_meta(&fitted, &job_id, &req.spec, &req.dataset, duration, &req.data_source);
+        let meta = version_meta(
+            &fitted,
+            &job_id,
+            &req.spec,
+            &req.dataset,
+            duration,
+            &req.data_source,
+        );
         let metrics = meta.metrics.clone();
         let history = meta
             .training
@@ -306,7 +317,11 @@ impl JobManager {
     }
 
     pub fn list(&self) -> Vec<JobView> {
-        lock(&self.jobs).iter().rev().map(|(_, j)| j.view()).collect()
+        lock(&self.jobs)
+            .iter()
+            .rev()
+            .map(|(_, j)| j.view())
+            .collect()
     }
 
     pub fn get(&self, id: &str) -> Result<JobView, JobError> {

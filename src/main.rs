@@ -40,7 +40,10 @@ fn main() -> ExitCode {
     };
     modeld::telemetry::init(&cfg.log);
     tracing::info!(config = ?cfg, "configuration resolved");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("modeld: cannot start the runtime: {e}");

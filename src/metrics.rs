@@ -11,8 +11,8 @@ use crate::registry::Snapshot;
 /// Latency buckets from 50 µs to 10 s, roughly ×2.5 apart, so sub-millisecond predictions
 /// and slow training-era requests are both resolved.
 pub const LATENCY_BUCKETS: &[f64] = &[
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0,
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 ];
 
 /// Training runs take from milliseconds to hours.

@@ -36,7 +36,11 @@ fn stalled_predict() -> Request<Body> {
 fn assert_error(r: &Reply, status: StatusCode, code: &str) {
     assert_eq!(r.status, status, "{}", r.text);
     assert_eq!(r.body["code"], code, "{}", r.text);
-    assert!(r.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", r.text);
+    assert!(
+        r.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        r.text
+    );
     assert!(r.headers.contains_key("x-request-id"));
 }
 
@@ -77,11 +81,19 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
         .header("content-type", "application/json")
         .body(Body::from("{\"instances\": [[1,2"))
         .unwrap();
-    assert_error(&app.request(broken).await, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        &app.request(broken).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
     let no_type = Request::post("/v1/models/m/predict")
         .body(Body::from("{}"))
         .unwrap();
-    assert_error(&app.request(no_type).await, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        &app.request(no_type).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
 
     // 422 invalid_input: wrong feature count, empty batch, unknown field, wrong type,
     // unknown feature name, version and alias both given.
@@ -95,15 +107,27 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
         json!({"instances": [row], "version": 1, "alias": "production"}),
         json!({"instances": "nope"}),
     ] {
-        assert_error(&app.post(p, body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        assert_error(
+            &app.post(p, body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        );
     }
-    assert_error(&app.post("/predict", json!({"instances": [row]})).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert_error(
+        &app.post("/predict", json!({"instances": [row]})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+    );
     let huge = Request::post(p)
         .header("content-type", "application/json")
         .body(Body::from("{\"instances\": [[1e999, 1, 1, 1]]}"))
         .unwrap();
     let r = app.request(huge).await;
-    assert!(r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        r.text
+    );
 
     // Training requests that are refused before any job exists.
     let iris = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
@@ -127,8 +151,16 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
     let bad_cell = app
         .post("/v1/models/m/train", json!({"algorithm": "softmax_regression", "data": {"csv": "a,b,target\n1,2,0\n3,oops,1\n"}}))
         .await;
-    assert!(bad_cell.body["error"].as_str().unwrap().contains("row 1"), "{}", bad_cell.text);
-    assert!(bad_cell.body["error"].as_str().unwrap().contains('b'), "{}", bad_cell.text);
+    assert!(
+        bad_cell.body["error"].as_str().unwrap().contains("row 1"),
+        "{}",
+        bad_cell.text
+    );
+    assert!(
+        bad_cell.body["error"].as_str().unwrap().contains('b'),
+        "{}",
+        bad_cell.text
+    );
 
     // 404 not_found: model, version, alias, job, route.
     for (method, uri) in [
@@ -143,10 +175,18 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
         ("GET", "/no/such/route"),
     ] {
         let body = (method == "POST").then(|| json!({"instances": [row]}));
-        assert_error(&app.call(method, uri, body).await, StatusCode::NOT_FOUND, "not_found");
+        assert_error(
+            &app.call(method, uri, body).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        );
     }
     let alias_to_missing = app
-        .call("PUT", "/v1/models/m/aliases/staging", Some(json!({"version": 42})))
+        .call(
+            "PUT",
+            "/v1/models/m/aliases/staging",
+            Some(json!({"version": 42})),
+        )
         .await;
     assert_error(&alias_to_missing, StatusCode::NOT_FOUND, "not_found");
 
@@ -155,8 +195,16 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
     assert_error(&del, StatusCode::CONFLICT, "conflict");
 
     // 400 for malformed path/query values.
-    assert_error(&app.get("/v1/models/m/versions/abc").await, StatusCode::BAD_REQUEST, "invalid_input");
-    assert_error(&app.get("/v1/models/m/versions?sort=nonsense").await, StatusCode::BAD_REQUEST, "invalid_input");
+    assert_error(
+        &app.get("/v1/models/m/versions/abc").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
+    assert_error(
+        &app.get("/v1/models/m/versions?sort=nonsense").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    );
 
     // 405 keeps the JSON shape.
     let r = app.call("DELETE", "/v1/models", None).await;
@@ -177,18 +225,32 @@ async fn oversized_bodies_get_413() {
     let app = app_with(cfg).await;
     train_iris_small(&app).await;
     let rows: Vec<Value> = (0..200).map(|_| json!([5.1, 3.5, 1.4, 0.2])).collect();
-    let r = app.post("/v1/models/m/predict", json!({"instances": rows})).await;
+    let r = app
+        .post("/v1/models/m/predict", json!({"instances": rows}))
+        .await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(r.body["error"].as_str().unwrap().contains("1024"));
-    let ok = app.post("/v1/models/m/predict", json!({"instances": [[5.1, 3.5, 1.4, 0.2]]})).await;
+    let ok = app
+        .post(
+            "/v1/models/m/predict",
+            json!({"instances": [[5.1, 3.5, 1.4, 0.2]]}),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
 }
 
 /// With a 1 KiB body limit the CSV cannot be sent inline; train from a file instead.
 async fn train_iris_small(app: &TestApp) {
-    std::fs::copy(shared("data/iris.csv"), app.state.cfg.data_dir.join("iris.csv")).unwrap();
+    std::fs::copy(
+        shared("data/iris.csv"),
+        app.state.cfg.data_dir.join("iris.csv"),
+    )
+    .unwrap();
     let job = app
-        .train("m", json!({"algorithm": "softmax_regression", "data": {"path": "iris.csv"}}))
+        .train(
+            "m",
+            json!({"algorithm": "softmax_regression", "data": {"path": "iris.csv"}}),
+        )
         .await;
     assert_eq!(job["state"], "succeeded", "{job}");
 }
@@ -199,12 +261,20 @@ async fn api_key_guards_everything_but_health_and_metrics() {
     let mut cfg = config(dir.path());
     cfg.server.api_key = Some("s3cret-key".into());
     let app = app_with(cfg).await;
-    assert_error(&app.get("/v1/models").await, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_error(
+        &app.get("/v1/models").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
     let wrong = Request::get("/v1/models")
         .header("authorization", "Bearer s3cret-kez")
         .body(Body::empty())
         .unwrap();
-    assert_error(&app.request(wrong).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_error(
+        &app.request(wrong).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
     let right = Request::get("/v1/models")
         .header("authorization", "Bearer s3cret-key")
         .body(Body::empty())
@@ -282,11 +352,19 @@ async fn a_full_training_queue_answers_429_and_cancel_registers_nothing() {
     let done = app.wait_job(&id).await;
     assert_eq!(done["state"], "cancelled", "{done}");
     assert!(done["version"].is_null());
-    assert_eq!(app.get("/v1/models/slow").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/models/slow").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert!(!dir.path().join("models/slow/1").exists());
     // The slot is free again.
     let csv = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
-    let ok = app.train("slow", json!({"algorithm": "linear_regression", "data": {"csv": csv}})).await;
+    let ok = app
+        .train(
+            "slow",
+            json!({"algorithm": "linear_regression", "data": {"csv": csv}}),
+        )
+        .await;
     assert_eq!(ok["state"], "succeeded", "{ok}");
     assert_eq!(ok["version"], 1);
 }

@@ -19,7 +19,12 @@ async fn train_predict_reload_restart() {
 
     let job_list = app.get("/v1/jobs").await;
     assert_eq!(job_list.body["jobs"][0]["state"], "succeeded");
-    assert!(job_list.body["jobs"][0]["metrics"]["validation"]["accuracy"].as_f64().unwrap() > 0.85);
+    assert!(
+        job_list.body["jobs"][0]["metrics"]["validation"]["accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.85
+    );
 
     let p = app
         .post(
@@ -31,10 +36,18 @@ async fn train_predict_reload_restart() {
     assert_eq!(p.body["model"], "flowers");
     assert_eq!(p.body["version"], 1);
     assert_eq!(p.body["predictions"], json!([0, 2]));
-    assert_eq!(p.body["classes"], json!(["setosa", "versicolor", "virginica"]));
+    assert_eq!(
+        p.body["classes"],
+        json!(["setosa", "versicolor", "virginica"])
+    );
     let probs = p.body["probabilities"].as_array().unwrap();
     for row in probs {
-        let s: f64 = row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+        let s: f64 = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
         assert!((s - 1.0).abs() < 1e-9);
     }
     // The request id in the body is the one in the header.
@@ -42,14 +55,22 @@ async fn train_predict_reload_restart() {
     assert_eq!(p.body["request_id"], rid);
 
     // Records by feature name give the same answer as rows.
-    let names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"];
+    let names = [
+        "sepal length (cm)",
+        "sepal width (cm)",
+        "petal length (cm)",
+        "petal width (cm)",
+    ];
     let record: serde_json::Map<String, serde_json::Value> = names
         .iter()
         .zip(VIRGINICA)
         .map(|(n, v)| (n.to_string(), json!(v)))
         .collect();
     let by_name = app
-        .post("/predict", json!({"model": "flowers", "instances": [record]}))
+        .post(
+            "/predict",
+            json!({"model": "flowers", "instances": [record]}),
+        )
         .await;
     assert_eq!(by_name.status, StatusCode::OK, "{}", by_name.text);
     assert_eq!(by_name.body["probabilities"][0], p.body["probabilities"][1]);
@@ -59,7 +80,10 @@ async fn train_predict_reload_restart() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["versions"][0]["status"], "ready");
     let after_reload = app
-        .post("/v1/models/flowers/predict", json!({"instances": [SETOSA, VIRGINICA]}))
+        .post(
+            "/v1/models/flowers/predict",
+            json!({"instances": [SETOSA, VIRGINICA]}),
+        )
         .await;
     assert_eq!(after_reload.body["probabilities"], p.body["probabilities"]);
 
@@ -67,13 +91,21 @@ async fn train_predict_reload_restart() {
     drop(app);
     let restarted = common::app(dir.path()).await;
     let again = restarted
-        .post("/v1/models/flowers/predict", json!({"instances": [SETOSA, VIRGINICA]}))
+        .post(
+            "/v1/models/flowers/predict",
+            json!({"instances": [SETOSA, VIRGINICA]}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.body["probabilities"], p.body["probabilities"]);
     let m = restarted.get("/v1/models/flowers").await;
     assert_eq!(m.body["aliases"]["production"], 1);
-    assert!(m.body["versions"][0]["metrics"]["train"]["accuracy"].as_f64().unwrap() > 0.9);
+    assert!(
+        m.body["versions"][0]["metrics"]["train"]["accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.9
+    );
 }
 
 #[tokio::test]
@@ -93,23 +125,52 @@ async fn versions_and_aliases_select_what_serves() {
 
     let body = json!({"instances": [SETOSA]});
     let version_of = |r: &Reply| r.body["version"].as_u64().unwrap();
-    assert_eq!(version_of(&app.post("/v1/models/m/predict", body.clone()).await), 1);
-    assert_eq!(version_of(&app.post("/v1/models/m/predict?version=2", body.clone()).await), 2);
-    assert_eq!(version_of(&app.post("/v1/models/m/predict?alias=staging", body.clone()).await), 2);
+    assert_eq!(
+        version_of(&app.post("/v1/models/m/predict", body.clone()).await),
+        1
+    );
+    assert_eq!(
+        version_of(
+            &app.post("/v1/models/m/predict?version=2", body.clone())
+                .await
+        ),
+        2
+    );
+    assert_eq!(
+        version_of(
+            &app.post("/v1/models/m/predict?alias=staging", body.clone())
+                .await
+        ),
+        2
+    );
     let by_body = app
-        .post("/predict", json!({"model": "m", "alias": "staging", "instances": [SETOSA]}))
+        .post(
+            "/predict",
+            json!({"model": "m", "alias": "staging", "instances": [SETOSA]}),
+        )
         .await;
     assert_eq!(version_of(&by_body), 2);
 
     // Promote v2: the default follows production.
-    let put = app.call("PUT", "/v1/models/m/aliases/production", Some(json!({"version": 2}))).await;
+    let put = app
+        .call(
+            "PUT",
+            "/v1/models/m/aliases/production",
+            Some(json!({"version": 2})),
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
-    assert_eq!(version_of(&app.post("/v1/models/m/predict", body.clone()).await), 2);
+    assert_eq!(
+        version_of(&app.post("/v1/models/m/predict", body.clone()).await),
+        2
+    );
 
     // v1 has no alias now: it can be deleted, and the deletion survives a restart.
     let del = app.call("DELETE", "/v1/models/m/versions/1", None).await;
     assert_eq!(del.status, StatusCode::NO_CONTENT, "{}", del.text);
-    let gone = app.post("/v1/models/m/predict?version=1", body.clone()).await;
+    let gone = app
+        .post("/v1/models/m/predict?version=1", body.clone())
+        .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     drop(app);
     let restarted = common::app(dir.path()).await;
@@ -135,7 +196,9 @@ async fn runs_table_sorts_and_filters_by_metric() {
             .await;
         assert_eq!(job["state"], "succeeded", "{job}");
     }
-    let r = app.get("/v1/models/d/versions?sort=validation.r2&order=desc").await;
+    let r = app
+        .get("/v1/models/d/versions?sort=validation.r2&order=desc")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let rows = r.body["versions"].as_array().unwrap();
     let r2: Vec<f64> = rows
@@ -145,7 +208,9 @@ async fn runs_table_sorts_and_filters_by_metric() {
     assert_eq!(r2.len(), 3);
     assert!(r2.windows(2).all(|w| w[0] >= w[1]), "{r2:?}");
     assert_eq!(rows[0]["params"]["l2"].is_number(), true);
-    let none = app.get("/v1/models/d/versions?family=softmax_regression").await;
+    let none = app
+        .get("/v1/models/d/versions?family=softmax_regression")
+        .await;
     assert_eq!(none.body["versions"], json!([]));
     let detail = app.get("/v1/models/d/versions/2").await;
     assert_eq!(detail.body["training"]["algorithm"], "linear_regression");
@@ -175,7 +240,9 @@ async fn a_version_copied_in_by_another_process_appears_after_reload() {
     let r = b.post("/v1/reload", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["failed"], json!([]));
-    let p = b.post("/v1/models/ext/predict", json!({"instances": [SETOSA]})).await;
+    let p = b
+        .post("/v1/models/ext/predict", json!({"instances": [SETOSA]}))
+        .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     assert_eq!(p.body["predictions"], json!([0]));
 }
@@ -202,16 +269,33 @@ async fn a_corrupt_version_is_reported_and_the_rest_still_serves() {
     let versions = m.body["versions"].as_array().unwrap();
     let status: Vec<(u64, &str)> = versions
         .iter()
-        .map(|v| (v["version"].as_u64().unwrap(), v["status"].as_str().unwrap()))
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(status, vec![(1, "ready"), (2, "failed"), (7, "failed")]);
-    assert!(versions[1]["error"].as_str().unwrap().contains("model.json"));
+    assert!(versions[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("model.json"));
     // The default is the highest *ready* version; the failed one answers 503 by number.
-    let p = app.post("/v1/models/broken/predict", json!({"instances": [SETOSA]})).await;
+    let p = app
+        .post("/v1/models/broken/predict", json!({"instances": [SETOSA]}))
+        .await;
     assert_eq!(p.body["version"], 1);
-    let f = app.post("/v1/models/broken/predict?version=2", json!({"instances": [SETOSA]})).await;
+    let f = app
+        .post(
+            "/v1/models/broken/predict?version=2",
+            json!({"instances": [SETOSA]}),
+        )
+        .await;
     assert_eq!(f.status, StatusCode::SERVICE_UNAVAILABLE);
-    let ok = app.post("/v1/models/ok/predict", json!({"instances": [SETOSA]})).await;
+    let ok = app
+        .post("/v1/models/ok/predict", json!({"instances": [SETOSA]}))
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
 }
 
@@ -230,7 +314,10 @@ async fn demo_models_are_trained_once_and_then_loaded() {
         .collect();
     assert_eq!(names, ["diabetes", "iris"]);
     let p = app
-        .post("/v1/models/iris/predict", json!({"instances": [SETOSA, VIRGINICA]}))
+        .post(
+            "/v1/models/iris/predict",
+            json!({"instances": [SETOSA, VIRGINICA]}),
+        )
         .await;
     assert_eq!(p.body["predictions"], json!([0, 2]));
     let d = app
@@ -241,5 +328,11 @@ async fn demo_models_are_trained_once_and_then_loaded() {
     drop(app);
     // Second start: loaded, not retrained (still version 1).
     let again = app_with(cfg).await;
-    assert_eq!(again.get("/v1/models/iris").await.body["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        again.get("/v1/models/iris").await.body["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -16,48 +16,88 @@ async fn metrics_count_known_traffic() {
     // 3 good predict calls of 2 rows, 2 bad ones, one unknown path, one /predict call.
     let row = json!([5.1, 3.5, 1.4, 0.2]);
     for _ in 0..3 {
-        let r = app.post("/v1/models/iris/predict", json!({"instances": [row, row]})).await;
+        let r = app
+            .post("/v1/models/iris/predict", json!({"instances": [row, row]}))
+            .await;
         assert_eq!(r.status, StatusCode::OK);
     }
     for _ in 0..2 {
-        let r = app.post("/v1/models/iris/predict", json!({"instances": [[1.0]]})).await;
+        let r = app
+            .post("/v1/models/iris/predict", json!({"instances": [[1.0]]}))
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    app.post("/predict", json!({"model": "iris", "instances": [row]})).await;
+    app.post("/predict", json!({"model": "iris", "instances": [row]}))
+        .await;
     app.get("/wp-admin/setup.php").await;
 
     let text = app.metrics().await;
     let route = "/v1/models/{name}/predict";
     assert_eq!(
-        sample(&text, "modeld_http_requests_total", &[("method", "POST"), ("route", route), ("status", "200")]),
+        sample(
+            &text,
+            "modeld_http_requests_total",
+            &[("method", "POST"), ("route", route), ("status", "200")]
+        ),
         Some(3.0)
     );
     assert_eq!(
-        sample(&text, "modeld_http_requests_total", &[("route", route), ("status", "422")]),
+        sample(
+            &text,
+            "modeld_http_requests_total",
+            &[("route", route), ("status", "422")]
+        ),
         Some(2.0)
     );
     assert_eq!(
-        sample(&text, "modeld_http_requests_total", &[("route", "unmatched"), ("status", "404")]),
+        sample(
+            &text,
+            "modeld_http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
         Some(1.0)
     );
-    assert!(!text.contains("wp-admin"), "raw paths must not become labels");
+    assert!(
+        !text.contains("wp-admin"),
+        "raw paths must not become labels"
+    );
     assert_eq!(
-        sample(&text, "modeld_http_request_duration_seconds_count", &[("method", "POST"), ("route", route)]),
+        sample(
+            &text,
+            "modeld_http_request_duration_seconds_count",
+            &[("method", "POST"), ("route", route)]
+        ),
         Some(5.0)
     );
     // A sub-millisecond bucket exists.
     assert!(text.contains("modeld_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/models/{name}/predict\",le=\"0.0005\"}"));
     // 3×2 rows + 1 row predicted; failed requests predicted nothing.
     assert_eq!(
-        sample(&text, "modeld_predictions_total", &[("model", "iris"), ("version", &v)]),
+        sample(
+            &text,
+            "modeld_predictions_total",
+            &[("model", "iris"), ("version", &v)]
+        ),
         Some(7.0)
     );
     assert_eq!(
-        sample(&text, "modeld_prediction_duration_seconds_count", &[("model", "iris"), ("version", &v)]),
+        sample(
+            &text,
+            "modeld_prediction_duration_seconds_count",
+            &[("model", "iris"), ("version", &v)]
+        ),
         Some(4.0)
     );
     assert_eq!(
-        sample(&text, "modeld_model_info", &[("model", "iris"), ("version", &v), ("family", "softmax_regression")]),
+        sample(
+            &text,
+            "modeld_model_info",
+            &[
+                ("model", "iris"),
+                ("version", &v),
+                ("family", "softmax_regression")
+            ]
+        ),
         Some(1.0)
     );
     // Quality gauges equal the version's stored metrics.
@@ -73,26 +113,53 @@ async fn metrics_count_known_traffic() {
             assert_eq!(exported, Some(stored), "{metric} {split}");
         }
     }
-    assert_eq!(sample(&text, "modeld_training_jobs", &[("state", "succeeded")]), Some(1.0));
-    assert_eq!(sample(&text, "modeld_training_duration_seconds_count", &[]), Some(1.0));
+    assert_eq!(
+        sample(&text, "modeld_training_jobs", &[("state", "succeeded")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "modeld_training_duration_seconds_count", &[]),
+        Some(1.0)
+    );
     #[cfg(target_os = "linux")]
     assert!(sample(&text, "process_resident_memory_bytes", &[]).unwrap() > 0.0);
 
     // Every sample line parses as `name{labels} value`.
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (_, value) = line.rsplit_once(' ').unwrap();
-        value.parse::<f64>().unwrap_or_else(|_| panic!("bad sample line: {line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad sample line: {line}"));
     }
     assert!(text.contains("# TYPE modeld_http_requests_total counter"));
     assert!(text.contains("# TYPE modeld_http_request_duration_seconds histogram"));
 
     // Deleting a version removes its gauges.
     train_iris(&app, "iris", Some("production")).await;
-    let del = app.call("DELETE", &format!("/v1/models/iris/versions/{v}"), None).await;
+    let del = app
+        .call("DELETE", &format!("/v1/models/iris/versions/{v}"), None)
+        .await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
     let text = app.metrics().await;
-    assert_eq!(sample(&text, "modeld_model_info", &[("model", "iris"), ("version", &v)]), None);
-    assert_eq!(sample(&text, "modeld_model_accuracy", &[("model", "iris"), ("version", &v)]), None);
+    assert_eq!(
+        sample(
+            &text,
+            "modeld_model_info",
+            &[("model", "iris"), ("version", &v)]
+        ),
+        None
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "modeld_model_accuracy",
+            &[("model", "iris"), ("version", &v)]
+        ),
+        None
+    );
 }
 
 #[tokio::test]
@@ -112,13 +179,27 @@ async fn health_readiness_version_and_openapi() {
     let doc = app.get("/openapi.json").await.body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
-        "/healthz", "/readyz", "/metrics", "/version", "/v1/models", "/v1/models/{name}",
-        "/v1/models/{name}/versions", "/v1/models/{name}/versions/{version}",
-        "/v1/models/{name}/aliases/{alias}", "/v1/models/{name}/predict", "/predict",
-        "/v1/models/{name}/train", "/v1/jobs", "/v1/jobs/{id}", "/v1/models/{name}/reload",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/version",
+        "/v1/models",
+        "/v1/models/{name}",
+        "/v1/models/{name}/versions",
+        "/v1/models/{name}/versions/{version}",
+        "/v1/models/{name}/aliases/{alias}",
+        "/v1/models/{name}/predict",
+        "/predict",
+        "/v1/models/{name}/train",
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/models/{name}/reload",
         "/v1/reload",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from openapi.json");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from openapi.json"
+        );
     }
 }
 

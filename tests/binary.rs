@@ -47,7 +47,10 @@ fn http(addr: &str, request: &str) -> String {
 
 fn wait_ready(addr: &str) {
     for _ in 0..300 {
-        let r = http(addr, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let r = http(
+            addr,
+            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
         if r.starts_with("HTTP/1.1 200") {
             return;
         }
@@ -65,11 +68,21 @@ fn flags_beat_environment_beat_config_file() {
     // from-env; the flag says port 0 (any free port).
     let mut child = modeld(dir.path())
         .env("MODELD_DATA_DIR", "from-env")
-        .args(["--config", file.to_str().unwrap(), "--host", "127.0.0.1", "--port", "0"])
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
         .spawn()
         .unwrap();
     let addr = wait_listening(&mut child);
-    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":1"), "{addr}");
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":1"),
+        "{addr}"
+    );
     wait_ready(&addr);
     assert!(dir.path().join("from-env/models").is_dir());
     assert!(!dir.path().join("from-file").exists());
@@ -93,9 +106,14 @@ fn a_bad_setting_stops_start_up_with_a_clear_message() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("body_limit_bytes"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .to_lowercase()
+        .contains("body_limit_bytes"));
 
-    let out = modeld(dir.path()).args(["--config", "nope.toml"]).output().unwrap();
+    let out = modeld(dir.path())
+        .args(["--config", "nope.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
 }
@@ -124,10 +142,17 @@ fn sigterm_drains_in_flight_requests_then_exits() {
     std::thread::sleep(Duration::from_millis(200));
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     std::thread::sleep(Duration::from_millis(300));
     // Still running: it waits for our request.
-    assert!(child.try_wait().unwrap().is_none(), "exited with a request in flight");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
 
     s.write_all(&body.as_bytes()[10..]).unwrap();
     let mut response = String::new();

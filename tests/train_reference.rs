@@ -7,7 +7,11 @@ use axum::http::StatusCode;
 use common::*;
 use serde_json::{json, Value};
 
-async fn fit_and_predict(dataset: &str, algorithm: &str, params: Value) -> (Vec<f64>, Vec<f64>, Value) {
+async fn fit_and_predict(
+    dataset: &str,
+    algorithm: &str,
+    params: Value,
+) -> (Vec<f64>, Vec<f64>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     let csv = read_csv(&shared(&format!("data/{dataset}.csv")));
@@ -24,7 +28,9 @@ async fn fit_and_predict(dataset: &str, algorithm: &str, params: Value) -> (Vec<
         .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let rows: Vec<Vec<f64>> = test.iter().map(|&i| csv.rows[i].clone()).collect();
-    let p = app.post("/v1/models/m/predict", json!({"instances": rows})).await;
+    let p = app
+        .post("/v1/models/m/predict", json!({"instances": rows}))
+        .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     let predicted: Vec<f64> = p.body["predictions"]
         .as_array()
@@ -33,7 +39,11 @@ async fn fit_and_predict(dataset: &str, algorithm: &str, params: Value) -> (Vec<
         .map(|v| v.as_f64().unwrap())
         .collect();
     let truth: Vec<f64> = test.iter().map(|&i| csv.targets[i]).collect();
-    (predicted, truth, reference["datasets"][dataset]["models"].clone())
+    (
+        predicted,
+        truth,
+        reference["datasets"][dataset]["models"].clone(),
+    )
 }
 
 fn r2(y: &[f64], p: &[f64]) -> f64 {
@@ -50,7 +60,9 @@ fn accuracy(y: &[f64], p: &[f64]) -> f64 {
 #[tokio::test]
 async fn linear_regression_on_diabetes_matches_scikit_learn() {
     let (p, y, models) = fit_and_predict("diabetes", "linear_regression", json!({})).await;
-    let want = models["linear_regression"]["test_metrics"]["r2"].as_f64().unwrap();
+    let want = models["linear_regression"]["test_metrics"]["r2"]
+        .as_f64()
+        .unwrap();
     let got = r2(&y, &p);
     assert!((got - want).abs() < 0.02, "R² {got} vs scikit-learn {want}");
     // Closed form is exact: the predictions themselves agree.
@@ -73,7 +85,9 @@ async fn gradient_descent_linear_regression_on_diabetes_is_close() {
         json!({"solver": "gd", "optimizer": "gd", "epochs": 3000, "learning_rate": 0.1}),
     )
     .await;
-    let want = models["linear_regression"]["test_metrics"]["r2"].as_f64().unwrap();
+    let want = models["linear_regression"]["test_metrics"]["r2"]
+        .as_f64()
+        .unwrap();
     let got = r2(&y, &p);
     assert!((got - want).abs() < 0.02, "R² {got} vs scikit-learn {want}");
 }
@@ -87,15 +101,26 @@ async fn logistic_regression_on_breast_cancer_matches_scikit_learn() {
         json!({"l2": 1.0 / 455.0}),
     )
     .await;
-    let want = models["logistic_regression"]["test_metrics"]["accuracy"].as_f64().unwrap();
+    let want = models["logistic_regression"]["test_metrics"]["accuracy"]
+        .as_f64()
+        .unwrap();
     let got = accuracy(&y, &p);
-    assert!((got - want).abs() < 0.02, "accuracy {got} vs scikit-learn {want}");
+    assert!(
+        (got - want).abs() < 0.02,
+        "accuracy {got} vs scikit-learn {want}"
+    );
 }
 
 #[tokio::test]
 async fn softmax_regression_on_iris_matches_scikit_learn() {
-    let (p, y, models) = fit_and_predict("iris", "softmax_regression", json!({"l2": 1.0 / 120.0})).await;
-    let want = models["logistic_regression"]["test_metrics"]["accuracy"].as_f64().unwrap();
+    let (p, y, models) =
+        fit_and_predict("iris", "softmax_regression", json!({"l2": 1.0 / 120.0})).await;
+    let want = models["logistic_regression"]["test_metrics"]["accuracy"]
+        .as_f64()
+        .unwrap();
     let got = accuracy(&y, &p);
-    assert!((got - want).abs() < 0.02, "accuracy {got} vs scikit-learn {want}");
+    assert!(
+        (got - want).abs() < 0.02,
+        "accuracy {got} vs scikit-learn {want}"
+    );
 }

@@ -47,8 +47,15 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if lc.is_ready() {
         (StatusCode::OK, Json(StatusResponse { status: "ok" }))
     } else {
-        let status = if lc.is_draining() { "draining" } else { "starting" };
-        (StatusCode::SERVICE_UNAVAILABLE, Json(StatusResponse { status }))
+        let status = if lc.is_draining() {
+            "draining"
+        } else {
+            "starting"
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(StatusResponse { status }),
+        )
     }
 }
 
@@ -71,7 +78,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         .render()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     ))
 }

@@ -102,9 +102,10 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         _ => "internal",
     };
     let body = serde_json::json!({ "error": text, "code": code }).to_string();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

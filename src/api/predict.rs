@@ -94,7 +94,15 @@ pub async fn predict(
     }
     let version = pick(q.version, req.version, "version")?;
     let alias = pick(q.alias, req.alias, "alias")?;
-    run(&state, &name, version, alias.as_deref(), req.instances, request_id).await
+    run(
+        &state,
+        &name,
+        version,
+        alias.as_deref(),
+        req.instances,
+        request_id,
+    )
+    .await
 }
 
 /// The same as `/v1/models/{name}/predict` with `"model"` (and optionally `"version"` or
@@ -114,7 +122,15 @@ pub async fn predict_by_body(
         ));
     };
     let alias = req.alias;
-    run(&state, &name, req.version, alias.as_deref(), req.instances, request_id).await
+    run(
+        &state,
+        &name,
+        req.version,
+        alias.as_deref(),
+        req.instances,
+        request_id,
+    )
+    .await
 }
 
 fn pick<T>(query: Option<T>, body: Option<T>, what: &str) -> Result<Option<T>, ApiError> {
@@ -169,7 +185,10 @@ fn handles<'a>(
         let v = entry.version.to_string();
         (
             state.metrics.predictions.with_label_values(&[name, &v]),
-            state.metrics.prediction_duration.with_label_values(&[name, &v]),
+            state
+                .metrics
+                .prediction_duration
+                .with_label_values(&[name, &v]),
         )
     })
 }

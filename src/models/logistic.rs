@@ -65,7 +65,11 @@ impl Model for LogisticModel {
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
         self.validate()?;
         check_input(x, self.schema.n_features())?;
-        let logits = self.scaler.transform(x).dot(&ArrayView1::from(&self.weights[..])) + self.intercept;
+        let logits = self
+            .scaler
+            .transform(x)
+            .dot(&ArrayView1::from(&self.weights[..]))
+            + self.intercept;
         let p = logits.mapv(sigmoid);
         let mut probs = Array2::zeros((p.len(), 2));
         probs.column_mut(0).assign(&p.mapv(|v| 1.0 - v));

@@ -198,13 +198,15 @@ impl Snapshot {
         let model = self.model(name)?;
         let v = match (version, alias) {
             (Some(v), _) => v,
-            (None, Some(a)) => *model
-                .aliases
-                .get(a)
-                .ok_or_else(|| RegistryError::AliasNotFound {
-                    name: name.to_string(),
-                    alias: a.to_string(),
-                })?,
+            (None, Some(a)) => {
+                *model
+                    .aliases
+                    .get(a)
+                    .ok_or_else(|| RegistryError::AliasNotFound {
+                        name: name.to_string(),
+                        alias: a.to_string(),
+                    })?
+            }
             (None, None) => model
                 .default_version()
                 .ok_or_else(|| RegistryError::ModelNotFound(name.to_string()))?,
@@ -360,13 +362,14 @@ impl Registry {
         let _guard = self.lock();
         let current = self.snapshot();
         let model = current.model(name)?;
-        let target = model
-            .versions
-            .get(&version)
-            .ok_or_else(|| RegistryError::VersionNotFound {
-                name: name.to_string(),
-                version,
-            })?;
+        let target =
+            model
+                .versions
+                .get(&version)
+                .ok_or_else(|| RegistryError::VersionNotFound {
+                    name: name.to_string(),
+                    version,
+                })?;
         if let VersionState::Failed(reason) = &target.state {
             return Err(RegistryError::NotReady {
                 name: name.to_string(),

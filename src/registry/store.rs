@@ -125,7 +125,11 @@ impl Store {
         let mut max = 0;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            if let Some(v) = entry.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(v) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 max = max.max(v);
             }
         }
@@ -157,7 +161,11 @@ impl Store {
         result
     }
 
-    pub fn write_aliases(&self, name: &str, aliases: &BTreeMap<String, u64>) -> std::io::Result<()> {
+    pub fn write_aliases(
+        &self,
+        name: &str,
+        aliases: &BTreeMap<String, u64>,
+    ) -> std::io::Result<()> {
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir)?;
         write_atomic(&dir.join(ALIASES_FILE), &to_json(aliases)?)
@@ -187,7 +195,8 @@ fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), Str
             meta.version
         ));
     }
-    let art_bytes = fs::read(dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
+    let art_bytes =
+        fs::read(dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
     let artifact: Artifact =
         serde_json::from_slice(&art_bytes).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
     Ok((meta, artifact))

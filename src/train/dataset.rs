@@ -43,7 +43,9 @@ impl Dataset {
     pub fn select(&self, rows: &[usize]) -> Result<Dataset, TrainError> {
         let n = self.n_rows();
         if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
-            return Err(TrainError::InvalidData(format!("row index {bad} out of range (dataset has {n} rows)")));
+            return Err(TrainError::InvalidData(format!(
+                "row index {bad} out of range (dataset has {n} rows)"
+            )));
         }
         Ok(Dataset {
             x: self.x.select(Axis(0), rows),
@@ -63,13 +65,19 @@ impl Dataset {
             return bad("dataset has no rows".into());
         }
         if d == 0 || d != self.feature_names.len() {
-            return bad(format!("dataset has {d} feature columns and {} feature names", self.feature_names.len()));
+            return bad(format!(
+                "dataset has {d} feature columns and {} feature names",
+                self.feature_names.len()
+            ));
         }
         if self.y.len() != n {
             return bad(format!("dataset has {n} rows but {} targets", self.y.len()));
         }
         if let Some(((row, col), _)) = self.x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return bad(format!("feature `{}` at row {row} is not finite", self.feature_names[col]));
+            return bad(format!(
+                "feature `{}` at row {row} is not finite",
+                self.feature_names[col]
+            ));
         }
         let k = self.classes.as_ref().map(Vec::len);
         if k.is_some_and(|k| k < 2) {
@@ -80,7 +88,10 @@ impl Dataset {
             Some(k) => v.fract() == 0.0 && v >= 0.0 && v < k as f64,
         };
         if let Some(row) = self.y.iter().position(|&v| !valid(v)) {
-            return bad(format!("target at row {row} is not a valid {}", if k.is_some() { "class index" } else { "number" }));
+            return bad(format!(
+                "target at row {row} is not a valid {}",
+                if k.is_some() { "class index" } else { "number" }
+            ));
         }
         Ok(())
     }
@@ -99,9 +110,17 @@ pub enum DataSpec {
         class_names: Option<Vec<String>>,
     },
     /// Inline CSV text with a header; `target` (default "target") names the target column.
-    Csv { csv: String, target: String, class_names: Option<Vec<String>> },
+    Csv {
+        csv: String,
+        target: String,
+        class_names: Option<Vec<String>>,
+    },
     /// A CSV file relative to the data directory.
-    Path { path: String, target: String, class_names: Option<Vec<String>> },
+    Path {
+        path: String,
+        target: String,
+        class_names: Option<Vec<String>>,
+    },
 }
 
 fn default_target() -> String {
@@ -140,22 +159,41 @@ impl<'de> Deserialize<'de> for DataSpec {
             .into_iter()
             .filter(|k| v.get(k).is_some())
             .collect();
-        let err = |form: &str, e: serde_json::Error| D::Error::custom(format!("invalid `{form}` data: {e}"));
+        let err = |form: &str, e: serde_json::Error| {
+            D::Error::custom(format!("invalid `{form}` data: {e}"))
+        };
         match keys.as_slice() {
             ["rows"] => {
                 let r: RowsSpec = serde_json::from_value(v).map_err(|e| err("rows", e))?;
-                Ok(DataSpec::Rows { rows: r.rows, targets: r.targets, feature_names: r.feature_names, class_names: r.class_names })
+                Ok(DataSpec::Rows {
+                    rows: r.rows,
+                    targets: r.targets,
+                    feature_names: r.feature_names,
+                    class_names: r.class_names,
+                })
             }
             ["csv"] => {
                 let t: TextSpec = serde_json::from_value(v).map_err(|e| err("csv", e))?;
-                Ok(DataSpec::Csv { csv: t.csv, target: t.target, class_names: t.class_names })
+                Ok(DataSpec::Csv {
+                    csv: t.csv,
+                    target: t.target,
+                    class_names: t.class_names,
+                })
             }
             ["path"] => {
                 let t: TextSpec = serde_json::from_value(v).map_err(|e| err("path", e))?;
-                Ok(DataSpec::Path { path: t.csv, target: t.target, class_names: t.class_names })
+                Ok(DataSpec::Path {
+                    path: t.csv,
+                    target: t.target,
+                    class_names: t.class_names,
+                })
             }
-            [] => Err(D::Error::custom("data must be an object with one of `rows`, `csv` or `path`")),
-            _ => Err(D::Error::custom("data must have exactly one of `rows`, `csv` or `path`")),
+            [] => Err(D::Error::custom(
+                "data must be an object with one of `rows`, `csv` or `path`",
+            )),
+            _ => Err(D::Error::custom(
+                "data must have exactly one of `rows`, `csv` or `path`",
+            )),
         }
     }
 }
@@ -164,11 +202,28 @@ impl<'de> Deserialize<'de> for DataSpec {
 /// `Path` specs are resolved under `data_dir` and may not escape it.
 pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, TrainError> {
     match spec {
-        DataSpec::Rows { rows, targets, feature_names, class_names } => {
-            from_rows(rows, targets, feature_names.as_deref(), class_names.as_deref(), task)
-        }
-        DataSpec::Csv { csv, target, class_names } => parse_csv(csv, target, class_names.as_deref(), task),
-        DataSpec::Path { path, target, class_names } => {
+        DataSpec::Rows {
+            rows,
+            targets,
+            feature_names,
+            class_names,
+        } => from_rows(
+            rows,
+            targets,
+            feature_names.as_deref(),
+            class_names.as_deref(),
+            task,
+        ),
+        DataSpec::Csv {
+            csv,
+            target,
+            class_names,
+        } => parse_csv(csv, target, class_names.as_deref(), task),
+        DataSpec::Path {
+            path,
+            target,
+            class_names,
+        } => {
             let text = read_data_file(path, data_dir)?;
             parse_csv(&text, target, class_names.as_deref(), task)
         }
@@ -180,14 +235,22 @@ pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, Tra
 fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
     let p = Path::new(rel);
     if rel.is_empty() || p.is_absolute() {
-        return Err(TrainError::InvalidData(format!("path `{rel}` must be relative to the data directory")));
+        return Err(TrainError::InvalidData(format!(
+            "path `{rel}` must be relative to the data directory"
+        )));
     }
-    if p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
-        return Err(TrainError::InvalidData(format!("path `{rel}` may not contain `..` or a root/prefix")));
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(TrainError::InvalidData(format!(
+            "path `{rel}` may not contain `..` or a root/prefix"
+        )));
     }
     let full = data_dir.join(p);
     if !full.exists() {
-        return Err(TrainError::DataNotFound(format!("data file `{rel}` not found")));
+        return Err(TrainError::DataNotFound(format!(
+            "data file `{rel}` not found"
+        )));
     }
     let root = data_dir
         .canonicalize()
@@ -196,9 +259,12 @@ fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
         .canonicalize()
         .map_err(|e| TrainError::DataNotFound(format!("data file `{rel}`: {e}")))?;
     if !canon.starts_with(&root) {
-        return Err(TrainError::InvalidData(format!("path `{rel}` resolves outside the data directory")));
+        return Err(TrainError::InvalidData(format!(
+            "path `{rel}` resolves outside the data directory"
+        )));
     }
-    std::fs::read_to_string(&canon).map_err(|e| TrainError::InvalidData(format!("cannot read `{rel}`: {e}")))
+    std::fs::read_to_string(&canon)
+        .map_err(|e| TrainError::InvalidData(format!("cannot read `{rel}`: {e}")))
 }
 
 fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
@@ -225,22 +291,32 @@ fn from_rows(
         return bad("rows have no feature values".into());
     }
     if let Some(i) = rows.iter().position(|r| r.len() != d) {
-        return bad(format!("row {i} has {} values, expected {d} like row 0", rows[i].len()));
+        return bad(format!(
+            "row {i} has {} values, expected {d} like row 0",
+            rows[i].len()
+        ));
     }
     if targets.len() != rows.len() {
         return bad(format!("{} rows but {} targets", rows.len(), targets.len()));
     }
     let names: Vec<String> = match feature_names {
-        Some(n) if n.len() != d => return bad(format!("{} feature_names for {d} columns", n.len())),
+        Some(n) if n.len() != d => {
+            return bad(format!("{} feature_names for {d} columns", n.len()))
+        }
         Some(n) => n.to_vec(),
         None => (0..d).map(|j| format!("x{j}")).collect(),
     };
     check_names(&names, "feature name")?;
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
     if let Some(p) = flat.iter().position(|v| !v.is_finite()) {
-        return bad(format!("row {}, column `{}`: value is not finite", p / d, names[p % d]));
+        return bad(format!(
+            "row {}, column `{}`: value is not finite",
+            p / d,
+            names[p % d]
+        ));
     }
-    let x = Array2::from_shape_vec((rows.len(), d), flat).map_err(|e| TrainError::InvalidData(e.to_string()))?;
+    let x = Array2::from_shape_vec((rows.len(), d), flat)
+        .map_err(|e| TrainError::InvalidData(e.to_string()))?;
     let (y, classes) = match task {
         Task::Regression => {
             let y = targets
@@ -248,13 +324,19 @@ fn from_rows(
                 .enumerate()
                 .map(|(i, t)| match t.as_f64() {
                     Some(v) if v.is_finite() => Ok(v),
-                    _ => Err(TrainError::InvalidData(format!("target at row {i} must be a finite number, got {t}"))),
+                    _ => Err(TrainError::InvalidData(format!(
+                        "target at row {i} must be a finite number, got {t}"
+                    ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             (y, None)
         }
         Task::Classification => {
-            if let Some(nums) = targets.iter().map(serde_json::Value::as_f64).collect::<Option<Vec<_>>>() {
+            if let Some(nums) = targets
+                .iter()
+                .map(serde_json::Value::as_f64)
+                .collect::<Option<Vec<_>>>()
+            {
                 let (y, c) = encode_numeric(&nums, class_names)?;
                 (y, Some(c))
             } else {
@@ -263,7 +345,9 @@ fn from_rows(
                     .enumerate()
                     .map(|(i, t)| {
                         t.as_str().map(str::to_string).ok_or_else(|| {
-                            TrainError::InvalidData(format!("target at row {i} must be a string like the others, got {t}"))
+                            TrainError::InvalidData(format!(
+                                "target at row {i} must be a string like the others, got {t}"
+                            ))
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -272,12 +356,23 @@ fn from_rows(
             }
         }
     };
-    Ok(Dataset { x, y, feature_names: names, target: "target".into(), classes })
+    Ok(Dataset {
+        x,
+        y,
+        feature_names: names,
+        target: "target".into(),
+        classes,
+    })
 }
 
 /// Parses CSV text: header required, `target` column by name, every other
 /// column a numeric feature. Row numbers in errors are 0-based data rows.
-pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task: Task) -> Result<Dataset, TrainError> {
+pub fn parse_csv(
+    text: &str,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+) -> Result<Dataset, TrainError> {
     let bad = |m: String| TrainError::InvalidData(m);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -291,9 +386,17 @@ pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task:
         .map(str::to_string)
         .collect();
     let t_idx = header.iter().position(|h| h == target).ok_or_else(|| {
-        bad(format!("target column `{target}` not found in CSV header (columns: {})", header.join(", ")))
+        bad(format!(
+            "target column `{target}` not found in CSV header (columns: {})",
+            header.join(", ")
+        ))
     })?;
-    let feature_names: Vec<String> = header.iter().enumerate().filter(|(j, _)| *j != t_idx).map(|(_, h)| h.clone()).collect();
+    let feature_names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != t_idx)
+        .map(|(_, h)| h.clone())
+        .collect();
     if feature_names.is_empty() {
         return Err(bad("CSV has no feature columns besides the target".into()));
     }
@@ -304,20 +407,36 @@ pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task:
     for (row, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| bad(format!("CSV row {row}: {e}")))?;
         if rec.len() != header.len() {
-            return Err(bad(format!("CSV row {row} has {} fields, expected {}", rec.len(), header.len())));
+            return Err(bad(format!(
+                "CSV row {row} has {} fields, expected {}",
+                rec.len(),
+                header.len()
+            )));
         }
         for (j, cell) in rec.iter().enumerate() {
             if j == t_idx {
                 if cell.is_empty() {
-                    return Err(bad(format!("CSV row {row}: missing value in target column `{target}`")));
+                    return Err(bad(format!(
+                        "CSV row {row}: missing value in target column `{target}`"
+                    )));
                 }
                 raw_targets.push(cell.to_string());
                 continue;
             }
             match cell.parse::<f64>() {
                 Ok(v) if v.is_finite() => flat.push(v),
-                _ if cell.is_empty() => return Err(bad(format!("CSV row {row}, column `{}`: missing value", header[j]))),
-                _ => return Err(bad(format!("CSV row {row}, column `{}`: `{cell}` is not a finite number", header[j]))),
+                _ if cell.is_empty() => {
+                    return Err(bad(format!(
+                        "CSV row {row}, column `{}`: missing value",
+                        header[j]
+                    )))
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "CSV row {row}, column `{}`: `{cell}` is not a finite number",
+                        header[j]
+                    )))
+                }
             }
         }
     }
@@ -330,13 +449,21 @@ pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task:
     let (y, classes) = match (task, parsed) {
         (Task::Regression, Some(y)) => {
             if let Some(row) = y.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format!("CSV row {row}: target `{target}` is not finite")));
+                return Err(bad(format!(
+                    "CSV row {row}: target `{target}` is not finite"
+                )));
             }
             (y, None)
         }
         (Task::Regression, None) => {
-            let row = raw_targets.iter().position(|s| s.parse::<f64>().is_err()).unwrap_or(0);
-            return Err(bad(format!("CSV row {row}: target `{target}` value `{}` is not a number", raw_targets[row])));
+            let row = raw_targets
+                .iter()
+                .position(|s| s.parse::<f64>().is_err())
+                .unwrap_or(0);
+            return Err(bad(format!(
+                "CSV row {row}: target `{target}` value `{}` is not a number",
+                raw_targets[row]
+            )));
         }
         (Task::Classification, Some(nums)) => {
             let (y, c) = encode_numeric(&nums, class_names)?;
@@ -347,5 +474,11 @@ pub fn parse_csv(text: &str, target: &str, class_names: Option<&[String]>, task:
             (y, Some(c))
         }
     };
-    Ok(Dataset { x, y, feature_names, target: target.to_string(), classes })
+    Ok(Dataset {
+        x,
+        y,
+        feature_names,
+        target: target.to_string(),
+        classes,
+    })
 }

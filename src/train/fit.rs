@@ -36,10 +36,20 @@ type EpochCallback<'a> = &'a mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>
 /// `spec.validation_split` held out) and trains. `on_epoch` is called after
 /// every epoch with progress in (0, 1]; `Break` aborts with
 /// [`TrainError::Cancelled`].
-pub fn fit(spec: &TrainSpec, data: &Dataset, on_epoch: EpochCallback) -> Result<Fitted, TrainError> {
+pub fn fit(
+    spec: &TrainSpec,
+    data: &Dataset,
+    on_epoch: EpochCallback,
+) -> Result<Fitted, TrainError> {
     let params = spec.validate()?;
     data.validate()?;
-    let (train, val) = split::train_validation_split(data.n_rows(), &data.y, data.task(), params.validation_split, params.seed);
+    let (train, val) = split::train_validation_split(
+        data.n_rows(),
+        &data.y,
+        data.task(),
+        params.validation_split,
+        params.seed,
+    );
     fit_rows_resolved(&params, data, &train, &val, on_epoch)
 }
 
@@ -70,80 +80,124 @@ fn fit_rows_resolved(
         return Err(TrainError::InvalidData("no training rows".into()));
     }
     let train = data.select(train_rows)?;
-    let val = (!validation_rows.is_empty()).then(|| data.select(validation_rows)).transpose()?;
+    let val = (!validation_rows.is_empty())
+        .then(|| data.select(validation_rows))
+        .transpose()?;
     let scaler = Scaler::fit(train.x.view());
     let zt = scaler.transform(train.x.view());
     let zv = val.as_ref().map(|v| scaler.transform(v.x.view()));
-    let schema = Schema { feature_names: data.feature_names.clone(), target: data.target.clone(), classes: data.classes.clone() };
+    let schema = Schema {
+        feature_names: data.feature_names.clone(),
+        target: data.target.clone(),
+        classes: data.classes.clone(),
+    };
     let yt = Array1::from(train.y.clone());
     let yv = val.as_ref().map(|v| Array1::from(v.y.clone()));
     let k = data.classes.as_ref().map_or(0, Vec::len);
 
-    let (model, history, epochs_run): (Arc<dyn Model>, _, _) = match (params.algorithm, params.solver) {
-        (Algorithm::LinearRegression, Solver::ClosedForm) => {
-            let (w, b) = closed_form(&zt, &yt, params.l2)?;
-            let loss = |z: &Array2<f64>, y: &Array1<f64>| {
-                let r = z.dot(&w) + b - y;
-                0.5 * r.dot(&r) / r.len().max(1) as f64
-            };
-            let record = EpochRecord {
-                epoch: 1,
-                train_loss: loss(&zt, &yt),
-                validation_loss: zv.as_ref().zip(yv.as_ref()).map(|(z, y)| loss(z, y)),
-                learning_rate: 0.0,
-            };
-            if on_epoch(&record, 1.0).is_break() {
-                return Err(TrainError::Cancelled);
+    let (model, history, epochs_run): (Arc<dyn Model>, _, _) =
+        match (params.algorithm, params.solver) {
+            (Algorithm::LinearRegression, Solver::ClosedForm) => {
+                let (w, b) = closed_form(&zt, &yt, params.l2)?;
+                let loss = |z: &Array2<f64>, y: &Array1<f64>| {
+                    let r = z.dot(&w) + b - y;
+                    0.5 * r.dot(&r) / r.len().max(1) as f64
+                };
+                let record = EpochRecord {
+                    epoch: 1,
+                    train_loss: loss(&zt, &yt),
+                    validation_loss: zv.as_ref().zip(yv.as_ref()).map(|(z, y)| loss(z, y)),
+                    learning_rate: 0.0,
+                };
+                if on_epoch(&record, 1.0).is_break() {
+                    return Err(TrainError::Cancelled);
+                }
+                let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
+                (Arc::new(m), vec![record], 1)
             }
-            let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
-            (Arc::new(m), vec![record], 1)
-        }
-        (Algorithm::LinearRegression, Solver::Gd) => {
-            // Standardise the target too so default learning rates work for
-            // any target scale: with y = ȳ + s·y', minimising the objective in
-            // (w', b') with l1/s and the same l2 is equivalent (F = s²·F').
-            let mean = yt.mean().unwrap_or(0.0);
-            let sd = yt.std(0.0);
-            let s = if sd.is_finite() && sd > 0.0 { sd } else { 1.0 };
-            let scaled = |y: &Array1<f64>| y.mapv(|v| (v - mean) / s);
-            let obj = LeastSquares { x: zt.clone(), y: scaled(&yt) };
-            let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| LeastSquares { x: z.clone(), y: scaled(y) });
-            let mut cfg = optim_config(params)?;
-            cfg.l1 /= s;
-            cfg.loss_scale = s * s;
-            let out = run(&obj, vobj.as_ref().map(|v| v as &dyn Objective), &cfg, on_epoch)?;
-            let d = zt.ncols();
-            let w = out.theta.slice(ndarray::s![..d]).mapv(|v| v * s);
-            let b = mean + s * out.theta.get(d).copied().unwrap_or(0.0);
-            let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
-            (Arc::new(m), out.history, out.epochs_run)
-        }
-        (Algorithm::LogisticRegression, _) => {
-            let obj = BinaryLogLoss { x: zt.clone(), y: yt.clone() };
-            let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| BinaryLogLoss { x: z.clone(), y: y.clone() });
-            let out = run(&obj, vobj.as_ref().map(|v| v as &dyn Objective), &optim_config(params)?, on_epoch)?;
-            let d = zt.ncols();
-            let w = out.theta.slice(ndarray::s![..d]).to_vec();
-            let b = out.theta.get(d).copied().unwrap_or(0.0);
-            let m = LogisticModel::new(schema, scaler, w, b)?;
-            (Arc::new(m), out.history, out.epochs_run)
-        }
-        (Algorithm::SoftmaxRegression, _) => {
-            let obj = CrossEntropy { x: zt.clone(), y: one_hot(yt.view(), k) };
-            let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| CrossEntropy { x: z.clone(), y: one_hot(y.view(), k) });
-            let out = run(&obj, vobj.as_ref().map(|v| v as &dyn Objective), &optim_config(params)?, on_epoch)?;
-            let d = zt.ncols();
-            // θ = [W (d×K row-major); b (K)] → per-class weight rows.
-            let w = Array2::from_shape_vec((d, k), out.theta.slice(ndarray::s![..d * k]).to_vec())
-                .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
-            let weights = w.t().outer_iter().map(|r| r.to_vec()).collect();
-            let b = out.theta.slice(ndarray::s![d * k..]).to_vec();
-            let m = SoftmaxModel::new(schema, scaler, weights, b)?;
-            (Arc::new(m), out.history, out.epochs_run)
-        }
-    };
+            (Algorithm::LinearRegression, Solver::Gd) => {
+                // Standardise the target too so default learning rates work for
+                // any target scale: with y = ȳ + s·y', minimising the objective in
+                // (w', b') with l1/s and the same l2 is equivalent (F = s²·F').
+                let mean = yt.mean().unwrap_or(0.0);
+                let sd = yt.std(0.0);
+                let s = if sd.is_finite() && sd > 0.0 { sd } else { 1.0 };
+                let scaled = |y: &Array1<f64>| y.mapv(|v| (v - mean) / s);
+                let obj = LeastSquares {
+                    x: zt.clone(),
+                    y: scaled(&yt),
+                };
+                let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| LeastSquares {
+                    x: z.clone(),
+                    y: scaled(y),
+                });
+                let mut cfg = optim_config(params)?;
+                cfg.l1 /= s;
+                cfg.loss_scale = s * s;
+                let out = run(
+                    &obj,
+                    vobj.as_ref().map(|v| v as &dyn Objective),
+                    &cfg,
+                    on_epoch,
+                )?;
+                let d = zt.ncols();
+                let w = out.theta.slice(ndarray::s![..d]).mapv(|v| v * s);
+                let b = mean + s * out.theta.get(d).copied().unwrap_or(0.0);
+                let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
+                (Arc::new(m), out.history, out.epochs_run)
+            }
+            (Algorithm::LogisticRegression, _) => {
+                let obj = BinaryLogLoss {
+                    x: zt.clone(),
+                    y: yt.clone(),
+                };
+                let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| BinaryLogLoss {
+                    x: z.clone(),
+                    y: y.clone(),
+                });
+                let out = run(
+                    &obj,
+                    vobj.as_ref().map(|v| v as &dyn Objective),
+                    &optim_config(params)?,
+                    on_epoch,
+                )?;
+                let d = zt.ncols();
+                let w = out.theta.slice(ndarray::s![..d]).to_vec();
+                let b = out.theta.get(d).copied().unwrap_or(0.0);
+                let m = LogisticModel::new(schema, scaler, w, b)?;
+                (Arc::new(m), out.history, out.epochs_run)
+            }
+            (Algorithm::SoftmaxRegression, _) => {
+                let obj = CrossEntropy {
+                    x: zt.clone(),
+                    y: one_hot(yt.view(), k),
+                };
+                let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| CrossEntropy {
+                    x: z.clone(),
+                    y: one_hot(y.view(), k),
+                });
+                let out = run(
+                    &obj,
+                    vobj.as_ref().map(|v| v as &dyn Objective),
+                    &optim_config(params)?,
+                    on_epoch,
+                )?;
+                let d = zt.ncols();
+                // θ = [W (d×K row-major); b (K)] → per-class weight rows.
+                let w =
+                    Array2::from_shape_vec((d, k), out.theta.slice(ndarray::s![..d * k]).to_vec())
+                        .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
+                let weights = w.t().outer_iter().map(|r| r.to_vec()).collect();
+                let b = out.theta.slice(ndarray::s![d * k..]).to_vec();
+                let m = SoftmaxModel::new(schema, scaler, weights, b)?;
+                (Arc::new(m), out.history, out.epochs_run)
+            }
+        };
     let train_metrics = evaluate(model.as_ref(), train.x.view(), &train.y)?;
-    let validation_metrics = val.as_ref().map(|v| evaluate(model.as_ref(), v.x.view(), &v.y)).transpose()?;
+    let validation_metrics = val
+        .as_ref()
+        .map(|v| evaluate(model.as_ref(), v.x.view(), &v.y))
+        .transpose()?;
     Ok(Fitted {
         model,
         train_metrics,
@@ -168,16 +222,22 @@ fn check_task(algorithm: Algorithm, data: &Dataset) -> Result<(), TrainError> {
             "{} needs class labels, but the data was loaded for regression",
             algorithm.family()
         ))),
-        (Algorithm::LogisticRegression, _, Some(k)) if k != 2 => Err(TrainError::InvalidData(format!(
+        (Algorithm::LogisticRegression, _, Some(k)) if k != 2 => {
+            Err(TrainError::InvalidData(format!(
             "logistic_regression needs exactly 2 classes, the data has {k}; use softmax_regression"
-        ))),
+        )))
+        }
         _ => Ok(()),
     }
 }
 
 /// Ridge normal equations on standardised (train-centred) features:
 /// (ZᵀZ + n·l2·I)·w = Zᵀ(y − ȳ), intercept b = ȳ (Z has zero column means).
-fn closed_form(z: &Array2<f64>, y: &Array1<f64>, l2: f64) -> Result<(Array1<f64>, f64), TrainError> {
+fn closed_form(
+    z: &Array2<f64>,
+    y: &Array1<f64>,
+    l2: f64,
+) -> Result<(Array1<f64>, f64), TrainError> {
     let n = z.nrows() as f64;
     let mean = y.mean().unwrap_or(0.0);
     let mut a = z.t().dot(z);
@@ -185,7 +245,9 @@ fn closed_form(z: &Array2<f64>, y: &Array1<f64>, l2: f64) -> Result<(Array1<f64>
     let rhs = z.t().dot(&y.mapv(|v| v - mean));
     let w = linalg::solve_symmetric(&a, &rhs)
         .filter(|w| w.iter().all(|v| v.is_finite()))
-        .ok_or_else(|| TrainError::Diverged("normal equations could not be solved (non-finite values)".into()))?;
+        .ok_or_else(|| {
+            TrainError::Diverged("normal equations could not be solved (non-finite values)".into())
+        })?;
     Ok((w, mean))
 }
 
@@ -201,7 +263,8 @@ fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
 }
 
 fn optim_config(p: &ResolvedParams) -> Result<OptimConfig, TrainError> {
-    let missing = || TrainError::InvalidParam("iterative solver parameters were not resolved".into());
+    let missing =
+        || TrainError::InvalidParam("iterative solver parameters were not resolved".into());
     Ok(OptimConfig {
         optimizer: p.optimizer.ok_or_else(missing)?,
         learning_rate: p.learning_rate.ok_or_else(missing)?,
@@ -217,7 +280,12 @@ fn optim_config(p: &ResolvedParams) -> Result<OptimConfig, TrainError> {
     })
 }
 
-fn run(obj: &dyn Objective, val: Option<&dyn Objective>, cfg: &OptimConfig, on_epoch: EpochCallback) -> Result<OptimOutcome, TrainError> {
+fn run(
+    obj: &dyn Objective,
+    val: Option<&dyn Objective>,
+    cfg: &OptimConfig,
+    on_epoch: EpochCallback,
+) -> Result<OptimOutcome, TrainError> {
     let init = Array1::zeros(obj.n_params());
     minimize(obj, init, cfg, val, on_epoch)
 }

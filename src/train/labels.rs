@@ -17,9 +17,14 @@ pub fn render_numeric_label(v: f64) -> String {
 
 /// Numeric labels, classes sorted numerically. Returns (class index per row,
 /// class names). `-0.0` and `0.0` are the same class; NaN/inf are rejected.
-pub fn encode_numeric(values: &[f64], class_names: Option<&[String]>) -> Result<(Vec<f64>, Vec<String>), TrainError> {
+pub fn encode_numeric(
+    values: &[f64],
+    class_names: Option<&[String]>,
+) -> Result<(Vec<f64>, Vec<String>), TrainError> {
     if let Some(row) = values.iter().position(|v| !v.is_finite()) {
-        return Err(TrainError::InvalidData(format!("class label at row {row} is not a finite number")));
+        return Err(TrainError::InvalidData(format!(
+            "class label at row {row} is not a finite number"
+        )));
     }
     // +0.0 normalises -0.0 so both map to the same class.
     let norm: Vec<f64> = values.iter().map(|v| v + 0.0).collect();
@@ -35,7 +40,10 @@ pub fn encode_numeric(values: &[f64], class_names: Option<&[String]>) -> Result<
 }
 
 /// String labels, classes sorted lexicographically (byte order).
-pub fn encode_strings(values: &[String], class_names: Option<&[String]>) -> Result<(Vec<f64>, Vec<String>), TrainError> {
+pub fn encode_strings(
+    values: &[String],
+    class_names: Option<&[String]>,
+) -> Result<(Vec<f64>, Vec<String>), TrainError> {
     let distinct: Vec<&String> = values.iter().collect::<BTreeSet<_>>().into_iter().collect();
     let y = values
         .iter()
@@ -46,7 +54,11 @@ pub fn encode_strings(values: &[String], class_names: Option<&[String]>) -> Resu
 }
 
 /// Checks the class count and applies `class_names` (which names class i).
-fn finish(y: Vec<f64>, names: Vec<String>, class_names: Option<&[String]>) -> Result<(Vec<f64>, Vec<String>), TrainError> {
+fn finish(
+    y: Vec<f64>,
+    names: Vec<String>,
+    class_names: Option<&[String]>,
+) -> Result<(Vec<f64>, Vec<String>), TrainError> {
     if names.len() < 2 {
         return Err(TrainError::InvalidData(format!(
             "classification needs at least 2 distinct classes, found {}",
@@ -66,7 +78,9 @@ fn finish(y: Vec<f64>, names: Vec<String>, class_names: Option<&[String]>) -> Re
         Some(c) => {
             let unique: BTreeSet<&String> = c.iter().collect();
             if unique.len() != c.len() {
-                return Err(TrainError::InvalidData("class_names contains duplicates".into()));
+                return Err(TrainError::InvalidData(
+                    "class_names contains duplicates".into(),
+                ));
             }
             c.to_vec()
         }

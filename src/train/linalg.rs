@@ -49,12 +49,18 @@ pub fn cholesky_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     // Forward solve L·y = b, then back solve Lᵀ·x = y.
     let mut y = Array1::<f64>::zeros(d);
     for i in 0..d {
-        let s = l.row(i).slice(ndarray::s![..i]).dot(&y.slice(ndarray::s![..i]));
+        let s = l
+            .row(i)
+            .slice(ndarray::s![..i])
+            .dot(&y.slice(ndarray::s![..i]));
         y[i] = (b[i] - s) / l[[i, i]];
     }
     let mut x = Array1::<f64>::zeros(d);
     for i in (0..d).rev() {
-        let s = l.column(i).slice(ndarray::s![i + 1..]).dot(&x.slice(ndarray::s![i + 1..]));
+        let s = l
+            .column(i)
+            .slice(ndarray::s![i + 1..])
+            .dot(&x.slice(ndarray::s![i + 1..]));
         x[i] = (y[i] - s) / l[[i, i]];
     }
     Some(x)
@@ -64,13 +70,19 @@ pub fn cholesky_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
 /// negligible relative to the largest entry.
 pub fn gauss_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     let d = a.nrows();
-    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let scale = a
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
     let mut m = a.clone();
     let mut rhs = b.clone();
     for col in 0..d {
         let (p, pv) = (col..d)
             .map(|r| (r, m[[r, col]].abs()))
-            .fold((col, -1.0), |best, cur| if cur.1 > best.1 { cur } else { best });
+            .fold(
+                (col, -1.0),
+                |best, cur| if cur.1 > best.1 { cur } else { best },
+            );
         if pv <= PIVOT_TOL * scale {
             return None;
         }
@@ -91,7 +103,10 @@ pub fn gauss_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     }
     let mut x = Array1::<f64>::zeros(d);
     for i in (0..d).rev() {
-        let s = m.row(i).slice(ndarray::s![i + 1..]).dot(&x.slice(ndarray::s![i + 1..]));
+        let s = m
+            .row(i)
+            .slice(ndarray::s![i + 1..])
+            .dot(&x.slice(ndarray::s![i + 1..]));
         x[i] = (rhs[i] - s) / m[[i, i]];
     }
     Some(x)

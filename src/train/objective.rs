@@ -33,10 +33,9 @@ fn linear_grad(x: ArrayView2<f64>, r: &Array1<f64>) -> Array1<f64> {
 
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
 fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
-    let b = theta
-        .get(d)
-        .copied()
-        .ok_or_else(|| TrainError::InvalidParam(format!("parameter vector shorter than {}", d + 1)))?;
+    let b = theta.get(d).copied().ok_or_else(|| {
+        TrainError::InvalidParam(format!("parameter vector shorter than {}", d + 1))
+    })?;
     Ok((theta.slice_move(s![..d]), b))
 }
 
@@ -63,7 +62,11 @@ impl Objective for LeastSquares {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+    fn loss_grad(
+        &self,
+        theta: ArrayView1<f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<(f64, Array1<f64>), TrainError> {
         let (x, y) = take(&self.x, &self.y, rows);
         let (w, b) = split_wb(theta, self.x.ncols())?;
         let r = x.dot(&w) + b - &y;
@@ -94,7 +97,11 @@ impl Objective for BinaryLogLoss {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+    fn loss_grad(
+        &self,
+        theta: ArrayView1<f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<(f64, Array1<f64>), TrainError> {
         let (x, y) = take(&self.x, &self.y, rows);
         let (w, b) = split_wb(theta, self.x.ncols())?;
         let z = x.dot(&w) + b;
@@ -126,7 +133,9 @@ impl CrossEntropy {
     fn unpack(&self, theta: ArrayView1<f64>) -> Result<(Array2<f64>, Array1<f64>), TrainError> {
         let (d, k) = (self.x.ncols(), self.k());
         if theta.len() != (d + 1) * k {
-            return Err(TrainError::InvalidParam("softmax parameter vector has the wrong length".into()));
+            return Err(TrainError::InvalidParam(
+                "softmax parameter vector has the wrong length".into(),
+            ));
         }
         let w = theta
             .slice(s![..d * k])
@@ -136,7 +145,12 @@ impl CrossEntropy {
         Ok((w, theta.slice(s![d * k..]).to_owned()))
     }
 
-    fn eval(&self, x: ArrayView2<f64>, y: ArrayView2<f64>, theta: ArrayView1<f64>) -> Result<(f64, Array2<f64>, Array1<f64>), TrainError> {
+    fn eval(
+        &self,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        theta: ArrayView1<f64>,
+    ) -> Result<(f64, Array2<f64>, Array1<f64>), TrainError> {
         let (w, b) = self.unpack(theta)?;
         let z = x.dot(&w) + &b;
         let lse = log_sum_exp_rows(z.view());
@@ -156,10 +170,17 @@ impl Objective for CrossEntropy {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols() * self.k(), self.k())
     }
-    fn loss_grad(&self, theta: ArrayView1<f64>, rows: Option<&[usize]>) -> Result<(f64, Array1<f64>), TrainError> {
+    fn loss_grad(
+        &self,
+        theta: ArrayView1<f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<(f64, Array1<f64>), TrainError> {
         let (x, y): (CowArray<f64, Ix2>, CowArray<f64, Ix2>) = match rows {
             None => (self.x.view().into(), self.y.view().into()),
-            Some(r) => (self.x.select(Axis(0), r).into(), self.y.select(Axis(0), r).into()),
+            Some(r) => (
+                self.x.select(Axis(0), r).into(),
+                self.y.select(Axis(0), r).into(),
+            ),
         };
         let (loss, z, lse) = self.eval(x.view(), y.view(), theta)?;
         let n = x.nrows().max(1) as f64;

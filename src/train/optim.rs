@@ -74,8 +74,14 @@ pub struct OptimOutcome {
 /// Per-optimiser state carried between steps.
 enum State {
     Plain,
-    Momentum { v: Array1<f64> },
-    Adam { m: Array1<f64>, v: Array1<f64>, t: i32 },
+    Momentum {
+        v: Array1<f64>,
+    },
+    Adam {
+        m: Array1<f64>,
+        v: Array1<f64>,
+        t: i32,
+    },
 }
 
 const ADAM_BETA1: f64 = 0.9;
@@ -162,16 +168,17 @@ pub fn minimize(
     let lr = cfg.learning_rate;
 
     for epoch in 1..=cfg.epochs {
-        let mut step = |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
-            let (_, mut g) = obj.loss_grad(theta.view(), rows)?;
-            g += &(&l2_mask * &*theta);
-            state.apply(theta, &g, lr, cfg.momentum);
-            if cfg.l1 > 0.0 {
-                let thr = &mask * (lr * cfg.l1);
-                theta.zip_mut_with(&thr, |t, &c| *t = t.signum() * (t.abs() - c).max(0.0));
-            }
-            Ok(())
-        };
+        let mut step =
+            |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
+                let (_, mut g) = obj.loss_grad(theta.view(), rows)?;
+                g += &(&l2_mask * &*theta);
+                state.apply(theta, &g, lr, cfg.momentum);
+                if cfg.l1 > 0.0 {
+                    let thr = &mask * (lr * cfg.l1);
+                    theta.zip_mut_with(&thr, |t, &c| *t = t.signum() * (t.abs() - c).max(0.0));
+                }
+                Ok(())
+            };
         match batch {
             None => step(None, &mut theta)?,
             Some(b) => {
@@ -212,17 +219,29 @@ pub fn minimize(
             }
             if since_best >= es.patience {
                 let theta = best.map_or(theta, |(_, t)| t);
-                return Ok(OptimOutcome { theta, history, epochs_run: epoch });
+                return Ok(OptimOutcome {
+                    theta,
+                    history,
+                    epochs_run: epoch,
+                });
             }
         }
         let cur_obj = penalised(train_loss, &theta, &mask, cfg);
         if let Some(tol) = cfg.tol {
             if (prev_obj - cur_obj).abs() / prev_obj.abs().max(1e-12) < tol {
-                return Ok(OptimOutcome { theta, history, epochs_run: epoch });
+                return Ok(OptimOutcome {
+                    theta,
+                    history,
+                    epochs_run: epoch,
+                });
             }
         }
         prev_obj = cur_obj;
     }
     let epochs_run = history.len();
-    Ok(OptimOutcome { theta, history, epochs_run })
+    Ok(OptimOutcome {
+        theta,
+        history,
+        epochs_run,
+    })
 }

@@ -214,16 +214,22 @@ impl TrainSpec {
         let (lr_default, epochs_default) = optimizer_defaults(optimizer);
         let learning_rate = p.learning_rate.unwrap_or(lr_default);
         if !(learning_rate.is_finite() && learning_rate > 0.0) {
-            return bad(format!("learning_rate must be a finite number > 0, got {learning_rate}"));
+            return bad(format!(
+                "learning_rate must be a finite number > 0, got {learning_rate}"
+            ));
         }
         let epochs = p.epochs.unwrap_or(epochs_default);
         if epochs == 0 || epochs > MAX_EPOCHS {
-            return bad(format!("epochs must be between 1 and {MAX_EPOCHS}, got {epochs}"));
+            return bad(format!(
+                "epochs must be between 1 and {MAX_EPOCHS}, got {epochs}"
+            ));
         }
         let batch_size = match (optimizer, p.batch_size) {
             (_, Some(0)) => return bad("batch_size must be at least 1".into()),
             (Optimizer::Gd, Some(_)) => {
-                return bad("batch_size is not used by optimizer gd (full batch); use minibatch".into())
+                return bad(
+                    "batch_size is not used by optimizer gd (full batch); use minibatch".into(),
+                )
             }
             (Optimizer::Sgd, Some(b)) if b != 1 => {
                 return bad("optimizer sgd always uses batch_size 1; use minibatch".into())

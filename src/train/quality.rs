@@ -43,7 +43,11 @@ pub fn classification_metrics(y_true: &[usize], y_pred: &[usize], n_classes: usi
         let r = ratio(tp[c], true_count[c]);
         p_sum += p;
         r_sum += r;
-        f_sum += if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        f_sum += if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
     }
     let k = n_classes.max(1) as f64;
     Metrics::from([
@@ -110,8 +114,16 @@ pub fn evaluate(model: &dyn Model, x: ArrayView2<f64>, y: &[f64]) -> Result<Metr
                     )))
                 }
             };
-            let y_true = y.iter().enumerate().map(to_class).collect::<Result<Vec<_>, _>>()?;
-            let y_pred = out.predictions.iter().map(|&v| v as usize).collect::<Vec<_>>();
+            let y_true = y
+                .iter()
+                .enumerate()
+                .map(to_class)
+                .collect::<Result<Vec<_>, _>>()?;
+            let y_pred = out
+                .predictions
+                .iter()
+                .map(|&v| v as usize)
+                .collect::<Vec<_>>();
             Ok(classification_metrics(&y_true, &y_pred, k))
         }
     }

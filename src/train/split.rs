@@ -47,7 +47,8 @@ pub fn train_validation_split(
     let mut val = Vec::new();
     for mut rows in groups {
         rows.shuffle(&mut rng);
-        let n_val = ((fraction * rows.len() as f64).round() as usize).min(rows.len().saturating_sub(1));
+        let n_val =
+            ((fraction * rows.len() as f64).round() as usize).min(rows.len().saturating_sub(1));
         val.extend_from_slice(&rows[..n_val]);
         train.extend_from_slice(&rows[n_val..]);
     }

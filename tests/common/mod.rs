@@ -152,8 +152,7 @@ pub fn read_csv(path: &Path) -> Csv {
 }
 
 pub fn reference() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(shared("data/reference.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(shared("data/reference.json")).unwrap()).unwrap()
 }
 
 pub fn indices(v: &Value) -> Vec<usize> {

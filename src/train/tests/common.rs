@@ -4,7 +4,9 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use crate::models::Task;
-use crate::train::{evaluate, fit_rows, load, Algorithm, DataSpec, Dataset, Fitted, Metrics, Params, TrainSpec};
+use crate::train::{
+    evaluate, fit_rows, load, Algorithm, DataSpec, Dataset, Fitted, Metrics, Params, TrainSpec,
+};
 
 pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
@@ -16,7 +18,11 @@ pub fn reference() -> serde_json::Value {
 }
 
 pub fn dataset(name: &str, task: Task) -> Dataset {
-    let spec = DataSpec::Path { path: format!("{name}.csv"), target: "target".into(), class_names: None };
+    let spec = DataSpec::Path {
+        path: format!("{name}.csv"),
+        target: "target".into(),
+        class_names: None,
+    };
     load(&spec, task, &data_dir()).unwrap()
 }
 
@@ -30,17 +36,31 @@ pub fn indices(r: &serde_json::Value, ds: &str, key: &str) -> Vec<usize> {
 }
 
 pub fn ref_metric(r: &serde_json::Value, ds: &str, model: &str, metric: &str) -> f64 {
-    r["datasets"][ds]["models"][model]["test_metrics"][metric].as_f64().unwrap()
+    r["datasets"][ds]["models"][model]["test_metrics"][metric]
+        .as_f64()
+        .unwrap()
 }
 
 /// Trains on the reference train split (in order) and scores the test split.
-pub fn fit_reference(ds: &str, task: Task, algorithm: Algorithm, params: Params) -> (Fitted, Metrics) {
+pub fn fit_reference(
+    ds: &str,
+    task: Task,
+    algorithm: Algorithm,
+    params: Params,
+) -> (Fitted, Metrics) {
     let r = reference();
     let data = dataset(ds, task);
     let train = indices(&r, ds, "train_indices");
     let test = indices(&r, ds, "test_indices");
-    let spec = TrainSpec { algorithm, params, validation_split: 0.0 };
-    let fitted = fit_rows(&spec, &data, &train, &[], &mut |_, _| ControlFlow::Continue(())).unwrap();
+    let spec = TrainSpec {
+        algorithm,
+        params,
+        validation_split: 0.0,
+    };
+    let fitted = fit_rows(&spec, &data, &train, &[], &mut |_, _| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     let t = data.select(&test).unwrap();
     let m = evaluate(fitted.model.as_ref(), t.x.view(), &t.y).unwrap();
     (fitted, m)

@@ -7,12 +7,20 @@ use crate::train::{Algorithm, Optimizer, Params, Solver};
 #[test]
 fn diabetes_closed_form_matches_linear_regression_and_ridge() {
     let r = reference();
-    let (_, m) = fit_reference("diabetes", Task::Regression, Algorithm::LinearRegression, Params::default());
+    let (_, m) = fit_reference(
+        "diabetes",
+        Task::Regression,
+        Algorithm::LinearRegression,
+        Params::default(),
+    );
     let want = ref_metric(&r, "diabetes", "linear_regression", "r2");
     println!("ols r2 {} ref {want}", m["r2"]);
     assert!((m["r2"] - want).abs() < 1e-6);
     assert!((m["mse"] - ref_metric(&r, "diabetes", "linear_regression", "mse")).abs() < 1e-4);
-    let p = Params { l2: Some(l2_unit(&r, "diabetes")), ..Params::default() };
+    let p = Params {
+        l2: Some(l2_unit(&r, "diabetes")),
+        ..Params::default()
+    };
     let (_, m) = fit_reference("diabetes", Task::Regression, Algorithm::LinearRegression, p);
     let want = ref_metric(&r, "diabetes", "ridge", "r2");
     println!("ridge r2 {} ref {want}", m["r2"]);
@@ -23,10 +31,23 @@ fn diabetes_closed_form_matches_linear_regression_and_ridge() {
 fn diabetes_gradient_descent_close_to_reference() {
     let r = reference();
     let want = ref_metric(&r, "diabetes", "linear_regression", "r2");
-    for opt in [Optimizer::Adam, Optimizer::Gd, Optimizer::Momentum, Optimizer::Minibatch, Optimizer::Sgd] {
-        let p = Params { solver: Some(Solver::Gd), optimizer: Some(opt), ..Params::default() };
+    for opt in [
+        Optimizer::Adam,
+        Optimizer::Gd,
+        Optimizer::Momentum,
+        Optimizer::Minibatch,
+        Optimizer::Sgd,
+    ] {
+        let p = Params {
+            solver: Some(Solver::Gd),
+            optimizer: Some(opt),
+            ..Params::default()
+        };
         let (f, m) = fit_reference("diabetes", Task::Regression, Algorithm::LinearRegression, p);
-        println!("diabetes {opt:?}: r2 {} (ref {want}), epochs {}", m["r2"], f.epochs_run);
+        println!(
+            "diabetes {opt:?}: r2 {} (ref {want}), epochs {}",
+            m["r2"], f.epochs_run
+        );
         assert!((m["r2"] - want).abs() < 0.02, "{opt:?}");
     }
 }
@@ -35,19 +56,50 @@ fn diabetes_gradient_descent_close_to_reference() {
 fn breast_cancer_logistic_matches_reference() {
     let r = reference();
     let want = ref_metric(&r, "breast_cancer", "logistic_regression", "accuracy");
-    let p = Params { l2: Some(l2_unit(&r, "breast_cancer")), ..Params::default() };
-    let (f, m) = fit_reference("breast_cancer", Task::Classification, Algorithm::LogisticRegression, p);
-    println!("breast_cancer logistic: {m:?} ref acc {want}; epochs {}", f.epochs_run);
+    let p = Params {
+        l2: Some(l2_unit(&r, "breast_cancer")),
+        ..Params::default()
+    };
+    let (f, m) = fit_reference(
+        "breast_cancer",
+        Task::Classification,
+        Algorithm::LogisticRegression,
+        p,
+    );
+    println!(
+        "breast_cancer logistic: {m:?} ref acc {want}; epochs {}",
+        f.epochs_run
+    );
     assert!((m["accuracy"] - want).abs() <= 0.02 + 1e-12);
 }
 
 #[test]
 fn breast_cancer_every_optimizer_reaches_quality() {
     let r = reference();
-    for opt in [Optimizer::Gd, Optimizer::Sgd, Optimizer::Minibatch, Optimizer::Momentum, Optimizer::Adam] {
-        let p = Params { optimizer: Some(opt), l2: Some(l2_unit(&r, "breast_cancer")), ..Params::default() };
-        let (f, m) = fit_reference("breast_cancer", Task::Classification, Algorithm::LogisticRegression, p);
-        println!("breast_cancer {opt:?}: acc {} f1 {} final loss {}", m["accuracy"], m["f1"], f.history.last().unwrap().train_loss);
+    for opt in [
+        Optimizer::Gd,
+        Optimizer::Sgd,
+        Optimizer::Minibatch,
+        Optimizer::Momentum,
+        Optimizer::Adam,
+    ] {
+        let p = Params {
+            optimizer: Some(opt),
+            l2: Some(l2_unit(&r, "breast_cancer")),
+            ..Params::default()
+        };
+        let (f, m) = fit_reference(
+            "breast_cancer",
+            Task::Classification,
+            Algorithm::LogisticRegression,
+            p,
+        );
+        println!(
+            "breast_cancer {opt:?}: acc {} f1 {} final loss {}",
+            m["accuracy"],
+            m["f1"],
+            f.history.last().unwrap().train_loss
+        );
         assert!(m["accuracy"] >= 0.95, "{opt:?}");
     }
 }
@@ -56,8 +108,19 @@ fn breast_cancer_every_optimizer_reaches_quality() {
 fn iris_softmax_matches_reference() {
     let r = reference();
     let want = ref_metric(&r, "iris", "logistic_regression", "accuracy");
-    let p = Params { l2: Some(l2_unit(&r, "iris")), ..Params::default() };
-    let (f, m) = fit_reference("iris", Task::Classification, Algorithm::SoftmaxRegression, p);
-    println!("iris softmax: {m:?} ref acc {want}; final loss {}", f.history.last().unwrap().train_loss);
+    let p = Params {
+        l2: Some(l2_unit(&r, "iris")),
+        ..Params::default()
+    };
+    let (f, m) = fit_reference(
+        "iris",
+        Task::Classification,
+        Algorithm::SoftmaxRegression,
+        p,
+    );
+    println!(
+        "iris softmax: {m:?} ref acc {want}; final loss {}",
+        f.history.last().unwrap().train_loss
+    );
     assert!((m["accuracy"] - want).abs() <= 0.02 + 1e-12);
 }
