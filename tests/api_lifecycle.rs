@@ -207,7 +207,7 @@ async fn runs_table_sorts_and_filters_by_metric() {
         .collect();
     assert_eq!(r2.len(), 3);
     assert!(r2.windows(2).all(|w| w[0] >= w[1]), "{r2:?}");
-    assert_eq!(rows[0]["params"]["l2"].is_number(), true);
+    assert!(rows[0]["params"]["l2"].is_number());
     let none = app
         .get("/v1/models/d/versions?family=softmax_regression")
         .await;

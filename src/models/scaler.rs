@@ -51,7 +51,7 @@ impl Scaler {
     pub fn transform(&self, x: ArrayView2<f64>) -> Array2<f64> {
         let mean = ArrayView1::from(&self.mean[..]);
         let scale = ArrayView1::from(&self.scale[..]);
-        (&x - &mean.insert_axis(Axis(0))) / &scale.insert_axis(Axis(0))
+        (&x - &mean.insert_axis(Axis(0))) / scale.insert_axis(Axis(0))
     }
 
     /// Checks lengths and that every scale is finite and positive.

@@ -1,1 +1,179 @@
+//! Model-level tests: artifacts, validation of corrupt artifacts, input checks.
 
+use ndarray::array;
+
+use super::linear::LinearModel;
+use super::logistic::LogisticModel;
+use super::scaler::Scaler;
+use super::softmax::SoftmaxModel;
+use super::*;
+
+const fn assert_send_sync<T: Send + Sync>() {}
+const _: () = {
+    assert_send_sync::<LinearModel>();
+    assert_send_sync::<LogisticModel>();
+    assert_send_sync::<SoftmaxModel>();
+    assert_send_sync::<Arc<dyn Model>>();
+    assert_send_sync::<Artifact>();
+};
+
+fn schema(classes: Option<Vec<&str>>) -> Schema {
+    Schema {
+        feature_names: vec!["a".into(), "b".into()],
+        target: "t".into(),
+        classes: classes.map(|c| c.into_iter().map(String::from).collect()),
+    }
+}
+
+fn scaler() -> Scaler {
+    Scaler {
+        mean: vec![1.0, 2.0],
+        scale: vec![2.0, 0.5],
+    }
+}
+
+fn models() -> Vec<Arc<dyn Model>> {
+    vec![
+        Arc::new(LinearModel::new(schema(None), scaler(), vec![1.5, -2.0], 3.0).unwrap()),
+        Arc::new(
+            LogisticModel::new(schema(Some(vec!["n", "y"])), scaler(), vec![0.7, -1.1], 0.2)
+                .unwrap(),
+        ),
+        Arc::new(
+            SoftmaxModel::new(
+                schema(Some(vec!["a", "b", "c"])),
+                scaler(),
+                vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![-1.0, -1.0]],
+                vec![0.1, 0.2, 0.3],
+            )
+            .unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn artifact_json_round_trip_predicts_identically() {
+    let x = array![[1.0, 2.0], [3.5, -1.0], [-7.0, 40.0]];
+    for m in models() {
+        let json = serde_json::to_string(&m.to_artifact()).unwrap();
+        assert!(json.contains(&format!("\"family\":\"{}\"", m.family().as_str())));
+        let back: Artifact = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.family(), m.family());
+        let m2 = back.into_model().unwrap();
+        let (a, b) = (m.predict(x.view()).unwrap(), m2.predict(x.view()).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(m.n_parameters(), m2.n_parameters());
+    }
+}
+
+#[test]
+fn predictions_have_expected_shape_and_values() {
+    let ms = models();
+    let x = array![[3.0, 2.5]]; // standardised: [1, 1]
+    let lin = ms[0].predict(x.view()).unwrap();
+    assert_eq!(
+        (lin.predictions, lin.probabilities),
+        (vec![1.5 - 2.0 + 3.0], None)
+    );
+    let log = ms[1].predict(x.view()).unwrap();
+    let p = log.probabilities.unwrap();
+    let want = 1.0 / (1.0 + (-(0.7 - 1.1 + 0.2f64)).exp());
+    assert!((p[[0, 1]] - want).abs() < 1e-12 && (p[[0, 0]] - (1.0 - want)).abs() < 1e-12);
+    assert_eq!(log.predictions, vec![0.0]);
+    let soft = ms[2].predict(x.view()).unwrap();
+    assert_eq!(soft.predictions, vec![1.0]);
+    let p = soft.probabilities.unwrap();
+    assert_eq!(p.dim(), (1, 3));
+    assert!((p.sum() - 1.0).abs() < 1e-12);
+    assert_eq!(ms[2].n_parameters(), 9);
+}
+
+#[test]
+fn predict_checks_shape_and_finiteness() {
+    for m in models() {
+        assert!(matches!(
+            m.predict(array![[1.0, 2.0, 3.0]].view()),
+            Err(ModelError::ShapeMismatch {
+                expected: 2,
+                got: 3
+            })
+        ));
+        assert!(matches!(
+            m.predict(array![[1.0, 2.0], [f64::NAN, 1.0]].view()),
+            Err(ModelError::NonFinite { row: 1, col: 0 })
+        ));
+        assert_eq!(
+            m.predict(ndarray::Array2::zeros((0, 2)).view())
+                .unwrap()
+                .predictions
+                .len(),
+            0
+        );
+    }
+}
+
+#[test]
+fn corrupt_artifacts_are_rejected() {
+    let mut bad = Vec::new();
+    for m in models() {
+        let mut v = serde_json::to_value(m.to_artifact()).unwrap();
+        let w = if v.get("intercepts").is_some() {
+            &mut v["weights"][0]
+        } else {
+            &mut v["weights"]
+        };
+        w.as_array_mut().unwrap().push(1.0.into());
+        bad.push(v);
+    }
+    let mut v = serde_json::to_value(models()[0].to_artifact()).unwrap();
+    v["scaler"]["scale"][0] = 0.0.into();
+    bad.push(v);
+    let mut v = serde_json::to_value(models()[2].to_artifact()).unwrap();
+    v["intercepts"].as_array_mut().unwrap().pop();
+    bad.push(v);
+    let mut v = serde_json::to_value(models()[1].to_artifact()).unwrap();
+    v["schema"]["classes"] = serde_json::json!(["a", "b", "c"]);
+    bad.push(v);
+    let mut v = serde_json::to_value(models()[0].to_artifact()).unwrap();
+    v["schema"]["classes"] = serde_json::json!(["a", "b"]);
+    bad.push(v);
+    for v in bad {
+        let a: Artifact = serde_json::from_value(v.clone()).unwrap();
+        assert!(
+            matches!(a.into_model(), Err(ModelError::InvalidArtifact(_))),
+            "{v}"
+        );
+    }
+    // Non-finite JSON cannot be represented; a direct struct edit is caught at predict.
+    let mut m = LinearModel::new(schema(None), scaler(), vec![1.0, 1.0], 0.0).unwrap();
+    m.weights.push(2.0);
+    assert!(matches!(
+        m.predict(array![[1.0, 2.0]].view()),
+        Err(ModelError::InvalidArtifact(_))
+    ));
+    assert!(serde_json::from_str::<Artifact>(r#"{"family": "mlp"}"#).is_err());
+}
+
+#[test]
+fn family_names() {
+    for (f, s, t) in [
+        (
+            Family::LinearRegression,
+            "linear_regression",
+            Task::Regression,
+        ),
+        (
+            Family::LogisticRegression,
+            "logistic_regression",
+            Task::Classification,
+        ),
+        (
+            Family::SoftmaxRegression,
+            "softmax_regression",
+            Task::Classification,
+        ),
+    ] {
+        assert_eq!((f.as_str(), f.task()), (s, t));
+        assert_eq!(serde_json::to_value(f).unwrap(), serde_json::json!(s));
+    }
+}

@@ -1,14 +1,16 @@
 //! Training data: the request-side [`DataSpec`] (inline rows, inline CSV or a
-//! CSV file under the data directory), parsing/validation into a [`Dataset`],
-//! and class-label encoding for classification.
+//! CSV file under the data directory), path safety, and the [`Dataset`] it
+//! loads into (parsing itself lives in [`super::parse`], label encoding in
+//! [`super::labels`]).
 
-use std::collections::HashSet;
 use std::path::{Component, Path};
 
 use ndarray::{Array2, Axis};
+
 use serde::{Deserialize, Deserializer};
 
-use super::labels::{encode_numeric, encode_strings};
+use super::parse::from_rows;
+pub use super::parse::parse_csv;
 use super::TrainError;
 use crate::models::Task;
 
@@ -42,14 +44,17 @@ impl Dataset {
     /// The rows at `rows` (in that order); errors on an out-of-range index.
     pub fn select(&self, rows: &[usize]) -> Result<Dataset, TrainError> {
         let n = self.n_rows();
-        if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= n || r >= self.y.len()) {
             return Err(TrainError::InvalidData(format!(
                 "row index {bad} out of range (dataset has {n} rows)"
             )));
         }
         Ok(Dataset {
             x: self.x.select(Axis(0), rows),
-            y: rows.iter().map(|&r| self.y[r]).collect(),
+            y: rows
+                .iter()
+                .filter_map(|&r| self.y.get(r).copied())
+                .collect(),
             feature_names: self.feature_names.clone(),
             target: self.target.clone(),
             classes: self.classes.clone(),
@@ -265,220 +270,4 @@ fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
     }
     std::fs::read_to_string(&canon)
         .map_err(|e| TrainError::InvalidData(format!("cannot read `{rel}`: {e}")))
-}
-
-fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
-    let mut seen = HashSet::new();
-    match names.iter().find(|n| !seen.insert(n.as_str())) {
-        Some(dup) => Err(TrainError::InvalidData(format!("duplicate {what} `{dup}`"))),
-        None => Ok(()),
-    }
-}
-
-fn from_rows(
-    rows: &[Vec<f64>],
-    targets: &[serde_json::Value],
-    feature_names: Option<&[String]>,
-    class_names: Option<&[String]>,
-    task: Task,
-) -> Result<Dataset, TrainError> {
-    let bad = |m: String| Err(TrainError::InvalidData(m));
-    let d = rows.first().map_or(0, Vec::len);
-    if rows.is_empty() {
-        return bad("dataset has no rows".into());
-    }
-    if d == 0 {
-        return bad("rows have no feature values".into());
-    }
-    if let Some(i) = rows.iter().position(|r| r.len() != d) {
-        return bad(format!(
-            "row {i} has {} values, expected {d} like row 0",
-            rows[i].len()
-        ));
-    }
-    if targets.len() != rows.len() {
-        return bad(format!("{} rows but {} targets", rows.len(), targets.len()));
-    }
-    let names: Vec<String> = match feature_names {
-        Some(n) if n.len() != d => {
-            return bad(format!("{} feature_names for {d} columns", n.len()))
-        }
-        Some(n) => n.to_vec(),
-        None => (0..d).map(|j| format!("x{j}")).collect(),
-    };
-    check_names(&names, "feature name")?;
-    let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    if let Some(p) = flat.iter().position(|v| !v.is_finite()) {
-        return bad(format!(
-            "row {}, column `{}`: value is not finite",
-            p / d,
-            names[p % d]
-        ));
-    }
-    let x = Array2::from_shape_vec((rows.len(), d), flat)
-        .map_err(|e| TrainError::InvalidData(e.to_string()))?;
-    let (y, classes) = match task {
-        Task::Regression => {
-            let y = targets
-                .iter()
-                .enumerate()
-                .map(|(i, t)| match t.as_f64() {
-                    Some(v) if v.is_finite() => Ok(v),
-                    _ => Err(TrainError::InvalidData(format!(
-                        "target at row {i} must be a finite number, got {t}"
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            (y, None)
-        }
-        Task::Classification => {
-            if let Some(nums) = targets
-                .iter()
-                .map(serde_json::Value::as_f64)
-                .collect::<Option<Vec<_>>>()
-            {
-                let (y, c) = encode_numeric(&nums, class_names)?;
-                (y, Some(c))
-            } else {
-                let strs = targets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        t.as_str().map(str::to_string).ok_or_else(|| {
-                            TrainError::InvalidData(format!(
-                                "target at row {i} must be a string like the others, got {t}"
-                            ))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let (y, c) = encode_strings(&strs, class_names)?;
-                (y, Some(c))
-            }
-        }
-    };
-    Ok(Dataset {
-        x,
-        y,
-        feature_names: names,
-        target: "target".into(),
-        classes,
-    })
-}
-
-/// Parses CSV text: header required, `target` column by name, every other
-/// column a numeric feature. Row numbers in errors are 0-based data rows.
-pub fn parse_csv(
-    text: &str,
-    target: &str,
-    class_names: Option<&[String]>,
-    task: Task,
-) -> Result<Dataset, TrainError> {
-    let bad = |m: String| TrainError::InvalidData(m);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| bad(format!("cannot read CSV header: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let t_idx = header.iter().position(|h| h == target).ok_or_else(|| {
-        bad(format!(
-            "target column `{target}` not found in CSV header (columns: {})",
-            header.join(", ")
-        ))
-    })?;
-    let feature_names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != t_idx)
-        .map(|(_, h)| h.clone())
-        .collect();
-    if feature_names.is_empty() {
-        return Err(bad("CSV has no feature columns besides the target".into()));
-    }
-    check_names(&header, "CSV column")?;
-    let d = feature_names.len();
-    let mut flat = Vec::new();
-    let mut raw_targets = Vec::new();
-    for (row, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| bad(format!("CSV row {row}: {e}")))?;
-        if rec.len() != header.len() {
-            return Err(bad(format!(
-                "CSV row {row} has {} fields, expected {}",
-                rec.len(),
-                header.len()
-            )));
-        }
-        for (j, cell) in rec.iter().enumerate() {
-            if j == t_idx {
-                if cell.is_empty() {
-                    return Err(bad(format!(
-                        "CSV row {row}: missing value in target column `{target}`"
-                    )));
-                }
-                raw_targets.push(cell.to_string());
-                continue;
-            }
-            match cell.parse::<f64>() {
-                Ok(v) if v.is_finite() => flat.push(v),
-                _ if cell.is_empty() => {
-                    return Err(bad(format!(
-                        "CSV row {row}, column `{}`: missing value",
-                        header[j]
-                    )))
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "CSV row {row}, column `{}`: `{cell}` is not a finite number",
-                        header[j]
-                    )))
-                }
-            }
-        }
-    }
-    let n = raw_targets.len();
-    if n == 0 {
-        return Err(bad("CSV has no data rows".into()));
-    }
-    let x = Array2::from_shape_vec((n, d), flat).map_err(|e| bad(e.to_string()))?;
-    let parsed: Option<Vec<f64>> = raw_targets.iter().map(|s| s.parse::<f64>().ok()).collect();
-    let (y, classes) = match (task, parsed) {
-        (Task::Regression, Some(y)) => {
-            if let Some(row) = y.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format!(
-                    "CSV row {row}: target `{target}` is not finite"
-                )));
-            }
-            (y, None)
-        }
-        (Task::Regression, None) => {
-            let row = raw_targets
-                .iter()
-                .position(|s| s.parse::<f64>().is_err())
-                .unwrap_or(0);
-            return Err(bad(format!(
-                "CSV row {row}: target `{target}` value `{}` is not a number",
-                raw_targets[row]
-            )));
-        }
-        (Task::Classification, Some(nums)) => {
-            let (y, c) = encode_numeric(&nums, class_names)?;
-            (y, Some(c))
-        }
-        (Task::Classification, None) => {
-            let (y, c) = encode_strings(&raw_targets, class_names)?;
-            (y, Some(c))
-        }
-    };
-    Ok(Dataset {
-        x,
-        y,
-        feature_names,
-        target: target.to_string(),
-        classes,
-    })
 }

@@ -14,6 +14,7 @@ const PIVOT_TOL: f64 = 1e-12;
 /// if A is singular, solves (A + εI)·x = b with ε = 1e-10·max(mean diag, 1),
 /// which approximates the minimum-norm least-squares solution.
 /// Returns `None` only for non-square / mismatched input or non-finite values.
+/// (All solvers here return `None` on mismatched shapes instead of panicking.)
 pub fn solve_symmetric(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     let d = a.nrows();
     if a.ncols() != d || b.len() != d || !a.iter().chain(b.iter()).all(|v| v.is_finite()) {
@@ -31,6 +32,9 @@ pub fn solve_symmetric(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> 
 /// (numerically) positive definite.
 pub fn cholesky_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     let d = a.nrows();
+    if a.ncols() != d || b.len() != d {
+        return None;
+    }
     let max_diag = a.diag().iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let mut l = Array2::<f64>::zeros((d, d));
     for j in 0..d {
@@ -70,6 +74,9 @@ pub fn cholesky_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
 /// negligible relative to the largest entry.
 pub fn gauss_solve(a: &Array2<f64>, b: &Array1<f64>) -> Option<Array1<f64>> {
     let d = a.nrows();
+    if a.ncols() != d || b.len() != d {
+        return None;
+    }
     let scale = a
         .iter()
         .fold(0.0f64, |m, v| m.max(v.abs()))

@@ -19,6 +19,7 @@ pub mod linalg;
 pub mod objective;
 pub mod optim;
 pub mod params;
+pub mod parse;
 pub mod quality;
 pub mod split;
 

@@ -25,6 +25,7 @@ pub struct EpochRecord {
     pub train_loss: f64,
     /// The same loss on the validation rows, if any.
     pub validation_loss: Option<f64>,
+    /// Step size used in this epoch (0 for the closed-form solver's single record).
     pub learning_rate: f64,
 }
 
@@ -128,7 +129,8 @@ fn penalised(data_loss: f64, theta: &Array1<f64>, mask: &Array1<f64>, cfg: &Opti
 /// Each step uses the gradient of the data loss on a batch plus l2·w; the L1
 /// term is applied afterwards as the proximal soft-threshold
 /// w ← sign(w)·max(|w| − η·l1, 0) (for Adam this uses the base rate η, a common
-/// approximation). After every epoch the full training loss (and validation
+/// approximation). With mini-batches the step decays per epoch as
+/// η_e = η/√e (reported in each [`EpochRecord`]). After every epoch the full training loss (and validation
 /// loss) is computed, `on_epoch` is called with progress = epoch / epochs, and
 /// a `Break` returns [`TrainError::Cancelled`]. A non-finite loss returns
 /// [`TrainError::Diverged`].
@@ -165,9 +167,15 @@ pub fn minimize(
     let mut best: Option<(f64, Array1<f64>)> = None;
     let mut since_best = 0usize;
     let mut history = Vec::with_capacity(cfg.epochs.min(10_000));
-    let lr = cfg.learning_rate;
 
     for epoch in 1..=cfg.epochs {
+        // Stochastic batches need a decaying step to converge instead of
+        // hovering in a noise ball: η_e = η / √e. Full batch keeps η constant.
+        let lr = if batch.is_some() {
+            cfg.learning_rate / (epoch as f64).sqrt()
+        } else {
+            cfg.learning_rate
+        };
         let mut step =
             |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
                 let (_, mut g) = obj.loss_grad(theta.view(), rows)?;

@@ -126,13 +126,15 @@ pub const DEFAULT_MOMENTUM: f64 = 0.9;
 
 /// Default `(learning_rate, epochs)` per optimiser, chosen to converge on
 /// standardised features (and, for linear regression, a standardised target):
-/// gd (0.5, 1000), sgd (0.01, 100), minibatch (0.05, 200),
-/// momentum (0.05, 1000), adam (0.05, 1000).
+/// gd (0.5, 1000), sgd (0.02, 200), minibatch (0.3, 500),
+/// momentum (0.05, 1000), adam (0.05, 1000). With mini-batches (sgd,
+/// minibatch, or momentum/adam given a `batch_size`) the rate decays as
+/// η/√epoch, see [`super::optim::minimize`].
 pub fn optimizer_defaults(opt: Optimizer) -> (f64, usize) {
     match opt {
         Optimizer::Gd => (0.5, 1000),
-        Optimizer::Sgd => (0.01, 100),
-        Optimizer::Minibatch => (0.05, 200),
+        Optimizer::Sgd => (0.02, 200),
+        Optimizer::Minibatch => (0.3, 500),
         Optimizer::Momentum => (0.05, 1000),
         Optimizer::Adam => (0.05, 1000),
     }

@@ -101,14 +101,17 @@ pub fn stratified_kfold(y: &[usize], k: usize) -> Vec<(Vec<usize>, Vec<usize>)> 
     let n_classes = first_seen.len();
     let mut sorted = encoded.clone();
     sorted.sort_unstable();
-    // allocation[f][c] = count of class c among sorted[f], sorted[f+k], ...
-    let mut allocation = vec![vec![0usize; n_classes]; k];
-    for (i, c) in sorted.iter().enumerate() {
-        allocation[i % k][*c] += 1;
+    // counts[c][f] = number of class-c entries among sorted[f], sorted[f+k], …
+    let mut counts = vec![vec![0usize; k]; n_classes];
+    for (i, &c) in sorted.iter().enumerate() {
+        counts[c][i % k] += 1;
     }
     let mut test_fold = vec![0usize; n];
-    for c in 0..n_classes {
-        let folds_for_class = (0..k).flat_map(|f| std::iter::repeat_n(f, allocation[f][c]));
+    for (c, per_fold) in counts.iter().enumerate() {
+        let folds_for_class = per_fold
+            .iter()
+            .enumerate()
+            .flat_map(|(f, &m)| std::iter::repeat_n(f, m));
         let rows = (0..n).filter(|&i| encoded[i] == c);
         for (row, f) in rows.zip(folds_for_class) {
             test_fold[row] = f;

@@ -124,3 +124,82 @@ fn iris_softmax_matches_reference() {
     );
     assert!((m["accuracy"] - want).abs() <= 0.02 + 1e-12);
 }
+
+/// Converged weights should be close to scikit-learn's lbfgs solution
+/// (which itself stops at tol 1e-4), and test predictions identical.
+#[test]
+fn logistic_and_softmax_weights_close_to_sklearn() {
+    use crate::models::Artifact;
+    let r = reference();
+    for (ds, alg) in [
+        ("breast_cancer", Algorithm::LogisticRegression),
+        ("iris", Algorithm::SoftmaxRegression),
+    ] {
+        let p = Params {
+            l2: Some(l2_unit(&r, ds)),
+            ..Params::default()
+        };
+        let (f, _) = fit_reference(ds, Task::Classification, alg, p);
+        let fitted = &r["datasets"][ds]["models"]["logistic_regression"]["fitted"];
+        let want: Vec<f64> = fitted["coef"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+            .collect();
+        let got: Vec<f64> = match f.model.to_artifact() {
+            Artifact::LogisticRegression(m) => m.weights,
+            Artifact::SoftmaxRegression(m) => m.weights.concat(),
+            other => panic!("unexpected {:?}", other.family()),
+        };
+        let max_diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        println!("{ds}: max |coef - sklearn| = {max_diff}");
+        assert!(max_diff < 0.05, "{ds}: {max_diff}");
+        let test = indices(&r, ds, "test_indices");
+        let data = dataset(ds, Task::Classification).select(&test).unwrap();
+        let pred = f.model.predict(data.x.view()).unwrap().predictions;
+        let want_pred: Vec<f64> = r["datasets"][ds]["models"]["logistic_regression"]
+            ["test_predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(pred, want_pred, "{ds}");
+    }
+}
+
+/// The grid searches' refitted best models: Ridge(alpha=10), LogisticRegression(C=0.1).
+#[test]
+fn grid_search_refits_match_reference() {
+    let r = reference();
+    let gs = |ds: &str, m: &str| {
+        r["datasets"][ds]["grid_search"]["refit_best_test_metrics"][m]
+            .as_f64()
+            .unwrap()
+    };
+    let p = Params {
+        l2: Some(10.0 * l2_unit(&r, "diabetes")),
+        ..Params::default()
+    };
+    let (_, m) = fit_reference("diabetes", Task::Regression, Algorithm::LinearRegression, p);
+    assert!((m["r2"] - gs("diabetes", "r2")).abs() < 1e-6, "{m:?}");
+    let p = Params {
+        l2: Some(10.0 * l2_unit(&r, "breast_cancer")),
+        ..Params::default()
+    };
+    let (_, m) = fit_reference(
+        "breast_cancer",
+        Task::Classification,
+        Algorithm::LogisticRegression,
+        p,
+    );
+    assert!(
+        (m["accuracy"] - gs("breast_cancer", "accuracy")).abs() < 1e-9,
+        "{m:?}"
+    );
+}
