@@ -2,7 +2,7 @@
 # Multi-stage build: cargo-chef caches the dependency layer so a source change only
 # rebuilds modeld itself; the runtime is debian-slim with a non-root user.
 
-FROM rust:1.85-bookworm AS chef
+FROM rust:1.95-bookworm AS chef
 RUN cargo install cargo-chef --locked --version 0.1.71
 WORKDIR /src
 

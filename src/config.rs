@@ -23,6 +23,7 @@ pub struct Config {
     pub training: TrainingConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
+    pub monitoring: MonitoringConfig,
 }
 
 /// HTTP serving limits.
@@ -71,6 +72,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// Online quality and drift.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Rows of recent predictions kept by request id for feedback (about 8 bytes a row
+    /// plus ~160 bytes a request); 0 turns the log off. Default 100000 (≈ 2.4 MiB at 10
+    /// rows a request).
+    pub prediction_log_rows: usize,
+    /// Labelled rows in each version's online-metrics window. Default 1000.
+    pub feedback_window: usize,
+    /// Live rows in each version's drift window. Default 1000.
+    pub drift_window: usize,
+    /// Quantile bins per feature in the training profile. Default 10.
+    pub drift_bins: usize,
+    /// PSI above which a feature counts as drifted. Default 0.2.
+    pub drift_threshold: f64,
+    /// Live rows needed before drift is judged and exported (PSI of a handful of rows is
+    /// noise). Default 100.
+    pub drift_min_rows: usize,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            prediction_log_rows: 100_000,
+            feedback_window: 1000,
+            drift_window: 1000,
+            drift_bins: 10,
+            drift_threshold: 0.2,
+            drift_min_rows: 100,
+        }
+    }
+}
+
 /// Demo models trained from the bundled datasets when the store has none of them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -90,6 +125,7 @@ impl Default for Config {
             training: TrainingConfig::default(),
             log: LogConfig::default(),
             demo: DemoConfig { enabled: true },
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -201,6 +237,16 @@ impl Config {
         }
         if self.training.job_history == 0 {
             return bad("training.job_history must be > 0");
+        }
+        let m = &self.monitoring;
+        if m.feedback_window == 0 || m.drift_window == 0 {
+            return bad("monitoring.feedback_window and monitoring.drift_window must be > 0");
+        }
+        if !(2..=1000).contains(&m.drift_bins) {
+            return bad("monitoring.drift_bins must be between 2 and 1000");
+        }
+        if !(m.drift_threshold.is_finite() && m.drift_threshold > 0.0) {
+            return bad("monitoring.drift_threshold must be a positive number");
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::Invalid(format!("log.filter is invalid: {e}")));

@@ -17,7 +17,7 @@ struct Demo {
 
 /// Trains and registers each missing demo model with the `production` alias.
 /// Blocking; returns the names it created.
-pub fn ensure(registry: &Registry, data_dir: &std::path::Path) -> Vec<String> {
+pub fn ensure(registry: &Registry, data_dir: &std::path::Path, profile_bins: usize) -> Vec<String> {
     let demos = [
         Demo {
             name: "iris",
@@ -41,7 +41,7 @@ pub fn ensure(registry: &Registry, data_dir: &std::path::Path) -> Vec<String> {
         if registry.snapshot().models.contains_key(demo.name) {
             continue;
         }
-        match train_demo(registry, data_dir, &demo) {
+        match train_demo(registry, data_dir, &demo, profile_bins) {
             Ok(version) => {
                 tracing::info!(model = demo.name, version, "demo model trained");
                 created.push(demo.name.to_string());
@@ -56,6 +56,7 @@ fn train_demo(
     registry: &Registry,
     data_dir: &std::path::Path,
     demo: &Demo,
+    profile_bins: usize,
 ) -> Result<u64, Box<dyn std::error::Error>> {
     let spec = TrainSpec {
         algorithm: demo.algorithm,
@@ -82,6 +83,7 @@ fn train_demo(
         &dataset,
         started.elapsed().as_secs_f64(),
         &format!("bundled:{}.csv", demo.name),
+        profile_bins,
     );
     Ok(registry.register(demo.name, meta, fitted.model, Some(PRODUCTION))?)
 }

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::config::TrainingConfig;
 use crate::metrics::Metrics;
+use crate::monitor::FeatureProfile;
 use crate::registry::{Provenance, Registry, VersionMeta};
 use crate::train::{self, Dataset, EpochRecord, Fitted, Metrics as Quality, TrainError, TrainSpec};
 
@@ -112,6 +113,8 @@ pub enum JobError {
 
 pub struct JobManager {
     cfg: TrainingConfig,
+    /// Quantile bins of the feature profile stored with each version (drift reference).
+    profile_bins: usize,
     slots: Arc<Semaphore>,
     jobs: Mutex<VecDeque<(String, Arc<Job>)>>,
     registry: Arc<Registry>,
@@ -119,8 +122,14 @@ pub struct JobManager {
 }
 
 impl JobManager {
-    pub fn new(cfg: TrainingConfig, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        cfg: TrainingConfig,
+        profile_bins: usize,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
+            profile_bins,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent_jobs)),
             cfg,
             jobs: Mutex::new(VecDeque::new()),
@@ -257,6 +266,7 @@ impl JobManager {
             &req.dataset,
             duration,
             &req.data_source,
+            self.profile_bins,
         );
         let metrics = meta.metrics.clone();
         let history = meta
@@ -357,6 +367,7 @@ pub fn version_meta(
     dataset: &Dataset,
     duration_seconds: f64,
     data_source: &str,
+    profile_bins: usize,
 ) -> VersionMeta {
     let mut metrics = std::collections::BTreeMap::new();
     metrics.insert("train".to_string(), fitted.train_metrics.clone());
@@ -371,6 +382,11 @@ pub fn version_meta(
         params: serde_json::to_value(&fitted.params).unwrap_or_default(),
         metrics,
         n_parameters: fitted.model.n_parameters(),
+        profile: Some(FeatureProfile::from_matrix(
+            dataset.x.view(),
+            &dataset.feature_names,
+            profile_bins,
+        )),
         training: Some(Provenance {
             job_id: job_id.to_string(),
             algorithm: spec.algorithm.family().as_str().to_string(),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
+pub mod monitor;
 pub mod registry;
 pub mod shutdown;
 pub mod state;
@@ -52,7 +53,11 @@ pub fn load_store(state: &AppState) {
         Err(e) => tracing::error!(error = %e, "model store could not be read"),
     }
     if state.cfg.demo.enabled {
-        demo::ensure(&state.registry, &state.cfg.data_dir);
+        demo::ensure(
+            &state.registry,
+            &state.cfg.data_dir,
+            state.cfg.monitoring.drift_bins,
+        );
     }
     state.lifecycle.set_loaded();
 }

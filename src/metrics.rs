@@ -33,6 +33,8 @@ pub struct Metrics {
     pub training_duration: Histogram,
     model_info: GaugeVec,
     quality: Vec<(&'static str, GaugeVec)>,
+    pub feature_drift: GaugeVec,
+    pub feedback: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +85,19 @@ impl Metrics {
             Opts::new("modeld_model_info", "1 for each loaded model version"),
             &["model", "version", "family"],
         )?;
+        let feature_drift = GaugeVec::new(
+            Opts::new(
+                "modeld_feature_drift_psi",
+                "Population Stability Index of live inputs against the training profile",
+            ),
+            &["model", "version", "feature"],
+        )?;
+        let feedback = IntCounterVec::new(
+            Opts::new("modeld_feedback_total", "Ground-truth labels received"),
+            &["model", "version"],
+        )?;
+        registry.register(Box::new(feature_drift.clone()))?;
+        registry.register(Box::new(feedback.clone()))?;
         let mut quality = Vec::new();
         for name in QUALITY_METRICS {
             let g = GaugeVec::new(
@@ -119,6 +134,8 @@ impl Metrics {
             training_duration,
             model_info,
             quality,
+            feature_drift,
+            feedback,
         })
     }
 
@@ -127,6 +144,21 @@ impl Metrics {
         let mut buf = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
         String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+
+    /// Sets the quality gauges of one version and split from a metrics map.
+    pub fn set_quality(
+        &self,
+        model: &str,
+        version: &str,
+        split: &str,
+        values: &crate::train::Metrics,
+    ) {
+        for (metric, gauge) in &self.quality {
+            if let Some(x) = values.get(*metric) {
+                gauge.with_label_values(&[model, version, split]).set(*x);
+            }
+        }
     }
 
     /// Rebuilds the per-version gauges from a registry snapshot, so versions that were
@@ -146,13 +178,7 @@ impl Metrics {
                 }
                 let Some(meta) = &entry.meta else { continue };
                 for (split, values) in &meta.metrics {
-                    for (metric, gauge) in &self.quality {
-                        if let Some(x) = values.get(*metric) {
-                            gauge
-                                .with_label_values(&[name.as_str(), &v, split.as_str()])
-                                .set(*x);
-                        }
-                    }
+                    self.set_quality(name, &v, split, values);
                 }
             }
         }

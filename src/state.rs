@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 use crate::registry::store::Store;
 use crate::registry::Registry;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub jobs: Arc<JobManager>,
     pub metrics: Arc<Metrics>,
+    pub monitor: Arc<Monitor>,
     pub lifecycle: Arc<Lifecycle>,
 }
 
@@ -52,10 +54,12 @@ impl AppState {
         let registry = Arc::new(Registry::new(store, metrics.clone()));
         let jobs = Arc::new(JobManager::new(
             cfg.training.clone(),
+            cfg.monitoring.drift_bins,
             registry.clone(),
             metrics.clone(),
         ));
         Ok(Self {
+            monitor: Arc::new(Monitor::new(cfg.monitoring.clone())),
             cfg: Arc::new(cfg),
             registry,
             jobs,

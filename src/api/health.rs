@@ -73,6 +73,9 @@ pub async fn version() -> Json<VersionResponse> {
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    state
+        .monitor
+        .export(&state.registry.snapshot(), &state.metrics);
     let body = state
         .metrics
         .render()

@@ -6,6 +6,7 @@ pub mod health;
 pub mod instances;
 pub mod middleware;
 pub mod models;
+pub mod monitoring;
 pub mod predict;
 pub mod train;
 
@@ -35,6 +36,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "models", description = "Registry: models, versions, aliases, reload"),
         (name = "predict", description = "Inference"),
         (name = "training", description = "Training jobs"),
+        (name = "monitoring", description = "Feedback, online metrics, drift"),
     ),
     components(schemas(crate::error::ErrorBody))
 )]
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(models::router())
         .merge(predict::router())
         .merge(train::router())
+        .merge(monitoring::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let cfg = &state.cfg.server;

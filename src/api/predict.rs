@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Above this many input values the compute moves to the blocking pool; below it the work
 /// takes microseconds and the hand-off would cost more than it saves.
-const INLINE_CELLS: usize = 16_384;
+pub const INLINE_CELLS: usize = 16_384;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -162,16 +162,24 @@ async fn run(
     drop(instances);
     let rows = x.nrows();
     let started = Instant::now();
-    let output = if x.len() <= INLINE_CELLS {
-        model.predict(x.view())?
+    let (output, x) = if x.len() <= INLINE_CELLS {
+        (model.predict(x.view())?, x)
     } else {
         let m = model.clone();
-        super::extract::blocking(move || m.predict(x.view()).map_err(ApiError::from)).await?
+        super::extract::blocking(move || {
+            m.predict(x.view())
+                .map(|out| (out, x))
+                .map_err(ApiError::from)
+        })
+        .await?
     };
     let elapsed = started.elapsed().as_secs_f64();
     let handles = handles(state, name, &entry);
     handles.0.inc_by(rows as u64);
     handles.1.observe(elapsed);
+    state
+        .monitor
+        .record_prediction(name, &entry, &request_id, x.view(), &output.predictions);
     Ok(Json(respond(name, &entry, &model, output, request_id)))
 }
 

@@ -31,6 +31,9 @@ pub struct VersionMeta {
     /// Number of learned parameters.
     #[serde(default)]
     pub n_parameters: usize,
+    /// Training feature distribution, the reference for drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::monitor::FeatureProfile>,
 }
 
 /// How a version was trained.
