@@ -67,10 +67,14 @@ pub enum FeedbackError {
     Invalid(String),
 }
 
+/// Shared per-version state, keyed by (model, version).
+type VersionKey = (String, u64);
+type SharedVersion = Arc<Mutex<VersionMonitor>>;
+
 pub struct Monitor {
     cfg: MonitoringConfig,
     log: Mutex<PredictionLog>,
-    versions: Mutex<HashMap<(String, u64), Arc<Mutex<VersionMonitor>>>>,
+    versions: Mutex<HashMap<VersionKey, SharedVersion>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,7 +94,7 @@ impl Monitor {
         &self.cfg
     }
 
-    fn version(&self, name: &str, entry: &VersionEntry) -> Arc<Mutex<VersionMonitor>> {
+    fn version(&self, name: &str, entry: &VersionEntry) -> SharedVersion {
         let mut map = lock(&self.versions);
         map.entry((name.to_string(), entry.version))
             .or_insert_with(|| {
@@ -219,7 +223,7 @@ impl Monitor {
     /// seen traffic; versions no longer loaded are not exported.
     pub fn export(&self, snapshot: &Snapshot, metrics: &Metrics) {
         metrics.feature_drift.reset();
-        let known: Vec<((String, u64), Arc<Mutex<VersionMonitor>>)> = lock(&self.versions)
+        let known: Vec<(VersionKey, SharedVersion)> = lock(&self.versions)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
