@@ -1,63 +1,14 @@
 //! The real `modeld` binary on a loopback port: configuration layering, start-up
 //! validation and graceful shutdown with a request in flight.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn modeld(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modeld"));
-    cmd.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("MODELD_DEMO__ENABLED", "false")
-        .env("MODELD_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Reads JSON log lines until the "listening" one and returns the bound address.
-fn wait_listening(child: &mut Child) -> String {
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if v["message"] == "modeld listening" {
-            // Keep draining stdout so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return v["addr"].as_str().unwrap().to_string();
-        }
-    }
-    panic!("modeld did not report its address");
-}
-
-fn http(addr: &str, request: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
-fn wait_ready(addr: &str) {
-    for _ in 0..300 {
-        let r = http(
-            addr,
-            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        );
-        if r.starts_with("HTTP/1.1 200") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("never ready");
-}
+use support::{modeld, wait_listening, wait_ready, Guard};
 
 #[test]
 fn flags_beat_environment_beat_config_file() {
@@ -83,11 +34,10 @@ fn flags_beat_environment_beat_config_file() {
         addr.starts_with("127.0.0.1:") && !addr.ends_with(":1"),
         "{addr}"
     );
+    let _guard = Guard(child);
     wait_ready(&addr);
     assert!(dir.path().join("from-env/models").is_dir());
     assert!(!dir.path().join("from-file").exists());
-    child.kill().unwrap();
-    let _ = child.wait();
 }
 
 #[test]

@@ -1,0 +1,128 @@
+//! Helpers for tests that run the real binary and real peers on loopback.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The real `modeld` binary, logging JSON, run in `dir`.
+pub fn modeld(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_modeld"));
+    cmd.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("MODELD_DEMO__ENABLED", "false")
+        .env("MODELD_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Kills the child when dropped, so a failing test leaves no server behind.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads JSON log lines until the "listening" one and returns the bound address.
+pub fn wait_listening(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if v["message"] == "modeld listening" {
+            // Keep draining stdout so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return v["addr"].as_str().unwrap().to_string();
+        }
+    }
+    panic!("modeld did not report its address");
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns (status, body), status 0 when
+/// nothing listens there (yet).
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+pub fn wait_ready(addr: &str) {
+    for _ in 0..500 {
+        if http(addr, "GET", "/readyz", None).0 == 200 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{addr} never became ready");
+}
+
+/// A free loopback port (bound then released; good enough for a test peer).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Finds an external tool. Returns None (after saying why) when it is missing and the
+/// environment variable `require_var` is not `1`; panics when it is required.
+pub fn tool(name: &str, require_var: &str) -> Option<String> {
+    let found = Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return Some(name.to_string());
+    }
+    if std::env::var(require_var).as_deref() == Ok("1") {
+        panic!("{name} is required ({require_var}=1) but was not found on PATH");
+    }
+    eprintln!(
+        "SKIPPED: {name} not found; install it (see .ci/run) or set {require_var}=1 to require it"
+    );
+    None
+}
+
+/// Percent-encodes a query-string value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
