@@ -18,7 +18,17 @@ use crate::state::AppState;
 /// so a scanner cannot blow up the series count.
 pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
+    // Methods are client-chosen tokens; unknown ones share a label to bound cardinality.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -28,10 +38,10 @@ pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Ne
     let status = response.status();
     let m = &state.metrics;
     m.http_requests
-        .with_label_values(&[method.as_str(), route, status.as_str()])
+        .with_label_values(&[method, route, status.as_str()])
         .inc();
     m.http_duration
-        .with_label_values(&[method.as_str(), route])
+        .with_label_values(&[method, route])
         .observe(started.elapsed().as_secs_f64());
     response
 }

@@ -13,9 +13,10 @@ pub type Metrics = BTreeMap<String, f64>;
 
 /// `accuracy` = share of equal labels; per class c: P_c = TP/(TP+FP),
 /// R_c = TP/(TP+FN), F1_c = 2·P·R/(P+R), each 0 when its denominator is 0;
-/// `precision`, `recall`, `f1` are unweighted means over all `n_classes`
-/// (classes absent from both vectors count as 0, like sklearn with explicit
-/// `labels`). Labels ≥ n_classes only affect accuracy. Empty input → all 0.
+/// `precision`, `recall`, `f1` are unweighted means over the classes that occur
+/// in `y_true` or `y_pred` (scikit-learn's default `labels=None`), so a small
+/// online window that never saw a class is not penalised for it. Labels ≥
+/// n_classes only affect accuracy. Empty input → all 0.
 pub fn classification_metrics(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Metrics {
     let n = y_true.len().min(y_pred.len());
     let mut tp = vec![0usize; n_classes];
@@ -38,7 +39,12 @@ pub fn classification_metrics(y_true: &[usize], y_pred: &[usize], n_classes: usi
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let (mut p_sum, mut r_sum, mut f_sum) = (0.0, 0.0, 0.0);
+    let mut present = 0usize;
     for c in 0..n_classes {
+        if true_count[c] + pred_count[c] == 0 {
+            continue;
+        }
+        present += 1;
         let p = ratio(tp[c], pred_count[c]);
         let r = ratio(tp[c], true_count[c]);
         p_sum += p;
@@ -49,7 +55,7 @@ pub fn classification_metrics(y_true: &[usize], y_pred: &[usize], n_classes: usi
             0.0
         };
     }
-    let k = n_classes.max(1) as f64;
+    let k = present.max(1) as f64;
     Metrics::from([
         ("accuracy".to_string(), ratio(correct, n)),
         ("precision".to_string(), p_sum / k),
