@@ -301,6 +301,7 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn layers_apply_in_documented_order() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_dir("config")?;
             jail.create_file(
                 "config/default.toml",

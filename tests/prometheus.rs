@@ -1,7 +1,7 @@
 //! A real Prometheus server scrapes a real modeld on loopback; its query API must show
 //! what we sent. Also runs `promtool` on our exposition, the alert rules and checks the
 //! Grafana dashboard only uses metrics we export. Needs Debian's `prometheus` package
-//! (installed by .ci/run, which sets MODELD_REQUIRE_PROMETHEUS=1).
+//! (installed by .ci/run, which sets REQUIRE_PROMETHEUS=1).
 
 mod support;
 
@@ -43,8 +43,8 @@ fn wait_for(prom: &str, q: &str, want: f64) {
 #[test]
 fn prometheus_ingests_requests_and_online_accuracy() {
     let (Some(prometheus), Some(promtool)) = (
-        tool("prometheus", "MODELD_REQUIRE_PROMETHEUS"),
-        tool("promtool", "MODELD_REQUIRE_PROMETHEUS"),
+        tool("prometheus", "REQUIRE_PROMETHEUS"),
+        tool("promtool", "REQUIRE_PROMETHEUS"),
     ) else {
         return;
     };
@@ -164,7 +164,7 @@ fn prometheus_ingests_requests_and_online_accuracy() {
 
 #[test]
 fn alert_rules_pass_promtool_and_the_dashboard_uses_only_our_metrics() {
-    let Some(promtool) = tool("promtool", "MODELD_REQUIRE_PROMETHEUS") else {
+    let Some(promtool) = tool("promtool", "REQUIRE_PROMETHEUS") else {
         return;
     };
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -77,8 +77,8 @@ mod tests {
         let mut w = OnlineWindow::new(4, Some(2));
         w.push(&[1.0, 1.0, 0.0], &[1.0, 0.0, 0.0]);
         assert_eq!(w.metrics().unwrap()["accuracy"], 2.0 / 3.0);
-        w.push(&[1.0, 1.0, 1.0], &[1.0, 1.0, 1.0]);
-        // Window now: (1,0) (1,1) (1,1) (1,1) → 3/4.
+        w.push(&[1.0, 1.0, 1.0], &[1.0, 1.0, 0.0]);
+        // Window now: (0,0) (1,1) (1,1) (1,0) → 3/4.
         assert_eq!(w.len(), 4);
         assert_eq!(w.total(), 6);
         assert_eq!(w.metrics().unwrap()["accuracy"], 0.75);

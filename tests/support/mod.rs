@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 /// The real `modeld` binary, logging JSON, run in `dir`.
 pub fn modeld(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_modeld"));
+    // The developer's own MODELD_* settings must not leak into the server under test.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("MODELD_")) {
+        cmd.env_remove(key);
+    }
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
         .env("MODELD_DEMO__ENABLED", "false")

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""modeld benchmark driver (run through bench/run.sh).
+
+Throughput and latency: modeld and the bare-axum baseline are started on loopback and
+driven alternately (A, B, A, B, ...) by wrk for each scenario; medians over rounds and
+the modeld/baseline ratio are printed as a Markdown table. Then: start-up time with
+1,000 versions in the store, idle RSS, RSS after ~1M predictions, and predict p99 while
+a training job runs.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BODY_FILE"), "rb")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+ROW = [0.038, 0.05, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.02, -0.018]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, body=None, method=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def wait_ready(url, timeout=60):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return time.monotonic() - start
+        except Exception:
+            pass
+        time.sleep(0.005)
+    raise SystemExit(f"{url} not ready after {timeout}s")
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_modeld(binary, data_dir, port, extra_env=None):
+    env = dict(os.environ, MODELD_LOG__FILTER="modeld=warn", **(extra_env or {}))
+    env.pop("RUST_LOG", None)
+    return subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port),
+                             "--data-dir", data_dir], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wrk(url, body_file, conns, duration, threads=2):
+    out = subprocess.run(
+        ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{duration}s", "--latency",
+         "-s", LUA_FILE, url],
+        env=dict(os.environ, BODY_FILE=body_file), capture_output=True, text=True, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def lat(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        v, unit = float(m.group(1)), m.group(2)
+        return v * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": lat(50), "p99": lat(99), "errors": errors, "requests": total}
+
+
+def write_body(path, rows):
+    with open(path, "w") as f:
+        json.dump({"instances": [ROW] * rows}, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modeld", required=True)
+    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-extras", action="store_true")
+    args = ap.parse_args()
+
+    global LUA_FILE
+    tmp = tempfile.mkdtemp(prefix="modeld-bench-")
+    LUA_FILE = os.path.join(tmp, "post.lua")
+    with open(LUA_FILE, "w") as f:
+        f.write(LUA)
+    one, batch = os.path.join(tmp, "one.json"), os.path.join(tmp, "batch.json")
+    write_body(one, 1)
+    write_body(batch, 100)
+
+    data_dir = os.path.join(tmp, "data")
+    mport, bport = free_port(), free_port()
+    modeld = start_modeld(args.modeld, data_dir, mport)
+    base = subprocess.Popen([args.baseline, f"127.0.0.1:{bport}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [modeld, base]
+    try:
+        wait_ready(f"http://127.0.0.1:{mport}/readyz")
+        time.sleep(0.5)
+        idle_rss = rss_mib(modeld.pid)
+        base_rss = rss_mib(base.pid)
+        murl = f"http://127.0.0.1:{mport}/v1/models/diabetes/predict"
+        burl = f"http://127.0.0.1:{bport}/predict"
+        scenarios = [("1 row, 1 conn", one, 1, 1), ("1 row, 32 conns", one, 32, 1),
+                     ("100 rows, 32 conns", batch, 32, 100)]
+        results = {}
+        for r in range(args.rounds):
+            for name, body, conns, rows in scenarios:
+                for who, url in (("baseline", burl), ("modeld", murl)):
+                    res = wrk(url, body, conns, args.duration)
+                    res["rows_per_s"] = res["rps"] * rows
+                    results.setdefault((name, who), []).append(res)
+                    print(f"round {r + 1} {name:20s} {who:8s} {res['rps']:>10.0f} req/s "
+                          f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms errors {res['errors']}",
+                          flush=True)
+
+        def med(name, who, key):
+            return statistics.median(x[key] for x in results[(name, who)])
+
+        lines = ["| scenario | server | req/s | rows/s | p50 ms | p99 ms | errors | req/s ratio | p99 ratio |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for name, _, _, _ in scenarios:
+            for who in ("baseline", "modeld"):
+                errs = sum(x["errors"] for x in results[(name, who)])
+                ratio = med(name, who, "rps") / med(name, "baseline", "rps")
+                pratio = med(name, who, "p99") / med(name, "baseline", "p99")
+                lines.append(f"| {name} | {who} | {med(name, who, 'rps'):.0f} | "
+                             f"{med(name, who, 'rows_per_s'):.0f} | {med(name, who, 'p50'):.3f} | "
+                             f"{med(name, who, 'p99'):.3f} | {errs} | {ratio:.2f} | {pratio:.2f} |")
+        print()
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
+              f"wrk -t2, {args.duration}s per run, median of {args.rounds} alternating rounds")
+        print("\n".join(lines))
+        print(f"\nidle RSS with the demo models: modeld {idle_rss:.1f} MiB, baseline {base_rss:.1f} MiB")
+
+        if not args.skip_extras:
+            extras(args, tmp, murl, mport, one, modeld)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def extras(args, tmp, murl, mport, one, modeld):
+    # Predict p99 while a long training job runs, against idle (same process).
+    idle = wrk(murl, one, 32, args.duration)
+    rows = [[(i * 37 % 101) / 50.0 - 1.0 + 0.01 * j for j in range(10)] for i in range(20000)]
+    targets = [sum(r) for r in rows]
+    status, job = http(f"http://127.0.0.1:{mport}/v1/models/bg/train",
+                       {"algorithm": "linear_regression",
+                        "data": {"rows": rows, "targets": targets},
+                        "params": {"optimizer": "sgd", "epochs": 100000}})
+    time.sleep(0.5)
+    busy = wrk(murl, one, 32, args.duration)
+    http(f"http://127.0.0.1:{mport}/v1/jobs/{job['job_id']}", method="DELETE")
+    print(f"\npredict under training (1 row, 32 conns): idle p99 {idle['p99']:.3f} ms, "
+          f"training p99 {busy['p99']:.3f} ms, ratio {busy['p99'] / idle['p99']:.2f}; "
+          f"req/s {idle['rps']:.0f} → {busy['rps']:.0f}")
+
+    # Memory across ~1M predictions.
+    before = rss_mib(modeld.pid)
+    total = 0
+    while total < 1_000_000:
+        total += wrk(murl, one, 32, 10)["requests"]
+    after = rss_mib(modeld.pid)
+    print(f"RSS across {total} predictions: {before:.1f} MiB → {after:.1f} MiB")
+
+    # Start-up with 1,000 versions in the store.
+    store = os.path.join(tmp, "data", "models")
+    big = os.path.join(tmp, "big")
+    src = os.path.join(store, "diabetes", "1")
+    dst_model = os.path.join(big, "models", "many")
+    os.makedirs(dst_model)
+    with open(os.path.join(src, "meta.json")) as f:
+        meta = json.load(f)
+    for v in range(1, 1001):
+        d = os.path.join(dst_model, str(v))
+        os.makedirs(d)
+        shutil.copy(os.path.join(src, "model.json"), d)
+        meta["version"] = v
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump(meta, f)
+    times = []
+    for _ in range(3):
+        port = free_port()
+        t0 = time.monotonic()
+        p = start_modeld(args.modeld, big, port, {"MODELD_DEMO__ENABLED": "false"})
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/readyz")
+            times.append(time.monotonic() - t0)
+            rss = rss_mib(p.pid)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=15)
+    print(f"start-up to ready with 1,000 versions: median {statistics.median(times) * 1000:.0f} ms "
+          f"(runs {', '.join(f'{t * 1000:.0f}' for t in times)} ms), RSS then {rss:.1f} MiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
