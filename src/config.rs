@@ -77,8 +77,8 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitoringConfig {
     /// Rows of recent predictions kept by request id for feedback (about 8 bytes a row
-    /// plus ~160 bytes a request); 0 turns the log off. Default 100000 (≈ 2.4 MiB at 10
-    /// rows a request).
+    /// plus ~200 bytes a request); 0 turns the log off. Default 10000 (≈ 2 MiB at one
+    /// row a request).
     pub prediction_log_rows: usize,
     /// Labelled rows in each version's online-metrics window. Default 1000.
     pub feedback_window: usize,
@@ -96,7 +96,7 @@ pub struct MonitoringConfig {
 impl Default for MonitoringConfig {
     fn default() -> Self {
         Self {
-            prediction_log_rows: 100_000,
+            prediction_log_rows: 10_000,
             feedback_window: 1000,
             drift_window: 1000,
             drift_bins: 10,

@@ -6,8 +6,6 @@
 //! bin, each floored at [`EPSILON`] so empty bins stay finite. Usual reading: < 0.1 no
 //! shift, 0.1–0.25 moderate, > 0.25 significant.
 
-use std::collections::VecDeque;
-
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -103,19 +101,29 @@ pub fn psi(counts: &[usize], expected: &[f64]) -> f64 {
         .sum()
 }
 
-/// Live inputs of one version: the bins of the last `window` rows.
+/// Live inputs of one version: the bins of the last `window` rows, in a flat ring buffer
+/// (`window × features` bin indices) so observing a row allocates nothing.
 #[derive(Debug)]
 pub struct LiveDrift {
     window: usize,
-    rows: VecDeque<Vec<u16>>,
+    width: usize,
+    ring: Vec<u16>,
+    /// Next slot to write, and how many slots hold rows.
+    next: usize,
+    filled: usize,
     counts: Vec<Vec<usize>>,
 }
 
 impl LiveDrift {
     pub fn new(profile: &FeatureProfile, window: usize) -> Self {
+        let width = profile.features.len();
+        let window = window.max(1);
         Self {
-            window: window.max(1),
-            rows: VecDeque::new(),
+            window,
+            width,
+            ring: vec![0; window * width],
+            next: 0,
+            filled: 0,
             counts: profile
                 .features
                 .iter()
@@ -127,32 +135,38 @@ impl LiveDrift {
     /// Adds rows (already validated to the profile's width), dropping the oldest beyond
     /// the window.
     pub fn observe(&mut self, profile: &FeatureProfile, x: ArrayView2<f64>) {
+        if x.ncols() != self.width {
+            return;
+        }
         for row in x.rows() {
-            let bins: Vec<u16> = row
-                .iter()
+            let start = self.next * self.width;
+            let Some(slot) = self.ring.get_mut(start..start + self.width) else {
+                return;
+            };
+            for (((cell, v), f), counts) in slot
+                .iter_mut()
+                .zip(row.iter())
                 .zip(&profile.features)
-                .map(|(v, f)| bin_of(&f.edges, *v) as u16)
-                .collect();
-            for (counts, b) in self.counts.iter_mut().zip(&bins) {
-                if let Some(c) = counts.get_mut(usize::from(*b)) {
-                    *c += 1;
-                }
-            }
-            self.rows.push_back(bins);
-            if self.rows.len() > self.window {
-                if let Some(old) = self.rows.pop_front() {
-                    for (counts, b) in self.counts.iter_mut().zip(&old) {
-                        if let Some(c) = counts.get_mut(usize::from(*b)) {
-                            *c = c.saturating_sub(1);
-                        }
+                .zip(self.counts.iter_mut())
+            {
+                if self.filled == self.window {
+                    if let Some(c) = counts.get_mut(usize::from(*cell)) {
+                        *c = c.saturating_sub(1);
                     }
                 }
+                let b = bin_of(&f.edges, *v);
+                if let Some(c) = counts.get_mut(b) {
+                    *c += 1;
+                }
+                *cell = b as u16;
             }
+            self.next = (self.next + 1) % self.window;
+            self.filled = (self.filled + 1).min(self.window);
         }
     }
 
     pub fn rows(&self) -> usize {
-        self.rows.len()
+        self.filled
     }
 
     /// PSI per feature, in schema order.
