@@ -8,6 +8,7 @@ pub mod middleware;
 pub mod models;
 pub mod predict;
 pub mod train;
+pub mod tune;
 
 use std::time::Duration;
 
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(models::router())
         .merge(predict::router())
         .merge(train::router())
+        .merge(tune::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let cfg = &state.cfg.server;

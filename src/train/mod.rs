@@ -13,6 +13,7 @@
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
 pub mod dataset;
+pub mod fingerprint;
 pub mod fit;
 pub mod labels;
 pub mod linalg;
@@ -24,6 +25,7 @@ pub mod parse;
 pub mod quality;
 pub mod schedule;
 pub mod split;
+pub mod tune;
 
 pub use dataset::{load, DataSpec, Dataset};
 pub use fit::{fit, fit_rows, Fitted};
