@@ -17,6 +17,7 @@ use crate::config::TrainingConfig;
 use crate::metrics::Metrics;
 use crate::monitor::FeatureProfile;
 use crate::registry::{Provenance, Registry, VersionMeta};
+use crate::train::tune::{self, CvResult, Plan};
 use crate::train::{self, Dataset, EpochRecord, Fitted, Metrics as Quality, TrainError, TrainSpec};
 
 /// Longest learning curve kept with a job or version; longer runs are thinned evenly.
@@ -71,6 +72,13 @@ pub struct JobView {
     /// Per-epoch learning curve so far.
     #[schema(value_type = Vec<Object>)]
     pub history: Vec<EpochRecord>,
+    /// Tune jobs: every grid combination's CV scores, once the search is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cv_results: Option<Vec<CvResult>>,
+    /// Tune jobs: the winning combination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub best_params: Option<serde_json::Value>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -101,6 +109,8 @@ pub struct JobRequest {
     pub dataset: Dataset,
     pub data_source: String,
     pub alias: Option<String>,
+    /// `Some` for a grid search (`/tune`): `spec` is then only used for its algorithm.
+    pub tune: Option<Plan>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +165,8 @@ impl JobManager {
                 version: None,
                 metrics: None,
                 history: Vec::new(),
+                cv_results: None,
+                best_params: None,
                 error: None,
                 created_at: Utc::now(),
                 started_at: None,
@@ -252,22 +264,53 @@ impl JobManager {
                 ControlFlow::Continue(())
             }
         };
-        let fitted = train::fit(&req.spec, &req.dataset, &mut on_epoch)?;
+        let (fitted, spec, cv) = match &req.tune {
+            None => (
+                train::fit(&req.spec, &req.dataset, &mut on_epoch)?,
+                req.spec.clone(),
+                None,
+            ),
+            Some(plan) => {
+                // Folds only report progress and check the cancel flag; the
+                // learning curve shown is the final refit's.
+                let mut on_step = |rec: Option<&EpochRecord>, progress: f64| match rec {
+                    Some(r) => on_epoch(r, progress),
+                    None => {
+                        lock(&job.view).progress = progress.clamp(0.0, 1.0);
+                        if job.cancel.load(Ordering::Relaxed) {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    }
+                };
+                let (report, fitted, spec) = tune::run(plan, &req.dataset, &mut on_step)?;
+                {
+                    let mut v = lock(&job.view);
+                    v.cv_results = Some(report.results.clone());
+                    v.best_params = Some(report.best_params.clone());
+                }
+                (fitted, spec, Some(report))
+            }
+        };
         if job.cancel.load(Ordering::Relaxed) {
             return Err(TrainError::Cancelled);
         }
         let duration = started.elapsed().as_secs_f64();
         self.metrics.training_duration.observe(duration);
         let job_id = lock(&job.view).job_id.clone();
-        let meta = version_meta(
+        let mut meta = version_meta(
             &fitted,
             &job_id,
-            &req.spec,
+            &spec,
             &req.dataset,
             duration,
             &req.data_source,
             self.profile_bins,
         );
+        if let Some(t) = meta.training.as_mut() {
+            t.cv = cv;
+        }
         let metrics = meta.metrics.clone();
         let history = meta
             .training
@@ -398,6 +441,8 @@ pub fn version_meta(
             modeld_version: env!("CARGO_PKG_VERSION").to_string(),
             data_source: data_source.to_string(),
             history: thin(&fitted.history, MAX_HISTORY_POINTS),
+            dataset: Some(dataset.fingerprint()),
+            cv: None,
         }),
     }
 }

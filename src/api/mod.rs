@@ -9,6 +9,7 @@ pub mod models;
 pub mod monitoring;
 pub mod predict;
 pub mod train;
+pub mod tune;
 
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(predict::router())
         .merge(train::router())
         .merge(monitoring::router())
+        .merge(tune::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let cfg = &state.cfg.server;

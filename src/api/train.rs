@@ -123,6 +123,7 @@ pub async fn train(
         dataset,
         data_source,
         alias: req.alias,
+        tune: None,
     })?;
     Ok((
         StatusCode::ACCEPTED,

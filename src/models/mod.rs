@@ -7,6 +7,7 @@
 
 pub mod linear;
 pub mod logistic;
+pub mod mlp;
 pub mod scaler;
 pub mod softmax;
 pub mod stable;
@@ -32,6 +33,8 @@ pub enum Family {
     LinearRegression,
     LogisticRegression,
     SoftmaxRegression,
+    MlpRegressor,
+    MlpClassifier,
 }
 
 impl Family {
@@ -41,14 +44,18 @@ impl Family {
             Family::LinearRegression => "linear_regression",
             Family::LogisticRegression => "logistic_regression",
             Family::SoftmaxRegression => "softmax_regression",
+            Family::MlpRegressor => "mlp_regressor",
+            Family::MlpClassifier => "mlp_classifier",
         }
     }
 
     /// The task this family solves.
     pub fn task(&self) -> Task {
         match self {
-            Family::LinearRegression => Task::Regression,
-            Family::LogisticRegression | Family::SoftmaxRegression => Task::Classification,
+            Family::LinearRegression | Family::MlpRegressor => Task::Regression,
+            Family::LogisticRegression | Family::SoftmaxRegression | Family::MlpClassifier => {
+                Task::Classification
+            }
         }
     }
 }
@@ -119,6 +126,8 @@ pub enum Artifact {
     LinearRegression(linear::LinearModel),
     LogisticRegression(logistic::LogisticModel),
     SoftmaxRegression(softmax::SoftmaxModel),
+    MlpRegressor(mlp::MlpModel),
+    MlpClassifier(mlp::MlpModel),
 }
 
 impl Artifact {
@@ -126,6 +135,7 @@ impl Artifact {
     /// corrupt artifact yields [`ModelError::InvalidArtifact`] here, so it can
     /// never cause a panic at prediction time.
     pub fn into_model(self) -> Result<Arc<dyn Model>, ModelError> {
+        let self_family = self.family();
         Ok(match self {
             Artifact::LinearRegression(m) => {
                 m.validate()?;
@@ -139,6 +149,16 @@ impl Artifact {
                 m.validate()?;
                 Arc::new(m)
             }
+            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => {
+                m.validate()?;
+                if m.family() != self_family {
+                    return Err(ModelError::InvalidArtifact(format!(
+                        "{self_family} artifact holds a {} model",
+                        m.family()
+                    )));
+                }
+                Arc::new(m)
+            }
         })
     }
 
@@ -147,6 +167,8 @@ impl Artifact {
             Artifact::LinearRegression(_) => Family::LinearRegression,
             Artifact::LogisticRegression(_) => Family::LogisticRegression,
             Artifact::SoftmaxRegression(_) => Family::SoftmaxRegression,
+            Artifact::MlpRegressor(_) => Family::MlpRegressor,
+            Artifact::MlpClassifier(_) => Family::MlpClassifier,
         }
     }
 }

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::models::Schema;
+use crate::train::fingerprint::DatasetFingerprint;
+use crate::train::tune::CvReport;
 use crate::train::{EpochRecord, Metrics};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -53,4 +55,10 @@ pub struct Provenance {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub history: Vec<EpochRecord>,
+    /// SHA-256, rows and columns of the training data (versions trained by this build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetFingerprint>,
+    /// The grid search's full CV table, for versions made by `/tune`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<CvReport>,
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
-use super::objective::{BinaryLogLoss, CrossEntropy, LeastSquares};
+use super::objective::{r2_from_residuals, BinaryLogLoss, CrossEntropy, LeastSquares, RegLoss};
 use super::optim::{minimize, EpochRecord, Objective, OptimConfig, OptimOutcome};
-use super::params::{Algorithm, ResolvedParams, Solver, TrainSpec};
+use super::params::{Algorithm, Loss, ResolvedParams, Solver, TrainSpec, DEFAULT_HUBER_DELTA};
 use super::quality::{evaluate, Metrics};
+use super::schedule::Schedule;
 use super::{linalg, split, Dataset, TrainError};
 use crate::models::linear::LinearModel;
 use crate::models::logistic::LogisticModel;
@@ -97,17 +98,34 @@ fn fit_rows_resolved(
 
     let (model, history, epochs_run): (Arc<dyn Model>, _, _) =
         match (params.algorithm, params.solver) {
+            (Algorithm::MlpRegressor | Algorithm::MlpClassifier, _) => super::mlp::fit_mlp(
+                params,
+                schema,
+                scaler,
+                &zt,
+                &yt,
+                zv.as_ref().zip(yv.as_ref()),
+                k,
+                on_epoch,
+            )?,
             (Algorithm::LinearRegression, Solver::ClosedForm) => {
                 let (w, b) = closed_form(&zt, &yt, params.l2)?;
-                let loss = |z: &Array2<f64>, y: &Array1<f64>| {
+                let eval = |z: &Array2<f64>, y: &Array1<f64>| {
                     let r = z.dot(&w) + b - y;
-                    0.5 * r.dot(&r) / r.len().max(1) as f64
+                    (
+                        0.5 * r.dot(&r) / r.len().max(1) as f64,
+                        r2_from_residuals(&r, y.view()),
+                    )
                 };
+                let (tl, tm) = eval(&zt, &yt);
+                let v = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| eval(z, y));
                 let record = EpochRecord {
                     epoch: 1,
-                    train_loss: loss(&zt, &yt),
-                    validation_loss: zv.as_ref().zip(yv.as_ref()).map(|(z, y)| loss(z, y)),
+                    train_loss: tl,
+                    validation_loss: v.map(|v| v.0),
                     learning_rate: 0.0,
+                    train_metric: Some(tm),
+                    validation_metric: v.map(|v| v.1),
                 };
                 if on_epoch(&record, 1.0).is_break() {
                     return Err(TrainError::Cancelled);
@@ -123,17 +141,33 @@ fn fit_rows_resolved(
                 let sd = yt.std(0.0);
                 let s = if sd.is_finite() && sd > 0.0 { sd } else { 1.0 };
                 let scaled = |y: &Array1<f64>| y.mapv(|v| (v - mean) / s);
+                // In target-scaled units r = s·r': ½r² = s²·½r'²; |r| = s·|r'|;
+                // huber_δ(r) = s²·huber_{δ/s}(r'). Dividing F by the loss's scale
+                // factor gives the equivalent l1/l2 in the scaled problem.
+                let (loss, scale, l1, l2) = match (params.loss, params.huber_delta) {
+                    (Loss::Mae, _) => (RegLoss::Mae, s, params.l1, params.l2 * s),
+                    (Loss::Huber, d) => (
+                        RegLoss::Huber(d.unwrap_or(DEFAULT_HUBER_DELTA) / s),
+                        s * s,
+                        params.l1 / s,
+                        params.l2,
+                    ),
+                    _ => (RegLoss::Mse, s * s, params.l1 / s, params.l2),
+                };
                 let obj = LeastSquares {
                     x: zt.clone(),
                     y: scaled(&yt),
+                    loss,
                 };
                 let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| LeastSquares {
                     x: z.clone(),
                     y: scaled(y),
+                    loss,
                 });
                 let mut cfg = optim_config(params)?;
-                cfg.l1 /= s;
-                cfg.loss_scale = s * s;
+                cfg.l1 = l1;
+                cfg.l2 = l2;
+                cfg.loss_scale = scale;
                 let out = run(
                     &obj,
                     vobj.as_ref().map(|v| v as &dyn Objective),
@@ -214,10 +248,13 @@ fn fit_rows_resolved(
 fn check_task(algorithm: Algorithm, data: &Dataset) -> Result<(), TrainError> {
     let k = data.classes.as_ref().map(Vec::len);
     match (algorithm, data.task(), k) {
-        (Algorithm::LinearRegression, Task::Regression, _) => Ok(()),
-        (Algorithm::LinearRegression, _, _) => Err(TrainError::InvalidData(
-            "linear_regression needs numeric regression targets, but the data has classes".into(),
-        )),
+        (Algorithm::LinearRegression | Algorithm::MlpRegressor, Task::Regression, _) => Ok(()),
+        (Algorithm::LinearRegression | Algorithm::MlpRegressor, _, _) => {
+            Err(TrainError::InvalidData(format!(
+                "{} needs numeric regression targets, but the data has classes",
+                algorithm.family()
+            )))
+        }
         (_, Task::Regression, _) => Err(TrainError::InvalidData(format!(
             "{} needs class labels, but the data was loaded for regression",
             algorithm.family()
@@ -252,7 +289,7 @@ fn closed_form(
 }
 
 /// One-hot encoding of class indices (rows x k); validated upstream.
-fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
+pub(crate) fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
     let classes = Array1::from_iter((0..k).map(|c| c as f64));
     let yc = y.insert_axis(Axis(1));
     let cc = classes.insert_axis(Axis(0));
@@ -262,7 +299,7 @@ fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
         .map_collect(|_, &yi, &c| if yi == c { 1.0 } else { 0.0 })
 }
 
-fn optim_config(p: &ResolvedParams) -> Result<OptimConfig, TrainError> {
+pub(crate) fn optim_config(p: &ResolvedParams) -> Result<OptimConfig, TrainError> {
     let missing =
         || TrainError::InvalidParam("iterative solver parameters were not resolved".into());
     Ok(OptimConfig {
@@ -271,6 +308,8 @@ fn optim_config(p: &ResolvedParams) -> Result<OptimConfig, TrainError> {
         epochs: p.epochs.ok_or_else(missing)?,
         batch_size: p.batch_size,
         momentum: p.momentum.unwrap_or(0.0),
+        nesterov: p.nesterov,
+        schedule: p.schedule.clone().unwrap_or(Schedule::Constant),
         l1: p.l1,
         l2: p.l2,
         tol: p.tol,

@@ -13,21 +13,28 @@
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
 pub mod dataset;
+pub mod fingerprint;
 pub mod fit;
 pub mod labels;
 pub mod linalg;
+pub mod mlp;
 pub mod objective;
 pub mod optim;
 pub mod params;
 pub mod parse;
 pub mod quality;
+pub mod schedule;
 pub mod split;
+pub mod tune;
 
 pub use dataset::{load, DataSpec, Dataset};
 pub use fit::{fit, fit_rows, Fitted};
 pub use optim::EpochRecord;
-pub use params::{Algorithm, EarlyStopping, Optimizer, Params, ResolvedParams, Solver, TrainSpec};
+pub use params::{
+    Algorithm, EarlyStopping, Loss, Optimizer, Params, ResolvedParams, Solver, TrainSpec,
+};
 pub use quality::{evaluate, Metrics};
+pub use schedule::Schedule;
 
 use crate::models::ModelError;
 

@@ -46,10 +46,74 @@ fn weight_mask(n_weights: usize, n_bias: usize) -> Array1<f64> {
     m
 }
 
-/// Least squares: ℓ = ½(x·w + b − y)²; gradient Xᵀr/n with r = ŷ − y.
+/// Per-row regression loss of the residual r = ŷ − y.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RegLoss {
+    /// ½r²
+    Mse,
+    /// |r| (subgradient sign(r), 0 at r = 0)
+    Mae,
+    /// ½r² for |r| ≤ δ, else δ(|r| − ½δ)
+    Huber(f64),
+}
+
+impl RegLoss {
+    /// Mean loss over residuals and dℓ/dr per row.
+    pub fn loss_and_deriv(&self, r: &Array1<f64>) -> (f64, Array1<f64>) {
+        let n = r.len().max(1) as f64;
+        match *self {
+            RegLoss::Mse => (0.5 * r.dot(r) / n, r.clone()),
+            RegLoss::Mae => (
+                r.mapv(f64::abs).sum() / n,
+                r.mapv(|v| if v == 0.0 { 0.0 } else { v.signum() }),
+            ),
+            RegLoss::Huber(d) => (
+                r.mapv(|v| huber(v, d)).sum() / n,
+                r.mapv(|v| v.clamp(-d, d)),
+            ),
+        }
+    }
+
+    /// Mean loss only.
+    pub fn mean_loss(&self, r: &Array1<f64>) -> f64 {
+        let n = r.len().max(1) as f64;
+        match *self {
+            RegLoss::Mse => 0.5 * r.dot(r) / n,
+            RegLoss::Mae => r.mapv(f64::abs).sum() / n,
+            RegLoss::Huber(d) => r.mapv(|v| huber(v, d)).sum() / n,
+        }
+    }
+}
+
+fn huber(r: f64, d: f64) -> f64 {
+    let a = r.abs();
+    if a <= d {
+        0.5 * r * r
+    } else {
+        d * (a - 0.5 * d)
+    }
+}
+
+/// R² = 1 − Σr²/Σ(y−ȳ)² (scikit-learn's convention when y is constant).
+pub fn r2_from_residuals(r: &Array1<f64>, y: ArrayView1<f64>) -> f64 {
+    let mean = y.mean().unwrap_or(0.0);
+    let ss_tot: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
+    let ss_res = r.dot(r);
+    if ss_tot > 0.0 {
+        1.0 - ss_res / ss_tot
+    } else if ss_res == 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// Linear regression: ℓ = loss(x·w + b − y) (½r² by default); gradient
+/// Xᵀℓ'(r)/n.
 pub struct LeastSquares {
     pub x: Array2<f64>,
     pub y: Array1<f64>,
+    pub loss: RegLoss,
 }
 
 impl Objective for LeastSquares {
@@ -70,13 +134,21 @@ impl Objective for LeastSquares {
         let (x, y) = take(&self.x, &self.y, rows);
         let (w, b) = split_wb(theta, self.x.ncols())?;
         let r = x.dot(&w) + b - &y;
-        let loss = 0.5 * r.dot(&r) / (r.len().max(1) as f64);
-        Ok((loss, linear_grad(x.view(), &r)))
+        let (loss, dr) = self.loss.loss_and_deriv(&r);
+        Ok((loss, linear_grad(x.view(), &dr)))
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         let r = self.x.dot(&w) + b - &self.y;
-        Ok(0.5 * r.dot(&r) / (r.len().max(1) as f64))
+        Ok(self.loss.mean_loss(&r))
+    }
+    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let r = self.x.dot(&w) + b - &self.y;
+        Ok((
+            self.loss.mean_loss(&r),
+            Some(r2_from_residuals(&r, self.y.view())),
+        ))
     }
 }
 
@@ -113,6 +185,17 @@ impl Objective for BinaryLogLoss {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         let z = self.x.dot(&w) + b;
         Ok(mean_log_loss(z.view(), self.y.view()))
+    }
+    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
+        let (w, b) = split_wb(theta, self.x.ncols())?;
+        let z = self.x.dot(&w) + b;
+        let correct = z
+            .iter()
+            .zip(&self.y)
+            .filter(|(&z, &y)| (z > 0.0) == (y > 0.5))
+            .count();
+        let acc = correct as f64 / z.len().max(1) as f64;
+        Ok((mean_log_loss(z.view(), self.y.view()), Some(acc)))
     }
 }
 
@@ -196,4 +279,31 @@ impl Objective for CrossEntropy {
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         Ok(self.eval(self.x.view(), self.y.view(), theta)?.0)
     }
+    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
+        let (loss, z, _) = self.eval(self.x.view(), self.y.view(), theta)?;
+        Ok((loss, Some(onehot_accuracy(z.view(), self.y.view()))))
+    }
+}
+
+/// Share of rows whose argmax of `z` (first maximum, like numpy) is the hot
+/// column of `y`.
+pub fn onehot_accuracy(z: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
+    let argmax = |r: ArrayView1<f64>| {
+        r.iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
+                if v > bv {
+                    (i, v)
+                } else {
+                    (bi, bv)
+                }
+            })
+            .0
+    };
+    let correct = z
+        .outer_iter()
+        .zip(y.outer_iter())
+        .filter(|(zr, yr)| argmax(zr.view()) == argmax(yr.view()))
+        .count();
+    correct as f64 / z.nrows().max(1) as f64
 }

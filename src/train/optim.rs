@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::params::{EarlyStopping, Optimizer};
+use super::schedule::{Schedule, Scheduler};
 use super::TrainError;
 
 /// One epoch of training history.
@@ -27,6 +28,13 @@ pub struct EpochRecord {
     pub validation_loss: Option<f64>,
     /// Step size used in this epoch (0 for the closed-form solver's single record).
     pub learning_rate: f64,
+    /// Quality on the training rows after this epoch: accuracy for classifiers, R²
+    /// for regression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_metric: Option<f64>,
+    /// The same metric on the validation rows, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_metric: Option<f64>,
 }
 
 /// A differentiable training objective over a fixed set of rows.
@@ -43,6 +51,11 @@ pub trait Objective {
     ) -> Result<(f64, Array1<f64>), TrainError>;
     /// Mean data loss over all rows.
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError>;
+    /// Mean data loss over all rows and the quality metric (accuracy or R² in
+    /// the objective's own target space), in one pass where possible.
+    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
+        Ok((self.loss(theta)?, None))
+    }
 }
 
 /// Settings for [`minimize`].
@@ -54,6 +67,9 @@ pub struct OptimConfig {
     /// `None` = full batch. Ignored by `gd`.
     pub batch_size: Option<usize>,
     pub momentum: f64,
+    /// Nesterov look-ahead for `momentum`.
+    pub nesterov: bool,
+    pub schedule: Schedule,
     pub l1: f64,
     pub l2: f64,
     /// Stop once |F_prev − F| / max(|F_prev|, 1e-12) < tol, F = full objective.
@@ -77,6 +93,7 @@ enum State {
     Plain,
     Momentum {
         v: Array1<f64>,
+        nesterov: bool,
     },
     Adam {
         m: Array1<f64>,
@@ -92,16 +109,21 @@ const ADAM_EPS: f64 = 1e-8;
 impl State {
     /// Applies one update θ ← θ − η·step(g) in place.
     /// * plain: step = g
-    /// * momentum: v ← μv + g, step = v
+    /// * momentum: v ← μv + g, step = v (Nesterov: step = g + μv)
     /// * adam: m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g², step = m̂ / (√v̂ + ε)
     ///   with bias corrections m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
     fn apply(&mut self, theta: &mut Array1<f64>, g: &Array1<f64>, lr: f64, mu: f64) {
         match self {
             State::Plain => theta.scaled_add(-lr, g),
-            State::Momentum { v } => {
+            State::Momentum { v, nesterov } => {
                 *v *= mu;
                 *v += g;
-                theta.scaled_add(-lr, v);
+                if *nesterov {
+                    theta.scaled_add(-lr, g);
+                    theta.scaled_add(-lr * mu, v);
+                } else {
+                    theta.scaled_add(-lr, v);
+                }
             }
             State::Adam { m, v, t } => {
                 *t = t.saturating_add(1);
@@ -129,9 +151,9 @@ fn penalised(data_loss: f64, theta: &Array1<f64>, mask: &Array1<f64>, cfg: &Opti
 /// Each step uses the gradient of the data loss on a batch plus l2·w; the L1
 /// term is applied afterwards as the proximal soft-threshold
 /// w ← sign(w)·max(|w| − η·l1, 0) (for Adam this uses the base rate η, a common
-/// approximation). With mini-batches the step decays per epoch as
-/// η_e = η/√e (reported in each [`EpochRecord`]). After every epoch the full training loss (and validation
-/// loss) is computed, `on_epoch` is called with progress = epoch / epochs, and
+/// approximation). The step of each epoch comes from `cfg.schedule` (see
+/// [`super::schedule`]; reported in each [`EpochRecord`]). After every epoch the
+/// full training loss and metric (and validation loss and metric) are computed, `on_epoch` is called with progress = epoch / epochs, and
 /// a `Break` returns [`TrainError::Cancelled`]. A non-finite loss returns
 /// [`TrainError::Diverged`].
 pub fn minimize(
@@ -149,6 +171,7 @@ pub fn minimize(
         Optimizer::Gd | Optimizer::Sgd | Optimizer::Minibatch => State::Plain,
         Optimizer::Momentum => State::Momentum {
             v: Array1::zeros(theta.len()),
+            nesterov: cfg.nesterov,
         },
         Optimizer::Adam => State::Adam {
             m: Array1::zeros(theta.len()),
@@ -167,15 +190,10 @@ pub fn minimize(
     let mut best: Option<(f64, Array1<f64>)> = None;
     let mut since_best = 0usize;
     let mut history = Vec::with_capacity(cfg.epochs.min(10_000));
+    let mut scheduler = Scheduler::new(cfg.schedule.clone(), cfg.learning_rate);
 
     for epoch in 1..=cfg.epochs {
-        // Stochastic batches need a decaying step to converge instead of
-        // hovering in a noise ball: η_e = η / √e. Full batch keeps η constant.
-        let lr = if batch.is_some() {
-            cfg.learning_rate / (epoch as f64).sqrt()
-        } else {
-            cfg.learning_rate
-        };
+        let lr = scheduler.rate(epoch);
         let mut step =
             |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
                 let (_, mut g) = obj.loss_grad(theta.view(), rows)?;
@@ -196,8 +214,12 @@ pub fn minimize(
                 }
             }
         }
-        let train_loss = obj.loss(theta.view())?;
-        let validation_loss = validation.map(|v| v.loss(theta.view())).transpose()?;
+        let (train_loss, train_metric) = obj.evaluate(theta.view())?;
+        let (validation_loss, validation_metric) =
+            match validation.map(|v| v.evaluate(theta.view())).transpose()? {
+                Some((l, m)) => (Some(l), m),
+                None => (None, None),
+            };
         if !train_loss.is_finite() || validation_loss.is_some_and(|v| !v.is_finite()) {
             return Err(TrainError::Diverged(format!(
                 "loss became non-finite at epoch {epoch}; try a smaller learning_rate"
@@ -208,7 +230,10 @@ pub fn minimize(
             train_loss: train_loss * cfg.loss_scale,
             validation_loss: validation_loss.map(|v| v * cfg.loss_scale),
             learning_rate: lr,
+            train_metric,
+            validation_metric,
         };
+        scheduler.observe(validation_loss.unwrap_or(train_loss));
         let progress = epoch as f64 / cfg.epochs as f64;
         let flow = on_epoch(&record, progress);
         history.push(record);

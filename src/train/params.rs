@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::schedule::Schedule;
 use super::TrainError;
+use crate::models::mlp::Activation;
 use crate::models::Family;
 
 /// Which model to train.
@@ -13,6 +15,8 @@ pub enum Algorithm {
     LinearRegression,
     LogisticRegression,
     SoftmaxRegression,
+    MlpRegressor,
+    MlpClassifier,
 }
 
 impl Algorithm {
@@ -22,7 +26,13 @@ impl Algorithm {
             Algorithm::LinearRegression => Family::LinearRegression,
             Algorithm::LogisticRegression => Family::LogisticRegression,
             Algorithm::SoftmaxRegression => Family::SoftmaxRegression,
+            Algorithm::MlpRegressor => Family::MlpRegressor,
+            Algorithm::MlpClassifier => Family::MlpClassifier,
         }
+    }
+
+    pub fn is_mlp(&self) -> bool {
+        matches!(self, Algorithm::MlpRegressor | Algorithm::MlpClassifier)
     }
 }
 
@@ -51,6 +61,38 @@ pub enum Optimizer {
     Adam,
 }
 
+/// Training loss. Regression: `mse` (½(ŷ−y)², the default), `mae` (|ŷ−y|) or
+/// `huber` (½r² for |r| ≤ δ, else δ(|r| − ½δ), δ = `huber_delta` in target units).
+/// Classification: `log_loss` and `cross_entropy` are accepted as the same loss
+/// (binary log loss for logistic, categorical cross-entropy for softmax / MLP).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    Mse,
+    Mae,
+    Huber,
+    LogLoss,
+    CrossEntropy,
+}
+
+impl Loss {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Loss::Mse => "mse",
+            Loss::Mae => "mae",
+            Loss::Huber => "huber",
+            Loss::LogLoss => "log_loss",
+            Loss::CrossEntropy => "cross_entropy",
+        }
+    }
+    fn is_regression(&self) -> bool {
+        matches!(self, Loss::Mse | Loss::Mae | Loss::Huber)
+    }
+}
+
+/// Default Huber threshold δ, in target units.
+pub const DEFAULT_HUBER_DELTA: f64 = 1.0;
+
 /// Stop when the monitored loss (validation loss if there is a validation
 /// split, else training loss) has not improved by more than `min_delta` for
 /// `patience` consecutive epochs; the best parameters seen are restored.
@@ -77,6 +119,14 @@ pub struct Params {
     pub tol: Option<f64>,
     pub momentum: Option<f64>,
     pub early_stopping: Option<EarlyStopping>,
+    pub schedule: Option<Schedule>,
+    pub nesterov: Option<bool>,
+    pub loss: Option<Loss>,
+    pub huber_delta: Option<f64>,
+    /// MLP hidden layer sizes, 1 to 3 layers of 1 to 4096 units. Default [32].
+    pub hidden_layers: Option<Vec<usize>>,
+    /// MLP hidden activation. Default relu.
+    pub activation: Option<Activation>,
 }
 
 /// A complete training request.
@@ -113,6 +163,35 @@ pub struct ResolvedParams {
     pub tol: Option<f64>,
     pub early_stopping: Option<EarlyStopping>,
     pub validation_split: f64,
+    /// Learning-rate schedule actually used (gd solver only).
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// Nesterov look-ahead for the momentum optimiser.
+    #[serde(default)]
+    pub nesterov: bool,
+    /// Loss actually minimised.
+    #[serde(default = "default_loss")]
+    pub loss: Loss,
+    /// Huber threshold (only with `loss: huber`).
+    #[serde(default)]
+    pub huber_delta: Option<f64>,
+    /// MLP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_layers: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+}
+
+/// Default MLP hidden layers.
+pub const DEFAULT_HIDDEN: [usize; 1] = [32];
+/// Largest MLP hidden layer.
+pub const MAX_HIDDEN_UNITS: usize = 4096;
+/// MLP defaults when no optimiser is given: adam, rate 0.01, 200 epochs,
+/// mini-batches of 32.
+pub const MLP_DEFAULTS: (f64, usize) = (0.01, 200);
+
+fn default_loss() -> Loss {
+    Loss::Mse
 }
 
 /// Largest accepted `epochs`.
@@ -169,6 +248,10 @@ impl TrainSpec {
             ("momentum", p.momentum.is_some()),
             ("tol", p.tol.is_some()),
             ("early_stopping", p.early_stopping.is_some()),
+            ("schedule", p.schedule.is_some()),
+            ("nesterov", p.nesterov.is_some()),
+            ("loss", p.loss.is_some_and(|l| l != Loss::Mse)),
+            ("huber_delta", p.huber_delta.is_some()),
         ]
         .iter()
         .filter(|(_, given)| *given)
@@ -185,6 +268,8 @@ impl TrainSpec {
             }
             _ => Solver::Gd,
         };
+        let (loss, huber_delta) = self.resolve_loss()?;
+        let (hidden_layers, activation) = self.resolve_mlp()?;
         let seed = p.seed.unwrap_or(DEFAULT_SEED);
         let base = ResolvedParams {
             algorithm: self.algorithm,
@@ -200,6 +285,12 @@ impl TrainSpec {
             tol: None,
             early_stopping: None,
             validation_split: vs,
+            schedule: None,
+            nesterov: false,
+            loss,
+            huber_delta,
+            hidden_layers: None,
+            activation: None,
         };
         if solver == Solver::ClosedForm {
             if l1 > 0.0 {
@@ -212,8 +303,13 @@ impl TrainSpec {
             }
             return Ok(base);
         }
+        let mlp = self.algorithm.is_mlp();
         let optimizer = p.optimizer.unwrap_or(Optimizer::Adam);
-        let (lr_default, epochs_default) = optimizer_defaults(optimizer);
+        let (lr_default, epochs_default) = if mlp && p.optimizer.is_none() {
+            MLP_DEFAULTS
+        } else {
+            optimizer_defaults(optimizer)
+        };
         let learning_rate = p.learning_rate.unwrap_or(lr_default);
         if !(learning_rate.is_finite() && learning_rate > 0.0) {
             return bad(format!(
@@ -238,6 +334,7 @@ impl TrainSpec {
             }
             (Optimizer::Sgd, _) => Some(1),
             (Optimizer::Minibatch, b) => Some(b.unwrap_or(DEFAULT_BATCH_SIZE)),
+            (_, None) if mlp => Some(DEFAULT_BATCH_SIZE),
             (_, b) => b,
         };
         let momentum = match (optimizer, p.momentum) {
@@ -267,7 +364,22 @@ impl TrainSpec {
                 ));
             }
         }
+        let nesterov = match (optimizer, p.nesterov) {
+            (Optimizer::Momentum, n) => n.unwrap_or(false),
+            (_, Some(true)) => return bad("nesterov is only used by optimizer momentum".into()),
+            (_, _) => false,
+        };
+        let stochastic = batch_size.is_some();
+        let schedule = p
+            .schedule
+            .clone()
+            .unwrap_or_else(|| Schedule::default_for(stochastic));
+        schedule.validate()?;
         Ok(ResolvedParams {
+            hidden_layers,
+            activation,
+            schedule: Some(schedule),
+            nesterov,
             optimizer: Some(optimizer),
             learning_rate: Some(learning_rate),
             epochs: Some(epochs),
@@ -288,5 +400,85 @@ fn non_negative(name: &str, v: Option<f64>) -> Result<f64, TrainError> {
         Some(x) => Err(TrainError::InvalidParam(format!(
             "{name} must be a finite number >= 0, got {x}"
         ))),
+    }
+}
+
+impl TrainSpec {
+    /// `hidden_layers` (default [32]) and `activation` (default relu) are MLP-only.
+    #[allow(clippy::type_complexity)]
+    fn resolve_mlp(&self) -> Result<(Option<Vec<usize>>, Option<Activation>), TrainError> {
+        let p = &self.params;
+        let bad = |m: String| Err(TrainError::InvalidParam(m));
+        if !self.algorithm.is_mlp() {
+            if p.hidden_layers.is_some() || p.activation.is_some() {
+                return bad(format!(
+                    "hidden_layers and activation are only used by mlp_regressor and mlp_classifier, not {}",
+                    self.algorithm.family()
+                ));
+            }
+            return Ok((None, None));
+        }
+        let hidden = p
+            .hidden_layers
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HIDDEN.to_vec());
+        if hidden.is_empty() || hidden.len() > 3 {
+            return bad(format!(
+                "hidden_layers must list 1 to 3 layer sizes, got {}",
+                hidden.len()
+            ));
+        }
+        if let Some(h) = hidden.iter().find(|&&h| h == 0 || h > MAX_HIDDEN_UNITS) {
+            return bad(format!(
+                "every hidden layer needs 1 to {MAX_HIDDEN_UNITS} units, got {h}"
+            ));
+        }
+        Ok((Some(hidden), Some(p.activation.unwrap_or(Activation::Relu))))
+    }
+
+    /// `loss` must suit the task: mse/mae/huber for regression (default mse),
+    /// log_loss/cross_entropy for classifiers (default log_loss for logistic,
+    /// cross_entropy otherwise); `huber_delta` (default 1.0, > 0) only with huber.
+    fn resolve_loss(&self) -> Result<(Loss, Option<f64>), TrainError> {
+        let p = &self.params;
+        let regression = self.algorithm.family().task() == crate::models::Task::Regression;
+        let loss = match (p.loss, regression) {
+            (None, true) => Loss::Mse,
+            (None, false) if self.algorithm == Algorithm::LogisticRegression => Loss::LogLoss,
+            (None, false) => Loss::CrossEntropy,
+            (Some(l), r) if l.is_regression() == r => l,
+            (Some(l), true) => {
+                return Err(TrainError::InvalidParam(format!(
+                    "loss {} is for classifiers; {} accepts mse, mae or huber",
+                    l.as_str(),
+                    self.algorithm.family()
+                )))
+            }
+            (Some(l), false) => {
+                return Err(TrainError::InvalidParam(format!(
+                    "loss {} is for regression; {} accepts log_loss or cross_entropy",
+                    l.as_str(),
+                    self.algorithm.family()
+                )))
+            }
+        };
+        let delta = match (loss, p.huber_delta) {
+            (Loss::Huber, d) => {
+                let d = d.unwrap_or(DEFAULT_HUBER_DELTA);
+                if !(d.is_finite() && d > 0.0) {
+                    return Err(TrainError::InvalidParam(format!(
+                        "huber_delta must be a finite number > 0, got {d}"
+                    )));
+                }
+                Some(d)
+            }
+            (_, Some(_)) => {
+                return Err(TrainError::InvalidParam(
+                    "huber_delta is only used with loss huber".into(),
+                ))
+            }
+            (_, None) => None,
+        };
+        Ok((loss, delta))
     }
 }

@@ -4,6 +4,8 @@
 mod common;
 mod data;
 mod fitting;
+mod mlp;
 mod quality;
 mod reference;
+mod schedules;
 mod split;

@@ -1,0 +1,140 @@
+//! `POST /v1/models/{name}/tune`: grid search with k-fold cross-validation, then the
+//! best combination retrained on all rows and registered as a new version (its
+//! provenance carries the whole CV table). Everything checkable — grid, folds,
+//! scoring, every combination's parameters, the data — is checked before queueing.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{blocking, AppJson, AppPath};
+use super::train::JobAccepted;
+use crate::error::{ApiError, ErrorBody};
+use crate::jobs::JobRequest;
+use crate::registry::valid_name;
+use crate::state::AppState;
+use crate::train::dataset::{self, DataSpec};
+use crate::train::tune::{self, Scoring, TuneSpec, DEFAULT_FOLDS};
+use crate::train::{Algorithm, Params, TrainSpec};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(tune_model))
+}
+
+fn default_folds() -> usize {
+    DEFAULT_FOLDS
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TuneRequest {
+    /// Any training algorithm (`linear_regression`, `logistic_regression`,
+    /// `softmax_regression`, `mlp_regressor`, `mlp_classifier`).
+    #[schema(value_type = String)]
+    pub algorithm: Algorithm,
+    /// Training data, as for `/train`. CV runs over all of it, in the order given.
+    #[schema(value_type = Object)]
+    pub data: DataSpec,
+    /// Base hyperparameters shared by every combination (same names as `/train`).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Parameter name → list of candidate values, e.g. `{"l2": [0.001, 0.01]}`. Any
+    /// `/train` parameter may be searched; at most 256 combinations.
+    #[schema(value_type = Object)]
+    pub param_grid: BTreeMap<String, Vec<Value>>,
+    /// Number of CV folds, ≥ 2 and ≤ the rows (and, for classifiers, ≤ the rows of
+    /// every class). KFold for regression, StratifiedKFold for classification, both
+    /// unshuffled. Default 5.
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+    /// `accuracy`, `f1`, `precision`, `recall` (macro) for classifiers; `r2`,
+    /// `neg_mse`, `neg_mae` for regressors. Default accuracy / r2.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub scoring: Option<Scoring>,
+    /// Alias to point at the refitted best version.
+    #[serde(default)]
+    pub alias: Option<String>,
+}
+
+/// Grid search with k-fold CV → 202 with the job id. The job shows `cv_results`
+/// (`params`, `mean_score`, `std_score`, `fold_scores`, `rank` per combination) and
+/// `best_params`; the best combination is refitted on all rows and registered.
+#[utoipa::path(post, path = "/v1/models/{name}/tune", tag = "training",
+    params(("name" = String, Path, description = "Model name")),
+    request_body = TuneRequest,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn tune_model(
+    State(state): State<AppState>,
+    AppPath(name): AppPath<String>,
+    AppJson(req): AppJson<TuneRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !valid_name(&name) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid model name '{name}': use 1-128 characters from A-Z a-z 0-9 . _ -"
+        )));
+    }
+    if let Some(alias) = req.alias.as_deref().filter(|a| !valid_name(a)) {
+        return Err(ApiError::InvalidInput(format!("invalid alias '{alias}'")));
+    }
+    let spec = TuneSpec {
+        algorithm: req.algorithm,
+        params: req.params,
+        param_grid: req.param_grid,
+        folds: req.folds,
+        scoring: req.scoring,
+    };
+    let plan = spec.plan()?;
+    let data_source = match &req.data {
+        DataSpec::Rows { .. } => "rows".to_string(),
+        DataSpec::Csv { .. } => "csv".to_string(),
+        DataSpec::Path { path, .. } => path.clone(),
+    };
+    let data_dir = state.cfg.data_dir.clone();
+    let task = spec.algorithm.family().task();
+    let data = req.data;
+    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir)?)).await?;
+    // Fold feasibility and the algorithm/data match, before queueing.
+    tune::folds(&dataset, plan.folds)?;
+    let k = dataset.classes.as_ref().map_or(0, Vec::len);
+    if spec.algorithm == Algorithm::LogisticRegression && k != 2 {
+        return Err(ApiError::InvalidInput(format!(
+            "logistic_regression needs exactly 2 classes, the data has {k}; use softmax_regression"
+        )));
+    }
+    let view = state.jobs.submit(JobRequest {
+        model: name,
+        spec: TrainSpec {
+            algorithm: spec.algorithm,
+            params: Params::default(),
+            validation_split: 0.0,
+        },
+        dataset,
+        data_source,
+        alias: req.alias,
+        tune: Some(plan),
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, view.status_url.clone())],
+        Json(JobAccepted {
+            job_id: view.job_id,
+            status_url: view.status_url,
+            state: view.state,
+        }),
+    ))
+}

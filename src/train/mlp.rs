@@ -1,0 +1,322 @@
+//! MLP training objective over a flat parameter vector
+//! θ = [W_1 (row-major), b_1, W_2, b_2, …], so the generic optimiser
+//! ([`super::optim::minimize`]) trains it like any other model. Forward and
+//! backward passes are whole-batch matrix products (`general_mat_mul` writing
+//! straight into the gradient vector); no per-element loops on the hot path.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use super::fit::{one_hot, optim_config};
+use super::objective::{onehot_accuracy, r2_from_residuals, RegLoss};
+use super::optim::{minimize, EpochRecord, Objective};
+use super::params::{Algorithm, Loss, ResolvedParams, DEFAULT_HIDDEN, DEFAULT_HUBER_DELTA};
+use super::TrainError;
+use crate::models::mlp::{forward, Activation, LayerView, MlpModel};
+use crate::models::scaler::Scaler;
+use crate::models::stable::log_sum_exp_rows;
+use crate::models::{Model, Schema};
+
+/// What the output layer is trained for.
+#[derive(Clone, Copy, Debug)]
+pub enum Head {
+    /// One linear output on a standardised target with this loss.
+    Regression(RegLoss),
+    /// Softmax cross-entropy over one-hot targets.
+    Classification,
+}
+
+pub struct MlpObjective {
+    pub x: Array2<f64>,
+    /// Regression: n × 1 targets; classification: n × K one-hot.
+    pub y: Array2<f64>,
+    /// `[d, h1, .., out]`.
+    pub sizes: Vec<usize>,
+    pub activation: Activation,
+    pub head: Head,
+}
+
+/// (offset of W, offset of b) of each layer in θ.
+pub fn offsets(sizes: &[usize]) -> Vec<(usize, usize)> {
+    let mut at = 0;
+    sizes
+        .windows(2)
+        .map(|s| {
+            let w = at;
+            at += s[0] * s[1];
+            let b = at;
+            at += s[1];
+            (w, b)
+        })
+        .collect()
+}
+
+/// Number of parameters of an MLP with these layer sizes.
+pub fn n_params(sizes: &[usize]) -> usize {
+    sizes.windows(2).map(|s| (s[0] + 1) * s[1]).sum()
+}
+
+/// Glorot/Xavier uniform init U(±√(6/(fan_in+fan_out))) for tanh and
+/// sigmoid, He uniform U(±√(6/fan_in)) for ReLU; biases 0. Seeded.
+pub fn init(sizes: &[usize], act: Activation, seed: u64) -> Array1<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d6c_705f_696e_6974);
+    let mut theta = Array1::zeros(n_params(sizes));
+    for (s, (w, _)) in sizes.windows(2).zip(offsets(sizes)) {
+        let (fan_in, fan_out) = (s[0] as f64, s[1] as f64);
+        let limit = match act {
+            Activation::Relu => (6.0 / fan_in).sqrt(),
+            Activation::Tanh | Activation::Sigmoid => (6.0 / (fan_in + fan_out)).sqrt(),
+        };
+        for v in theta.slice_mut(s![w..w + s[0] * s[1]]).iter_mut() {
+            *v = rng.random_range(-limit..limit);
+        }
+    }
+    theta
+}
+
+/// Views of each layer's (W, b) inside θ.
+pub fn layer_views<'a>(
+    theta: &'a [f64],
+    sizes: &[usize],
+) -> Result<Vec<LayerView<'a>>, TrainError> {
+    let bad = || TrainError::InvalidParam("MLP parameter vector has the wrong length".into());
+    if theta.len() != n_params(sizes) {
+        return Err(bad());
+    }
+    sizes
+        .windows(2)
+        .zip(offsets(sizes))
+        .map(|(s, (w, b))| {
+            let wv = ArrayView2::from_shape((s[0], s[1]), &theta[w..b]).map_err(|_| bad())?;
+            Ok((wv, ArrayView1::from(&theta[b..b + s[1]])))
+        })
+        .collect()
+}
+
+impl MlpObjective {
+    fn rows(&self, rows: Option<&[usize]>) -> (CowArray<'_, f64, Ix2>, CowArray<'_, f64, Ix2>) {
+        match rows {
+            None => (self.x.view().into(), self.y.view().into()),
+            Some(r) => (
+                self.x.select(Axis(0), r).into(),
+                self.y.select(Axis(0), r).into(),
+            ),
+        }
+    }
+
+    /// Mean loss and ∂loss/∂output (already divided by n) of the output layer.
+    fn head(&self, out: &Array2<f64>, y: ArrayView2<f64>) -> (f64, Array2<f64>) {
+        let n = out.nrows().max(1) as f64;
+        match self.head {
+            Head::Regression(loss) => {
+                let r = (out - &y).column(0).to_owned();
+                let (l, dr) = loss.loss_and_deriv(&r);
+                (l, (dr / n).insert_axis(Axis(1)))
+            }
+            Head::Classification => {
+                let lse = log_sum_exp_rows(out.view());
+                let loss = (lse.sum() - (out * &y).sum()) / n;
+                let mut g = out - &lse.insert_axis(Axis(1));
+                g.mapv_inplace(f64::exp);
+                g -= &y;
+                g /= n;
+                (loss, g)
+            }
+        }
+    }
+}
+
+fn contiguous<'a>(theta: &'a ArrayView1<'_, f64>) -> Result<&'a [f64], TrainError> {
+    theta
+        .as_slice()
+        .ok_or_else(|| TrainError::InvalidParam("parameter vector is not contiguous".into()))
+}
+
+impl Objective for MlpObjective {
+    fn n_rows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn n_params(&self) -> usize {
+        n_params(&self.sizes)
+    }
+    fn penalty_mask(&self) -> Array1<f64> {
+        let mut m = Array1::zeros(self.n_params());
+        for (s, (w, _)) in self.sizes.windows(2).zip(offsets(&self.sizes)) {
+            m.slice_mut(s![w..w + s[0] * s[1]]).fill(1.0);
+        }
+        m
+    }
+
+    /// Backpropagation: δ_L = ∂loss/∂Z_L; for each layer l from the top,
+    /// ∂W_l = A_{l−1}ᵀ·δ_l, ∂b_l = Σ_rows δ_l, δ_{l−1} = (δ_l·W_lᵀ) ⊙ act'(Z_{l−1}).
+    fn loss_grad(
+        &self,
+        theta: ArrayView1<f64>,
+        rows: Option<&[usize]>,
+    ) -> Result<(f64, Array1<f64>), TrainError> {
+        let (x, y) = self.rows(rows);
+        let slice = contiguous(&theta)?;
+        let layers = layer_views(slice, &self.sizes)?;
+        let acts = forward(x.view(), &layers, self.activation);
+        let out = acts
+            .last()
+            .ok_or_else(|| TrainError::InvalidParam("MLP has no layers".into()))?;
+        let (loss, mut delta) = self.head(out, y.view());
+        let mut grad = Array1::zeros(self.n_params());
+        let offs = offsets(&self.sizes);
+        for l in (0..layers.len()).rev() {
+            let input = if l == 0 { x.view() } else { acts[l - 1].view() };
+            let (w_off, b_off) = offs[l];
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            {
+                let gw_flat = grad
+                    .as_slice_mut()
+                    .ok_or_else(|| TrainError::InvalidParam("gradient not contiguous".into()))?;
+                let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut gw_flat[w_off..b_off])
+                    .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
+                general_mat_mul(1.0, &input.t(), &delta, 0.0, &mut gw);
+            }
+            grad.slice_mut(s![b_off..b_off + n_out])
+                .assign(&delta.sum_axis(Axis(0)));
+            if l > 0 {
+                let mut prev = Array2::zeros((delta.nrows(), n_in));
+                general_mat_mul(1.0, &delta, &layers[l].0.t(), 0.0, &mut prev);
+                self.activation.backprop(&mut prev, &acts[l - 1]);
+                delta = prev;
+            }
+        }
+        Ok((loss, grad))
+    }
+
+    fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
+        Ok(self.evaluate(theta)?.0)
+    }
+
+    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
+        let slice = contiguous(&theta)?;
+        let layers = layer_views(slice, &self.sizes)?;
+        let out = forward(self.x.view(), &layers, self.activation)
+            .pop()
+            .ok_or_else(|| TrainError::InvalidParam("MLP has no layers".into()))?;
+        let (loss, _) = self.head(&out, self.y.view());
+        let metric = match self.head {
+            Head::Regression(_) => {
+                let r = (&out - &self.y).column(0).to_owned();
+                r2_from_residuals(&r, self.y.column(0))
+            }
+            Head::Classification => onehot_accuracy(out.view(), self.y.view()),
+        };
+        Ok((loss, Some(metric)))
+    }
+}
+
+/// A trained model, its learning curve and the number of epochs run.
+pub type Trained = (Arc<dyn Model>, Vec<EpochRecord>, usize);
+
+/// Trains an MLP on standardised features `zt` (validation `zv`) with targets
+/// `yt` (regression values or class indices), and builds the model. Regression
+/// targets are standardised like the linear gd solver (see `fit`).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_mlp(
+    params: &ResolvedParams,
+    schema: Schema,
+    scaler: Scaler,
+    zt: &Array2<f64>,
+    yt: &Array1<f64>,
+    val: Option<(&Array2<f64>, &Array1<f64>)>,
+    k: usize,
+    on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
+) -> Result<Trained, TrainError> {
+    let hidden = params
+        .hidden_layers
+        .clone()
+        .unwrap_or_else(|| DEFAULT_HIDDEN.to_vec());
+    let activation = params.activation.unwrap_or(Activation::Relu);
+    let mut cfg = optim_config(params)?;
+    let classification = params.algorithm == Algorithm::MlpClassifier;
+    let (mean, s) = if classification {
+        (0.0, 1.0)
+    } else {
+        let sd = yt.std(0.0);
+        (
+            yt.mean().unwrap_or(0.0),
+            if sd.is_finite() && sd > 0.0 { sd } else { 1.0 },
+        )
+    };
+    let (head, out) = if classification {
+        (Head::Classification, k)
+    } else {
+        // Same rescaling of loss and penalties as linear regression (see fit.rs).
+        let (loss, scale, l1, l2) = match (params.loss, params.huber_delta) {
+            (Loss::Mae, _) => (RegLoss::Mae, s, params.l1, params.l2 * s),
+            (Loss::Huber, d) => (
+                RegLoss::Huber(d.unwrap_or(DEFAULT_HUBER_DELTA) / s),
+                s * s,
+                params.l1 / s,
+                params.l2,
+            ),
+            _ => (RegLoss::Mse, s * s, params.l1 / s, params.l2),
+        };
+        cfg.l1 = l1;
+        cfg.l2 = l2;
+        cfg.loss_scale = scale;
+        (Head::Regression(loss), 1)
+    };
+    let targets = |y: &Array1<f64>| -> Array2<f64> {
+        if classification {
+            one_hot(y.view(), k)
+        } else {
+            y.mapv(|v| (v - mean) / s).insert_axis(Axis(1))
+        }
+    };
+    let mut sizes = vec![zt.ncols()];
+    sizes.extend(&hidden);
+    sizes.push(out);
+    let obj = MlpObjective {
+        x: zt.clone(),
+        y: targets(yt),
+        sizes: sizes.clone(),
+        activation,
+        head,
+    };
+    let vobj = val.map(|(z, y)| MlpObjective {
+        x: z.clone(),
+        y: targets(y),
+        sizes: sizes.clone(),
+        activation,
+        head,
+    });
+    let theta0 = init(&sizes, activation, params.seed);
+    let res = minimize(
+        &obj,
+        theta0,
+        &cfg,
+        vobj.as_ref().map(|v| v as &dyn Objective),
+        on_epoch,
+    )?;
+    let theta = res
+        .theta
+        .as_slice()
+        .ok_or_else(|| TrainError::InvalidParam("parameters not contiguous".into()))?;
+    let (mut weights, mut biases) = (Vec::new(), Vec::new());
+    for (sz, (w, b)) in sizes.windows(2).zip(offsets(&sizes)) {
+        weights.push(theta[w..b].to_vec());
+        biases.push(theta[b..b + sz[1]].to_vec());
+    }
+    let model = MlpModel::new(MlpModel {
+        schema,
+        scaler,
+        activation,
+        sizes,
+        weights,
+        biases,
+        target_mean: mean,
+        target_scale: s,
+    })?;
+    Ok((Arc::new(model), res.history, res.epochs_run))
+}
