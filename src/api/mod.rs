@@ -6,8 +6,10 @@ pub mod health;
 pub mod instances;
 pub mod middleware;
 pub mod models;
+pub mod onnx;
 pub mod predict;
 pub mod train;
+pub mod v2;
 
 use std::time::Duration;
 
@@ -35,6 +37,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "models", description = "Registry: models, versions, aliases, reload"),
         (name = "predict", description = "Inference"),
         (name = "training", description = "Training jobs"),
+        (name = "v2", description = "Open Inference Protocol (KServe V2)"),
     ),
     components(schemas(crate::error::ErrorBody))
 )]
@@ -48,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(models::router())
         .merge(predict::router())
         .merge(train::router())
+        .merge(v2::router())
+        .merge(onnx::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let cfg = &state.cfg.server;

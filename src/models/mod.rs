@@ -7,9 +7,11 @@
 
 pub mod linear;
 pub mod logistic;
+pub mod onnx;
 pub mod scaler;
 pub mod softmax;
 pub mod stable;
+pub mod tensors;
 
 use std::sync::Arc;
 
@@ -32,6 +34,9 @@ pub enum Family {
     LinearRegression,
     LogisticRegression,
     SoftmaxRegression,
+    /// An imported ONNX graph; its task (classification or regression) is read from the
+    /// graph, see [`Model::task`].
+    Onnx,
 }
 
 impl Family {
@@ -41,13 +46,15 @@ impl Family {
             Family::LinearRegression => "linear_regression",
             Family::LogisticRegression => "logistic_regression",
             Family::SoftmaxRegression => "softmax_regression",
+            Family::Onnx => "onnx",
         }
     }
 
-    /// The task this family solves.
+    /// The task this family solves. ONNX graphs can be either; this says regression and
+    /// [`Model::task`] gives the real answer.
     pub fn task(&self) -> Task {
         match self {
-            Family::LinearRegression => Task::Regression,
+            Family::LinearRegression | Family::Onnx => Task::Regression,
             Family::LogisticRegression | Family::SoftmaxRegression => Task::Classification,
         }
     }
@@ -110,6 +117,18 @@ pub trait Model: Send + Sync + std::fmt::Debug {
     fn to_artifact(&self) -> Artifact;
     /// Number of learned scalars (weights + intercepts; scaler not counted).
     fn n_parameters(&self) -> usize;
+    /// Classification iff the schema lists classes.
+    fn task(&self) -> Task {
+        if self.schema().classes.is_some() {
+            Task::Classification
+        } else {
+            Task::Regression
+        }
+    }
+    /// Named, typed input and output tensors (KServe V2 metadata, ONNX export).
+    fn signature(&self) -> tensors::Signature {
+        tensors::native(self.schema())
+    }
 }
 
 /// Serialised form of a model, tagged by `"family"`.
@@ -119,6 +138,8 @@ pub enum Artifact {
     LinearRegression(linear::LinearModel),
     LogisticRegression(logistic::LogisticModel),
     SoftmaxRegression(softmax::SoftmaxModel),
+    /// `model.json` is a stub naming the graph file beside it (`model.onnx`).
+    Onnx(onnx::OnnxArtifact),
 }
 
 impl Artifact {
@@ -139,6 +160,7 @@ impl Artifact {
                 m.validate()?;
                 Arc::new(m)
             }
+            Artifact::Onnx(a) => onnx::load(a)?,
         })
     }
 
@@ -147,6 +169,15 @@ impl Artifact {
             Artifact::LinearRegression(_) => Family::LinearRegression,
             Artifact::LogisticRegression(_) => Family::LogisticRegression,
             Artifact::SoftmaxRegression(_) => Family::SoftmaxRegression,
+            Artifact::Onnx(_) => Family::Onnx,
+        }
+    }
+
+    /// Extra files the store writes beside `model.json`: (file name, bytes).
+    pub fn blobs(&self) -> Vec<(&str, &[u8])> {
+        match self {
+            Artifact::Onnx(a) => vec![(a.file.as_str(), a.bytes.as_slice())],
+            _ => Vec::new(),
         }
     }
 }
