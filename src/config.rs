@@ -24,6 +24,17 @@ pub struct Config {
     pub log: LogConfig,
     pub demo: DemoConfig,
     pub monitoring: MonitoringConfig,
+    pub repository: RepositoryConfig,
+}
+
+/// The model store as a repository other processes write to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepositoryConfig {
+    /// Scan the store every this many milliseconds and reload models whose folders
+    /// changed (versions added or removed, policy.json edited). 0 turns polling off.
+    /// Default 0: the store changes only through the API unless you opt in.
+    pub poll_interval_ms: u64,
 }
 
 /// HTTP serving limits.
@@ -126,6 +137,7 @@ impl Default for Config {
             log: LogConfig::default(),
             demo: DemoConfig { enabled: true },
             monitoring: MonitoringConfig::default(),
+            repository: RepositoryConfig::default(),
         }
     }
 }

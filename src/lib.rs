@@ -62,6 +62,42 @@ pub fn load_store(state: &AppState) {
     state.lifecycle.set_loaded();
 }
 
+/// Starts repository polling when `repository.poll_interval_ms` > 0 (call after
+/// [`load_store`]); the task lives as long as the runtime.
+pub fn spawn_poller(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let ms = state.cfg.repository.poll_interval_ms;
+    if ms == 0 {
+        return None;
+    }
+    let registry = state.registry.clone();
+    Some(tokio::spawn(async move {
+        let r = registry.clone();
+        let Ok(mut poller) =
+            tokio::task::spawn_blocking(move || crate::registry::poll::Poller::prime(&r)).await
+        else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let r = registry.clone();
+            match tokio::task::spawn_blocking(move || {
+                poller.poll(&r);
+                poller
+            })
+            .await
+            {
+                Ok(p) => poller = p,
+                Err(e) => {
+                    tracing::error!(error = %e, "repository poll crashed; polling stopped");
+                    return;
+                }
+            }
+        }
+    }))
+}
+
 /// Binds, serves, loads the store in the background (readiness turns 200 when done),
 /// and shuts down gracefully on a signal: /readyz turns 503, in-flight requests finish
 /// within `shutdown_grace_ms`, then the process exits.
@@ -82,7 +118,15 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
     tracing::info!(addr = %local, "modeld listening");
 
     let loader = state.clone();
-    tokio::task::spawn_blocking(move || load_store(&loader));
+    tokio::task::spawn(async move {
+        let l = loader.clone();
+        if tokio::task::spawn_blocking(move || load_store(&l))
+            .await
+            .is_ok()
+        {
+            spawn_poller(&loader);
+        }
+    });
 
     let lifecycle = state.lifecycle.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

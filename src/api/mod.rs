@@ -7,9 +7,11 @@ pub mod instances;
 pub mod middleware;
 pub mod models;
 pub mod monitoring;
+pub mod onnx;
 pub mod predict;
 pub mod train;
 pub mod tune;
+pub mod v2;
 
 use std::time::Duration;
 
@@ -38,6 +40,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "predict", description = "Inference"),
         (name = "training", description = "Training jobs"),
         (name = "monitoring", description = "Feedback, online metrics, drift"),
+        (name = "v2", description = "Open Inference Protocol (KServe V2)"),
     ),
     components(schemas(crate::error::ErrorBody))
 )]
@@ -53,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(train::router())
         .merge(monitoring::router())
         .merge(tune::router())
+        .merge(v2::router())
+        .merge(onnx::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let cfg = &state.cfg.server;

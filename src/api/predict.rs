@@ -184,7 +184,7 @@ async fn run(
 }
 
 /// Metric handles resolved once per loaded version, not per request.
-fn handles<'a>(
+pub(crate) fn handles<'a>(
     state: &AppState,
     name: &str,
     entry: &'a Arc<VersionEntry>,

@@ -8,9 +8,11 @@
 pub mod linear;
 pub mod logistic;
 pub mod mlp;
+pub mod onnx;
 pub mod scaler;
 pub mod softmax;
 pub mod stable;
+pub mod tensors;
 
 use std::sync::Arc;
 
@@ -35,6 +37,9 @@ pub enum Family {
     SoftmaxRegression,
     MlpRegressor,
     MlpClassifier,
+    /// An imported ONNX graph; its task (classification or regression) is read from the
+    /// graph, see [`Model::task`].
+    Onnx,
 }
 
 impl Family {
@@ -46,13 +51,15 @@ impl Family {
             Family::SoftmaxRegression => "softmax_regression",
             Family::MlpRegressor => "mlp_regressor",
             Family::MlpClassifier => "mlp_classifier",
+            Family::Onnx => "onnx",
         }
     }
 
-    /// The task this family solves.
+    /// The task this family solves. ONNX graphs can be either; this says regression and
+    /// [`Model::task`] gives the real answer.
     pub fn task(&self) -> Task {
         match self {
-            Family::LinearRegression | Family::MlpRegressor => Task::Regression,
+            Family::LinearRegression | Family::MlpRegressor | Family::Onnx => Task::Regression,
             Family::LogisticRegression | Family::SoftmaxRegression | Family::MlpClassifier => {
                 Task::Classification
             }
@@ -117,6 +124,18 @@ pub trait Model: Send + Sync + std::fmt::Debug {
     fn to_artifact(&self) -> Artifact;
     /// Number of learned scalars (weights + intercepts; scaler not counted).
     fn n_parameters(&self) -> usize;
+    /// Classification iff the schema lists classes.
+    fn task(&self) -> Task {
+        if self.schema().classes.is_some() {
+            Task::Classification
+        } else {
+            Task::Regression
+        }
+    }
+    /// Named, typed input and output tensors (KServe V2 metadata, ONNX export).
+    fn signature(&self) -> tensors::Signature {
+        tensors::native(self.schema())
+    }
 }
 
 /// Serialised form of a model, tagged by `"family"`.
@@ -128,6 +147,8 @@ pub enum Artifact {
     SoftmaxRegression(softmax::SoftmaxModel),
     MlpRegressor(mlp::MlpModel),
     MlpClassifier(mlp::MlpModel),
+    /// `model.json` is a stub naming the graph file beside it (`model.onnx`).
+    Onnx(onnx::OnnxArtifact),
 }
 
 impl Artifact {
@@ -159,6 +180,7 @@ impl Artifact {
                 }
                 Arc::new(m)
             }
+            Artifact::Onnx(a) => onnx::load(a)?,
         })
     }
 
@@ -169,6 +191,15 @@ impl Artifact {
             Artifact::SoftmaxRegression(_) => Family::SoftmaxRegression,
             Artifact::MlpRegressor(_) => Family::MlpRegressor,
             Artifact::MlpClassifier(_) => Family::MlpClassifier,
+            Artifact::Onnx(_) => Family::Onnx,
+        }
+    }
+
+    /// Extra files the store writes beside `model.json`: (file name, bytes).
+    pub fn blobs(&self) -> Vec<(&str, &[u8])> {
+        match self {
+            Artifact::Onnx(a) => vec![(a.file.as_str(), a.bytes.as_slice())],
+            _ => Vec::new(),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! snapshot and swap it in, so a reader sees the old registry or the new one, never a mix.
 
 pub mod meta;
+pub mod policy;
+pub mod poll;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -130,13 +132,23 @@ impl ModelEntry {
             tracing::warn!(model = %stored.name, error = %e, "aliases unreadable");
             problems.push(e);
         }
+        if let Some(e) = stored.policy_error {
+            tracing::warn!(model = %stored.name, error = %e, "version policy unreadable; serving all versions");
+            problems.push(e);
+        }
         let mut versions = BTreeMap::new();
         for sv in stored.versions {
             let entry = match sv.content {
-                Ok((meta, artifact)) => match artifact.into_model() {
+                Ok((mut meta, artifact)) => match artifact.into_model() {
                     Ok(model) => VersionEntry {
+                        meta: Some({
+                            // A bare model.onnx gets its schema from the loaded graph.
+                            if meta.schema.feature_names.is_empty() {
+                                meta.schema = model.schema().clone();
+                            }
+                            meta
+                        }),
                         version: sv.version,
-                        meta: Some(meta),
                         state: VersionState::Ready(model),
                         handles: Default::default(),
                     },
@@ -234,6 +246,9 @@ pub struct Registry {
     snapshot: ArcSwap<Snapshot>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
+    /// Models unloaded through the V2 repository API: kept out of serving (and out of
+    /// repository polling) until loaded again. Guarded by `write`'s holders.
+    unloaded: Mutex<std::collections::BTreeSet<String>>,
     metrics: Arc<Metrics>,
 }
 
@@ -252,6 +267,7 @@ impl Registry {
             store,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
+            unloaded: Mutex::default(),
             metrics,
         }
     }
@@ -271,9 +287,36 @@ impl Registry {
         self.snapshot.store(Arc::new(snapshot));
     }
 
+    fn unloaded(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.unloaded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Names of the model folders in the store, loaded or not. Blocking.
+    pub fn store_model_names(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(self.store.model_names()?)
+    }
+
+    /// True if `name` was unloaded and not loaded again since.
+    pub fn is_unloaded(&self, name: &str) -> bool {
+        self.unloaded().contains(name)
+    }
+
+    /// Stops serving `name` (removes it from the snapshot) without touching its files.
+    pub fn unload(&self, name: &str) -> Result<(), RegistryError> {
+        let _guard = self.lock();
+        let current = self.snapshot();
+        current.model(name)?;
+        let mut snap = (*current).clone();
+        snap.models.remove(name);
+        self.unloaded().insert(name.to_string());
+        self.publish(snap);
+        Ok(())
+    }
+
     /// Re-reads the whole store and swaps it in at once. Blocking (file IO).
     pub fn reload_all(&self) -> Result<Arc<Snapshot>, RegistryError> {
         let _guard = self.lock();
+        self.unloaded().clear();
         let mut snap = Snapshot::default();
         for name in self.store.model_names()? {
             let entry = ModelEntry::from_stored(self.store.read_model(&name)?);
@@ -290,6 +333,7 @@ impl Registry {
     pub fn reload_model(&self, name: &str) -> Result<Option<Arc<ModelEntry>>, RegistryError> {
         check_name(name)?;
         let _guard = self.lock();
+        self.unloaded().remove(name);
         let entry = ModelEntry::from_stored(self.store.read_model(name)?);
         let mut snap = (*self.snapshot()).clone();
         let result = if entry.versions.is_empty() {

@@ -1,4 +1,5 @@
-//! The model store on disk: `<root>/<model>/<version>/{model.json,meta.json}` and
+//! The model store on disk: `<root>/<model>/<version>/{model.json,meta.json}` (plus
+//! `model.onnx` for imported graphs, see [`crate::models::onnx`]) and
 //! `<root>/<model>/aliases.json`. Every write goes to a temporary name, is fsynced and
 //! then renamed, so a crash leaves either the old state or the new one, never half a file.
 
@@ -7,9 +8,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::models::Artifact;
+use crate::models::onnx::{OnnxArtifact, ONNX_FILE};
+use crate::models::{Artifact, Family, Schema};
 
 use super::meta::VersionMeta;
+use super::policy::{VersionPolicy, POLICY_FILE};
 
 pub const ARTIFACT_FILE: &str = "model.json";
 pub const META_FILE: &str = "meta.json";
@@ -31,6 +34,10 @@ pub struct StoredModel {
     pub aliases: BTreeMap<String, u64>,
     /// Set when aliases.json exists but cannot be parsed.
     pub alias_error: Option<String>,
+    /// Versions on disk that the model's `policy.json` leaves out (not loaded).
+    pub retired: Vec<u64>,
+    /// Set when policy.json exists but cannot be parsed (every version is then served).
+    pub policy_error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +56,7 @@ impl Store {
         &self.root
     }
 
-    fn model_dir(&self, name: &str) -> PathBuf {
+    pub fn model_dir(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
 
@@ -78,6 +85,8 @@ impl Store {
         let mut versions = Vec::new();
         let mut aliases = BTreeMap::new();
         let mut alias_error = None;
+        let mut policy = VersionPolicy::default();
+        let mut policy_error = None;
         if dir.is_dir() {
             for entry in fs::read_dir(&dir)? {
                 let entry = entry?;
@@ -98,6 +107,14 @@ impl Store {
                 });
             }
             versions.sort_by_key(|v| v.version);
+            match fs::read(dir.join(POLICY_FILE)) {
+                Ok(bytes) => match VersionPolicy::parse(&bytes) {
+                    Ok(p) => policy = p,
+                    Err(e) => policy_error = Some(e),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => policy_error = Some(format!("{POLICY_FILE}: {e}")),
+            }
             match fs::read(dir.join(ALIASES_FILE)) {
                 Ok(bytes) => match serde_json::from_slice(&bytes) {
                     Ok(a) => aliases = a,
@@ -107,11 +124,17 @@ impl Store {
                 Err(e) => alias_error = Some(format!("{ALIASES_FILE}: {e}")),
             }
         }
+        let on_disk: Vec<u64> = versions.iter().map(|v| v.version).collect();
+        let (versions, retired): (Vec<_>, Vec<_>) = versions
+            .into_iter()
+            .partition(|v| policy.keeps(v.version, &on_disk));
         Ok(StoredModel {
             name: name.to_string(),
             versions,
             aliases,
             alias_error,
+            retired: retired.into_iter().map(|v| v.version).collect(),
+            policy_error,
         })
     }
 
@@ -150,6 +173,9 @@ impl Store {
         fs::create_dir(&tmp)?;
         let result = (|| {
             write_file_synced(&tmp.join(ARTIFACT_FILE), &to_json(artifact)?)?;
+            for (file, bytes) in artifact.blobs() {
+                write_file_synced(&tmp.join(blob_name(file)?), bytes)?;
+            }
             write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
             sync_dir(&tmp)?;
             fs::rename(&tmp, dir.join(meta.version.to_string()))?;
@@ -185,7 +211,23 @@ impl Store {
     }
 }
 
+/// A blob file name from an artifact must stay inside the version folder.
+fn blob_name(file: &str) -> std::io::Result<&str> {
+    if super::valid_name(file) {
+        Ok(file)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("invalid artifact file name '{file}'"),
+        ))
+    }
+}
+
 fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
+    let onnx = dir.join(ONNX_FILE);
+    if !dir.join(META_FILE).exists() && !dir.join(ARTIFACT_FILE).exists() && onnx.is_file() {
+        return bare_onnx(&onnx, version);
+    }
     let meta_bytes = fs::read(dir.join(META_FILE)).map_err(|e| format!("{META_FILE}: {e}"))?;
     let meta: VersionMeta =
         serde_json::from_slice(&meta_bytes).map_err(|e| format!("{META_FILE}: {e}"))?;
@@ -197,9 +239,40 @@ fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), Str
     }
     let art_bytes =
         fs::read(dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
-    let artifact: Artifact =
+    let mut artifact: Artifact =
         serde_json::from_slice(&art_bytes).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
+    if let Artifact::Onnx(a) = &mut artifact {
+        let file = blob_name(&a.file).map_err(|e| e.to_string())?;
+        let bytes = fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        a.bytes = std::sync::Arc::new(bytes);
+    }
     Ok((meta, artifact))
+}
+
+/// A version folder holding only `model.onnx`, e.g. copied in by a deployment tool: the
+/// stub and the meta are synthesised (schema filled in once the graph is loaded).
+fn bare_onnx(path: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
+    let bytes = fs::read(path).map_err(|e| format!("{ONNX_FILE}: {e}"))?;
+    let created_at = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let meta = VersionMeta {
+        version,
+        family: Family::Onnx.as_str().to_string(),
+        created_at,
+        schema: Schema {
+            feature_names: Vec::new(),
+            target: String::new(),
+            classes: None,
+        },
+        params: serde_json::json!({"source": "store"}),
+        metrics: Default::default(),
+        training: None,
+        n_parameters: 0,
+        profile: None,
+    };
+    Ok((meta, Artifact::Onnx(OnnxArtifact::new(bytes))))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> std::io::Result<Vec<u8>> {

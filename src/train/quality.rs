@@ -107,7 +107,7 @@ pub fn evaluate(model: &dyn Model, x: ArrayView2<f64>, y: &[f64]) -> Result<Metr
         )));
     }
     let out = model.predict(x)?;
-    match model.family().task() {
+    match model.task() {
         Task::Regression => Ok(regression_metrics(y, &out.predictions)),
         Task::Classification => {
             let k = model.schema().classes.as_ref().map_or(0, Vec::len);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates .venv (or $1) with the Python clients the interop suite (tests/interop/) drives
+# modeld with: tritonclient's HTTP client and onnxruntime. Versions are pinned so a CI
+# run is reproducible; bump them together with tests/interop/*.py.
+# Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
+# $MODELD_PYTHON (default .venv/bin/python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${1:-.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "tritonclient[http]==2.73.0" \
+    "onnxruntime==1.32.0" \
+    "numpy==2.4.6"
+"$VENV/bin/python" -c "import tritonclient.http, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"

@@ -1,0 +1,267 @@
+//! `POST /v2/models/{name}[/versions/{version}]/infer`.
+//!
+//! Accepts JSON, and the binary tensor extension tritonclient uses by default (header
+//! `Inference-Header-Content-Length`: the JSON header is followed by the raw
+//! little-endian tensors of inputs that declare `parameters.binary_data_size`). Outputs
+//! are always returned as JSON `data`, which tritonclient also reads.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
+use super::{parse_version, V2};
+use crate::api::extract::{blocking, AppPath};
+use crate::error::{ApiError, ErrorBody};
+use crate::models::tensors::{DataType, Role};
+use crate::models::Output;
+use crate::state::AppState;
+
+/// Above this many input values the compute moves to the blocking pool.
+const INLINE_CELLS: usize = 16_384;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RequestedOutput {
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InferRequest {
+    /// Echoed in the response.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Accepted and ignored (no request parameters change modeld's results).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
+    /// Exactly one tensor, named as in the model metadata.
+    pub inputs: Vec<InputTensor>,
+    /// Outputs to return; all of them when absent.
+    #[serde(default)]
+    pub outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InferResponse {
+    pub model_name: String,
+    pub model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub outputs: Vec<OutputTensor>,
+}
+
+/// Runs inference on the default version (`production` alias, else the highest ready).
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = V2,
+    params(("name" = String, Path, description = "Model name")),
+    request_body = InferRequest,
+    responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn infer(
+    State(state): State<AppState>,
+    AppPath(name): AppPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<InferResponse>, ApiError> {
+    run(&state, &name, None, &headers, body).await
+}
+
+/// Runs inference on one version.
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = V2,
+    params(("name" = String, Path, description = "Model name"),
+        ("version" = String, Path, description = "Version number")),
+    request_body = InferRequest,
+    responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn infer_version(
+    State(state): State<AppState>,
+    AppPath((name, version)): AppPath<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<InferResponse>, ApiError> {
+    let v = parse_version(&version)?;
+    run(&state, &name, Some(v), &headers, body).await
+}
+
+/// Splits the body into the JSON request and the binary tail (binary extension).
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<(InferRequest, usize), ApiError> {
+    let json_len = match headers.get("inference-header-content-length") {
+        None => body.len(),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|n| *n <= body.len())
+            .ok_or_else(|| {
+                ApiError::BadRequest(
+                    "Inference-Header-Content-Length must be a length within the body".into(),
+                )
+            })?,
+    };
+    let req: InferRequest = serde_json::from_slice(&body[..json_len]).map_err(|e| {
+        if e.is_data() {
+            ApiError::BadRequest(format!("invalid infer request: {e}"))
+        } else {
+            ApiError::InvalidJson(format!("invalid JSON: {e}"))
+        }
+    })?;
+    Ok((req, json_len))
+}
+
+async fn run(
+    state: &AppState,
+    name: &str,
+    version: Option<u64>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<InferResponse>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })?;
+    let (req, json_len) = parse_body(headers, &body)?;
+    let snapshot = state.registry.snapshot();
+    let (entry, model) = snapshot.resolve(name, version, None)?;
+    drop(snapshot);
+    let sig = model.signature();
+
+    let [input] = req.inputs.as_slice() else {
+        return Err(ApiError::BadRequest(format!(
+            "model '{name}' takes exactly one input tensor '{}', got {}",
+            sig.input.name,
+            req.inputs.len()
+        )));
+    };
+    if input.name != sig.input.name {
+        return Err(ApiError::BadRequest(format!(
+            "unknown input '{}': model '{name}' takes '{}'",
+            input.name, sig.input.name
+        )));
+    }
+    let binary = match binary_size(input)? {
+        Some(n) => Some(
+            json_len
+                .checked_add(n)
+                .and_then(|end| body.get(json_len..end))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "input '{}': binary_data_size {n} exceeds the body",
+                        input.name
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let x = to_matrix(input, model.schema().n_features(), binary)?;
+
+    // Requested outputs, in request order; all outputs when none are named.
+    let selected = match &req.outputs {
+        None => sig.outputs.clone(),
+        Some(list) => list
+            .iter()
+            .map(|o| {
+                sig.outputs
+                    .iter()
+                    .find(|s| s.tensor.name == o.name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let names: Vec<&str> =
+                            sig.outputs.iter().map(|s| s.tensor.name.as_str()).collect();
+                        ApiError::BadRequest(format!(
+                            "unknown output '{}': model '{name}' has {names:?}",
+                            o.name
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+
+    let rows = x.nrows();
+    let started = Instant::now();
+    let m = model.clone();
+    let output = if x.len() <= INLINE_CELLS {
+        m.predict(x.view())
+    } else {
+        blocking(move || Ok(m.predict(x.view()))).await?
+    }
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let handles = crate::api::predict::handles(state, name, &entry);
+    handles.0.inc_by(rows as u64);
+    handles.1.observe(started.elapsed().as_secs_f64());
+
+    let outputs = selected
+        .iter()
+        .map(|s| {
+            encode(
+                &s.tensor.name,
+                s.tensor.datatype,
+                s.role,
+                &s.tensor.shape,
+                &output,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(InferResponse {
+        model_name: name.to_string(),
+        model_version: entry.version.to_string(),
+        id: req.id,
+        outputs,
+    }))
+}
+
+fn encode(
+    name: &str,
+    datatype: DataType,
+    role: Role,
+    declared: &[i64],
+    out: &Output,
+) -> Result<OutputTensor, ApiError> {
+    let n = out.predictions.len();
+    let floats = |v: Vec<f64>| match datatype {
+        DataType::Fp32 => TensorData::F32(v.into_iter().map(|x| x as f32).collect()),
+        _ => TensorData::F64(v),
+    };
+    let (shape, data) = match role {
+        // Class indices are small non-negative integers held in f64.
+        Role::Label => (
+            vec![n],
+            TensorData::Int(out.predictions.iter().map(|p| *p as i64).collect()),
+        ),
+        Role::Value => {
+            let shape = if declared.len() == 2 {
+                vec![n, 1]
+            } else {
+                vec![n]
+            };
+            (shape, floats(out.predictions.clone()))
+        }
+        Role::Probabilities => {
+            let p = out
+                .probabilities
+                .as_ref()
+                .ok_or_else(|| ApiError::Internal(format!("model gave no {name}")))?;
+            (
+                vec![p.nrows(), p.ncols()],
+                floats(p.iter().copied().collect()),
+            )
+        }
+    };
+    Ok(OutputTensor {
+        name: name.to_string(),
+        datatype: datatype.as_str(),
+        shape,
+        data,
+    })
+}

@@ -1,0 +1,269 @@
+//! ONNX export of native models as default-domain graphs any ONNX runtime runs:
+//!
+//! ```text
+//! input [N,d] f64 → Sub(mean) → Div(scale) → MatMul(W) → Add(b) →
+//!   linear:   variable [N,1]
+//!   logistic: Sigmoid → p; Concat(1-p, p) → probabilities [N,2]; ArgMax → label [N]
+//!   softmax:  Softmax(axis=1) → probabilities [N,K]; ArgMax → label [N]
+//! ```
+//!
+//! Everything is float64, so an exported model reproduces modeld's predictions to
+//! rounding. Feature and class names travel in `metadata_props` (`modeld.feature_names`,
+//! `modeld.classes`, JSON lists) and the importer reads them back. A new family adds one
+//! arm to [`export`] built from the same [`Graph`] helpers (an MLP is a chain of
+//! `dense` + activation nodes).
+
+use prost::Message;
+use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType as PbType};
+
+use crate::models::scaler::Scaler;
+use crate::models::tensors::{INPUT, LABEL, PROBABILITIES, VARIABLE};
+use crate::models::{Artifact, Model, ModelError, Schema};
+
+pub const META_FEATURES: &str = "modeld.feature_names";
+pub const META_CLASSES: &str = "modeld.classes";
+const OPSET: i64 = 13;
+
+/// The model as ONNX bytes; an imported graph is returned exactly as it was uploaded.
+pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
+    let schema = model.schema().clone();
+    let mut g = Graph::default();
+    match model.to_artifact() {
+        Artifact::Onnx(a) => return Ok(a.bytes.to_vec()),
+        Artifact::LinearRegression(m) => {
+            let z = g.standardise(&m.scaler);
+            let y = g.dense(&z, &m.weights, 1, &[m.intercept], VARIABLE);
+            debug_assert_eq!(y, VARIABLE);
+            g.output(VARIABLE, PbType::Double, vec![None, Some(1)]);
+        }
+        Artifact::LogisticRegression(m) => {
+            let z = g.standardise(&m.scaler);
+            let logit = g.dense(&z, &m.weights, 1, &[m.intercept], "logit");
+            let p = g.node("Sigmoid", vec![logit], vec![], "p");
+            let one = g.constant("one", vec![1], vec![1.0]);
+            let q = g.node("Sub", vec![one, p.clone()], vec![], "q");
+            let probs = g.node(
+                "Concat",
+                vec![q, p],
+                vec![int_attr("axis", 1)],
+                PROBABILITIES,
+            );
+            g.classifier_outputs(probs, 2);
+        }
+        Artifact::SoftmaxRegression(m) => {
+            let z = g.standardise(&m.scaler);
+            let k = m.intercepts.len();
+            let d = schema.n_features();
+            // Column k of W holds class k's weights: W[j][k] = weights[k][j].
+            let w: Vec<f64> = (0..d)
+                .flat_map(|j| {
+                    m.weights
+                        .iter()
+                        .map(move |row| row.get(j).copied().unwrap_or(0.0))
+                })
+                .collect();
+            let logits = g.dense(&z, &w, k, &m.intercepts, "logits");
+            let probs = g.node(
+                "Softmax",
+                vec![logits],
+                vec![int_attr("axis", 1)],
+                PROBABILITIES,
+            );
+            g.classifier_outputs(probs, k);
+        }
+        Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => export_mlp(&mut g, &m)?,
+    }
+    g.finish(&schema)
+}
+
+/// Dense + activation per hidden layer, then softmax (classifier) or the target
+/// un-scaling (regressor).
+fn export_mlp(g: &mut Graph, m: &crate::models::mlp::MlpModel) -> Result<(), ModelError> {
+    use crate::models::mlp::Activation;
+    let mut h = g.standardise(&m.scaler);
+    let layers = m.weights.len();
+    for (i, (w, b)) in m.weights.iter().zip(&m.biases).enumerate() {
+        let out = m
+            .sizes
+            .get(i + 1)
+            .copied()
+            .ok_or_else(|| ModelError::InvalidArtifact("MLP sizes do not match its layers".into()))?;
+        h = g.dense(&h, w, out, b, &format!("layer{i}"));
+        if i + 1 < layers {
+            h = match m.activation {
+                Activation::Relu => g.node("Relu", vec![h], vec![], "relu"),
+                Activation::Tanh => g.node("Tanh", vec![h], vec![], "tanh"),
+                // 1 / (1 + exp(-h)), spelled out: not every runtime has a float64 Sigmoid.
+                Activation::Sigmoid => {
+                    let neg = g.node("Neg", vec![h], vec![], "neg");
+                    let e = g.node("Exp", vec![neg], vec![], "exp");
+                    let one = g.constant("one", vec![1], vec![1.0]);
+                    let den = g.node("Add", vec![one.clone(), e], vec![], "den");
+                    g.node("Div", vec![one, den], vec![], "sigmoid")
+                }
+            };
+        }
+    }
+    match m.schema.classes.as_ref() {
+        Some(classes) => {
+            let probs = g.node("Softmax", vec![h], vec![int_attr("axis", 1)], PROBABILITIES);
+            g.classifier_outputs(probs, classes.len());
+        }
+        None => {
+            let scale = g.constant("target_scale", vec![1], vec![m.target_scale]);
+            let mean = g.constant("target_mean", vec![1], vec![m.target_mean]);
+            let scaled = g.node("Mul", vec![h, scale], vec![], "scaled");
+            g.node("Add", vec![scaled, mean], vec![], VARIABLE);
+            g.output(VARIABLE, PbType::Double, vec![None, Some(1)]);
+        }
+    }
+    Ok(())
+}
+
+fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, elem: PbType, dims: Vec<Option<i64>>) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = dims
+        .into_iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Some(n) => Value::DimValue(n),
+                None => Value::DimParam("N".into()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: elem as i32,
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A graph under construction: nodes, f64 initializers and outputs.
+#[derive(Default)]
+pub struct Graph {
+    nodes: Vec<pb::NodeProto>,
+    inits: Vec<pb::TensorProto>,
+    outputs: Vec<pb::ValueInfoProto>,
+}
+
+impl Graph {
+    /// An f64 initializer; values stored little-endian in `raw_data` (read by every runtime).
+    pub fn constant(&mut self, name: &str, dims: Vec<i64>, values: Vec<f64>) -> String {
+        let name = format!("{name}_{}", self.inits.len());
+        self.inits.push(pb::TensorProto {
+            dims,
+            data_type: PbType::Double as i32,
+            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            name: name.clone(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// Adds a node with one output named `out` (made unique unless it is a graph output).
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: Vec<String>,
+        attrs: Vec<pb::AttributeProto>,
+        out: &str,
+    ) -> String {
+        let output = if [PROBABILITIES, LABEL, VARIABLE].contains(&out) {
+            out.to_string()
+        } else {
+            format!("{out}_{}", self.nodes.len())
+        };
+        self.nodes.push(pb::NodeProto {
+            input: inputs,
+            output: vec![output.clone()],
+            name: format!("{op}_{}", self.nodes.len()),
+            op_type: op.into(),
+            attribute: attrs,
+            ..Default::default()
+        });
+        output
+    }
+
+    /// (input - mean) / scale.
+    pub fn standardise(&mut self, s: &Scaler) -> String {
+        let d = s.mean.len() as i64;
+        let mean = self.constant("mean", vec![d], s.mean.clone());
+        let scale = self.constant("scale", vec![d], s.scale.clone());
+        let centred = self.node("Sub", vec![INPUT.into(), mean], vec![], "centred");
+        self.node("Div", vec![centred, scale], vec![], "z")
+    }
+
+    /// x @ W + b with W row-major [d, k].
+    pub fn dense(&mut self, x: &str, w: &[f64], k: usize, b: &[f64], name: &str) -> String {
+        let d = (w.len() / k.max(1)) as i64;
+        let wn = self.constant(&format!("{name}_w"), vec![d, k as i64], w.to_vec());
+        let bn = self.constant(&format!("{name}_b"), vec![k as i64], b.to_vec());
+        let xw = self.node("MatMul", vec![x.into(), wn], vec![], &format!("{name}_xw"));
+        self.node("Add", vec![xw, bn], vec![], name)
+    }
+
+    /// `label` = ArgMax(probabilities) (first maximum, like modeld) and both outputs.
+    fn classifier_outputs(&mut self, probs: String, k: usize) {
+        let attrs = vec![int_attr("axis", 1), int_attr("keepdims", 0)];
+        self.node("ArgMax", vec![probs], attrs, LABEL);
+        self.output(LABEL, PbType::Int64, vec![None]);
+        self.output(PROBABILITIES, PbType::Double, vec![None, Some(k as i64)]);
+    }
+
+    /// Declares a graph output (a node must produce a value of that name).
+    pub fn output(&mut self, name: &str, elem: PbType, dims: Vec<Option<i64>>) {
+        self.outputs.push(value_info(name, elem, dims));
+    }
+
+    fn finish(self, schema: &Schema) -> Result<Vec<u8>, ModelError> {
+        let d = schema.n_features() as i64;
+        // Serialising a list of strings cannot fail.
+        let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_default();
+        let mut props = vec![pb::StringStringEntryProto {
+            key: META_FEATURES.into(),
+            value: json(&schema.feature_names),
+        }];
+        if let Some(c) = &schema.classes {
+            props.push(pb::StringStringEntryProto {
+                key: META_CLASSES.into(),
+                value: json(c),
+            });
+        }
+        let model = pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET,
+            }],
+            producer_name: "modeld".into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            graph: Some(pb::GraphProto {
+                node: self.nodes,
+                name: "modeld".into(),
+                initializer: self.inits,
+                input: vec![value_info(INPUT, PbType::Double, vec![None, Some(d)])],
+                output: self.outputs,
+                ..Default::default()
+            }),
+            metadata_props: props,
+            ..Default::default()
+        };
+        Ok(model.encode_to_vec())
+    }
+}

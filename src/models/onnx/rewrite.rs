@@ -1,0 +1,98 @@
+//! Rewrites ai.onnx.ml operators that tract lacks into default-domain nodes, on the
+//! protobuf, before tract parses it. Today that is `Scaler` (skl2onnx's StandardScaler):
+//! `y = (float(x) - offset) * scale` becomes `Cast(to=FLOAT) → Sub → Mul`, which is what
+//! the ONNX-ML spec defines, with the two attribute vectors as initializers.
+
+use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
+
+const ML_DOMAIN: &str = "ai.onnx.ml";
+
+/// Rewrites every supported ML op in the main graph; errors name the offending node.
+pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Err("the file has no graph".into());
+    };
+    let mut nodes = Vec::with_capacity(graph.node.len());
+    for (i, node) in std::mem::take(&mut graph.node).into_iter().enumerate() {
+        if node.domain == ML_DOMAIN && node.op_type == "Scaler" {
+            let (new_nodes, inits) = scaler(&node, i)?;
+            nodes.extend(new_nodes);
+            graph.initializer.extend(inits);
+        } else {
+            nodes.push(node);
+        }
+    }
+    graph.node = nodes;
+    ensure_default_opset(model);
+    Ok(())
+}
+
+/// The new Sub/Mul/Cast nodes need a default-domain opset import.
+fn ensure_default_opset(model: &mut pb::ModelProto) {
+    if !model.opset_import.iter().any(|o| o.domain.is_empty()) {
+        model.opset_import.push(pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        });
+    }
+}
+
+fn floats_attr(node: &pb::NodeProto, name: &str, default: f32) -> Vec<f32> {
+    match node.attribute.iter().find(|a| a.name == name) {
+        Some(a) if !a.floats.is_empty() => a.floats.clone(),
+        Some(a) if a.r#type == AttributeType::Float as i32 => vec![a.f],
+        _ => vec![default],
+    }
+}
+
+fn scaler(
+    node: &pb::NodeProto,
+    index: usize,
+) -> Result<(Vec<pb::NodeProto>, Vec<pb::TensorProto>), String> {
+    let (Some(x), Some(y)) = (node.input.first(), node.output.first()) else {
+        return Err(format!(
+            "Scaler node {index} needs one input and one output"
+        ));
+    };
+    let offset = floats_attr(node, "offset", 0.0);
+    let scale = floats_attr(node, "scale", 1.0);
+    let p = format!("modeld_scaler{index}");
+    let tensor = |name: String, v: Vec<f32>| pb::TensorProto {
+        dims: vec![v.len() as i64],
+        data_type: DataType::Float as i32,
+        float_data: v,
+        name,
+        ..Default::default()
+    };
+    let simple = |op: &str, inputs: Vec<String>, output: String, suffix: &str| pb::NodeProto {
+        input: inputs,
+        output: vec![output],
+        name: format!("{p}_{suffix}"),
+        op_type: op.to_string(),
+        ..Default::default()
+    };
+    let mut cast = simple("Cast", vec![x.clone()], format!("{p}_cast"), "cast");
+    cast.attribute.push(pb::AttributeProto {
+        name: "to".into(),
+        r#type: AttributeType::Int as i32,
+        i: DataType::Float as i64,
+        ..Default::default()
+    });
+    let sub = simple(
+        "Sub",
+        vec![format!("{p}_cast"), format!("{p}_offset")],
+        format!("{p}_centred"),
+        "sub",
+    );
+    let mul = simple(
+        "Mul",
+        vec![format!("{p}_centred"), format!("{p}_scale")],
+        y.clone(),
+        "mul",
+    );
+    let inits = vec![
+        tensor(format!("{p}_offset"), offset),
+        tensor(format!("{p}_scale"), scale),
+    ];
+    Ok((vec![cast, sub, mul], inits))
+}

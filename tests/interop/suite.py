@@ -1,0 +1,142 @@
+"""Interop suite: real clients against a live modeld.
+
+Usage: python suite.py BASE_URL SHARED_DIR
+
+* tritonclient[http]: server/model metadata, readiness and infer with numpy arrays
+  (binary tensor extension and plain JSON) return what the native API returns;
+* onnxruntime: every model exported with ?format=onnx gives modeld's own predictions
+  within 1e-6 relative (labels exact).
+
+Sets up its own models through the native API (train + ONNX upload). Exits non-zero on
+the first failure; prints one line per check.
+"""
+import json
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import tritonclient.http as httpclient
+
+BASE, SHARED = sys.argv[1].rstrip("/"), Path(sys.argv[2])
+CHECKS = 0
+
+
+def ok(what):
+    global CHECKS
+    CHECKS += 1
+    print(f"ok {CHECKS:3d} {what}", flush=True)
+
+
+def http(method, path, body=None, content_type="application/json"):
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        raw = r.read()
+        return raw if r.headers.get("Content-Type", "").startswith("application/octet") else json.loads(raw)
+
+
+def train(name, algorithm, dataset, extra=None):
+    csv = (SHARED / "data" / f"{dataset}.csv").read_text()
+    body = {"algorithm": algorithm, "data": {"csv": csv, "target": "target"}, "params": {"seed": 1}}
+    body.update(extra or {})
+    job = http("POST", f"/v1/models/{name}/train", body)
+    for _ in range(3000):
+        j = http("GET", f"/v1/jobs/{job['job_id']}")
+        if j["state"] in ("succeeded", "failed", "cancelled"):
+            assert j["state"] == "succeeded", j
+            return j["version"]
+        time.sleep(0.02)
+    raise AssertionError(f"training {name} did not finish")
+
+
+def rows_of(dataset, n=12):
+    lines = (SHARED / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
+    step = max(1, len(lines) // n)
+    return np.array([[float(v) for v in l.split(",")[:-1]] for l in lines[::step][:n]])
+
+
+def native_predict(name, x, version=None):
+    q = f"?version={version}" if version else ""
+    return http("POST", f"/v1/models/{name}/predict{q}", {"instances": x.tolist()})
+
+
+def main():
+    host = BASE.split("://", 1)[-1]
+    client = httpclient.InferenceServerClient(url=host)
+    assert client.is_server_live()
+    for _ in range(500):  # the store loads in the background after the bind
+        if client.is_server_ready():
+            break
+        time.sleep(0.02)
+    assert client.is_server_ready()
+    meta = client.get_server_metadata()
+    assert meta["name"] == "modeld" and "model_repository" in meta["extensions"], meta
+    ok(f"server live, ready, metadata {meta['name']} {meta['version']}")
+
+    native = {
+        "iris": ("softmax_regression", "iris"),
+        "cancer": ("logistic_regression", "breast_cancer"),
+        "diabetes": ("linear_regression", "diabetes"),
+    }
+    for name, (algo, dataset) in native.items():
+        train(name, algo, dataset)
+    for stem in ["logreg_breast_cancer", "mlp_classifier_iris", "mlp_regressor_diabetes"]:
+        out = http("POST", f"/v1/models/{stem}/versions",
+                   (SHARED / "models" / f"{stem}.onnx").read_bytes(), "application/octet-stream")
+        assert out == {"version": 1}, out
+    ok("trained 3 native models, uploaded 3 ONNX files")
+
+    datasets = {"iris": "iris", "cancer": "breast_cancer", "diabetes": "diabetes",
+                "logreg_breast_cancer": "breast_cancer", "mlp_classifier_iris": "iris",
+                "mlp_regressor_diabetes": "diabetes"}
+    for name, dataset in datasets.items():
+        assert client.is_model_ready(name)
+        md = client.get_model_metadata(name)
+        inp = md["inputs"][0]
+        x = rows_of(dataset)
+        assert inp["shape"] == [-1, x.shape[1]], md
+        dtype = np.float32 if inp["datatype"] == "FP32" else np.float64
+        x = x.astype(dtype)
+        want = native_predict(name, x.astype(np.float64))
+        for binary in (True, False):
+            t = httpclient.InferInput(inp["name"], list(x.shape), inp["datatype"])
+            t.set_data_from_numpy(x, binary_data=binary)
+            outs = [httpclient.InferRequestedOutput(o["name"], binary_data=binary) for o in md["outputs"]]
+            res = client.infer(name, [t], outputs=outs, request_id="interop-1")
+            assert res.get_response()["id"] == "interop-1"
+            if "probabilities" in want:
+                label = res.as_numpy(md["outputs"][0]["name"])
+                probs = res.as_numpy(md["outputs"][1]["name"])
+                assert label.dtype == np.int64 and label.tolist() == want["predictions"], (label, want)
+                np.testing.assert_allclose(probs, np.array(want["probabilities"]), rtol=1e-6, atol=1e-12)
+            else:
+                values = res.as_numpy(md["outputs"][0]["name"])
+                assert values.shape == (len(x), 1), values.shape
+                np.testing.assert_allclose(values[:, 0], want["predictions"], rtol=1e-6)
+        ok(f"tritonclient {name}: metadata {inp['datatype']}{inp['shape']}, infer (binary and JSON) == native predict")
+
+    for name, dataset in list(datasets.items())[:3]:
+        onnx_bytes = http("GET", f"/v1/models/{name}/versions/1/export?format=onnx")
+        sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+        x = rows_of(dataset, 40)
+        want = native_predict(name, x)
+        got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: x})))
+        if "probabilities" in want:
+            assert got["label"].tolist() == want["predictions"], (got["label"], want["predictions"])
+            np.testing.assert_allclose(got["probabilities"], np.array(want["probabilities"]), rtol=1e-6, atol=1e-15)
+        else:
+            np.testing.assert_allclose(got["variable"][:, 0], want["predictions"], rtol=1e-6)
+        ok(f"onnxruntime {ort.__version__} runs exported {name} == modeld within 1e-6")
+
+    print(f"interop suite passed: {CHECKS} checks")
+
+
+if __name__ == "__main__":
+    main()
