@@ -41,6 +41,31 @@ async fn server_metadata_and_health() {
         .contains(&json!("model_repository")));
     assert_eq!(app.get("/v2/health/live").await.status, StatusCode::OK);
     assert_eq!(app.get("/v2/health/ready").await.status, StatusCode::OK);
+    // Every new route is in the OpenAPI document; import (POST) shares its path with the
+    // runs table (GET).
+    let doc = app.get("/openapi.json").await.body;
+    for path in [
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+        "/v2/repository/index",
+        "/v2/repository/models/{name}/load",
+        "/v2/repository/models/{name}/unload",
+        "/v1/models/{name}/versions/{version}/export",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+    let versions = &doc["paths"]["/v1/models/{name}/versions"];
+    assert!(versions["get"].is_object() && versions["post"].is_object());
     app.state.lifecycle.start_draining();
     assert_eq!(
         app.get("/v2/health/ready").await.status,

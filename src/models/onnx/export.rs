@@ -3,7 +3,7 @@
 //! ```text
 //! input [N,d] f64 → Sub(mean) → Div(scale) → MatMul(W) → Add(b) →
 //!   linear:   variable [N,1]
-//!   logistic: Sigmoid → p; Concat(1-p, p) → probabilities [N,2]; ArgMax → label [N]
+//!   logistic: Softmax(Concat(0·z, z)) = [1-σ(z), σ(z)] → probabilities [N,2]; ArgMax → label
 //!   softmax:  Softmax(axis=1) → probabilities [N,K]; ArgMax → label [N]
 //! ```
 //!
@@ -39,12 +39,19 @@ pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
         Artifact::LogisticRegression(m) => {
             let z = g.standardise(&m.scaler);
             let logit = g.dense(&z, &m.weights, 1, &[m.intercept], "logit");
-            let p = g.node("Sigmoid", vec![logit], vec![], "p");
-            let one = g.constant("one", vec![1], vec![1.0]);
-            let q = g.node("Sub", vec![one, p.clone()], vec![], "q");
-            let probs = g.node(
+            // softmax([0, z]) = [1 - σ(z), σ(z)], computed stably; tract's Sigmoid has
+            // no f64 kernel, Softmax has.
+            let zero = g.constant("zero", vec![1], vec![0.0]);
+            let zeros = g.node("Mul", vec![logit.clone(), zero], vec![], "zeros");
+            let pair = g.node(
                 "Concat",
-                vec![q, p],
+                vec![zeros, logit],
+                vec![int_attr("axis", 1)],
+                "pair",
+            );
+            let probs = g.node(
+                "Softmax",
+                vec![pair],
                 vec![int_attr("axis", 1)],
                 PROBABILITIES,
             );
