@@ -23,7 +23,7 @@ BIN=target/release/examples/train_speed
 CASES=(
   "ols|reg|regression|linear_regression|{}|ols"
   "sgd regressor, 5 epochs|reg|regression|linear_regression|{\"optimizer\":\"sgd\",\"epochs\":5,\"l2\":0.0001,\"learning_rate\":0.01}|sgd_reg"
-  "logistic (modeld adam full-batch, tol 1e-6 / sklearn lbfgs)|cls|classification|logistic_regression|{\"tol\":1e-6}|logistic"
+  "logistic C=1 (modeld newton / sklearn lbfgs)|cls|classification|logistic_regression|{\"solver\":\"newton\",\"l2\":0.00001}|logistic"
   "sgd log-loss, 5 epochs|cls|classification|logistic_regression|{\"optimizer\":\"sgd\",\"epochs\":5,\"l2\":0.0001,\"learning_rate\":0.01}|sgd_cls"
   "mlp classifier [32], adam, batch 200, 10 epochs|cls|classification|mlp_classifier|{\"hidden_layers\":[32],\"batch_size\":200,\"learning_rate\":0.001,\"epochs\":10,\"schedule\":{\"kind\":\"constant\"}}|mlp_cls"
   "mlp regressor [32], adam, batch 200, 10 epochs|reg|regression|mlp_regressor|{\"hidden_layers\":[32],\"batch_size\":200,\"learning_rate\":0.001,\"epochs\":10,\"schedule\":{\"kind\":\"constant\"}}|mlp_reg"
