@@ -34,14 +34,26 @@ fn default_validation_split() -> f64 {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
-    /// `linear_regression`, `logistic_regression` or `softmax_regression`.
+    /// `linear_regression`, `logistic_regression`, `softmax_regression`, `mlp_regressor`
+    /// or `mlp_classifier`.
     #[schema(value_type = String)]
     pub algorithm: Algorithm,
     /// `{"rows", "targets", "feature_names"?, "class_names"?}`, `{"csv", "target"?}` or
     /// `{"path", "target"?}` (a CSV file under the data directory).
     #[schema(value_type = Object)]
     pub data: DataSpec,
-    /// Hyperparameters; every one is optional (see the README for defaults).
+    /// Hyperparameters, every one optional (defaults in docs/training.md): `solver`
+    /// (`closed_form` | `gd` | `newton`), `optimizer` (`gd` | `sgd` | `minibatch` |
+    /// `momentum` | `adam`, default adam), `learning_rate`, `epochs`, `batch_size`,
+    /// `momentum` (0.9), `nesterov` (false), `seed` (42), `l1`, `l2` (per-row penalties,
+    /// 0; both = elastic net; sklearn `Ridge(alpha)` ⇔ l2 = alpha/n,
+    /// `LogisticRegression(C)` ⇔ l2 = 1/(C·n)), `tol`, `early_stopping`
+    /// (`{"patience","min_delta"}`), `schedule` (`{"kind": "constant" | "step"
+    /// (step_size 10, gamma 0.5) | "exponential" (gamma 0.99) | "inverse_scaling"
+    /// (power_t 0.5; default for mini-batches) | "warmup" (warmup_epochs 5, then) |
+    /// "plateau" (factor 0.5, patience 5, min_lr 1e-6, threshold 1e-4)}`), `loss`
+    /// (`mse` | `mae` | `huber` | `log_loss` | `cross_entropy`), `huber_delta` (1.0),
+    /// `hidden_layers` (MLP, [32]), `activation` (MLP: `relu` | `tanh` | `sigmoid`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: Params,

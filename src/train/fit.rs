@@ -133,7 +133,8 @@ fn fit_rows_resolved(
                 let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
                 (Arc::new(m), vec![record], 1)
             }
-            (Algorithm::LinearRegression, Solver::Gd) => {
+            // Newton is rejected for linear regression by validate().
+            (Algorithm::LinearRegression, Solver::Gd | Solver::Newton) => {
                 // Standardise the target too so default learning rates work for
                 // any target scale: with y = ȳ + s·y', minimising the objective in
                 // (w', b') with l1/s and the same l2 is equivalent (F = s²·F').
@@ -178,6 +179,29 @@ fn fit_rows_resolved(
                 let w = out.theta.slice(ndarray::s![..d]).mapv(|v| v * s);
                 let b = mean + s * out.theta.get(d).copied().unwrap_or(0.0);
                 let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
+                (Arc::new(m), out.history, out.epochs_run)
+            }
+            (Algorithm::LogisticRegression, Solver::Newton) => {
+                let obj = BinaryLogLoss {
+                    x: zt.clone(),
+                    y: yt.clone(),
+                };
+                let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| BinaryLogLoss {
+                    x: z.clone(),
+                    y: y.clone(),
+                });
+                let out = super::newton::newton_logistic(
+                    &obj,
+                    params.l2,
+                    params.epochs.unwrap_or(100),
+                    params.tol.unwrap_or(1e-10),
+                    vobj.as_ref().map(|v| v as &dyn Objective),
+                    on_epoch,
+                )?;
+                let d = zt.ncols();
+                let w = out.theta.slice(ndarray::s![..d]).to_vec();
+                let b = out.theta.get(d).copied().unwrap_or(0.0);
+                let m = LogisticModel::new(schema, scaler, w, b)?;
                 (Arc::new(m), out.history, out.epochs_run)
             }
             (Algorithm::LogisticRegression, _) => {

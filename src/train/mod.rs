@@ -18,6 +18,7 @@ pub mod fit;
 pub mod labels;
 pub mod linalg;
 pub mod mlp;
+pub mod newton;
 pub mod objective;
 pub mod optim;
 pub mod params;

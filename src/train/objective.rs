@@ -31,6 +31,15 @@ fn linear_grad(x: ArrayView2<f64>, r: &Array1<f64>) -> Array1<f64> {
     g
 }
 
+/// Gradient `[x·r; r]` of a linear predictor on a single row.
+fn single_row_grad(x: ArrayView1<f64>, r: f64) -> Array1<f64> {
+    let d = x.len();
+    let mut g = Array1::zeros(d + 1);
+    g.slice_mut(s![..d]).zip_mut_with(&x, |g, &x| *g = x * r);
+    g[d] = r;
+    g
+}
+
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
 fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
     let b = theta.get(d).copied().ok_or_else(|| {
@@ -71,6 +80,15 @@ impl RegLoss {
                 r.mapv(|v| huber(v, d)).sum() / n,
                 r.mapv(|v| v.clamp(-d, d)),
             ),
+        }
+    }
+
+    /// Loss and derivative of one residual.
+    pub fn scalar(&self, r: f64) -> (f64, f64) {
+        match *self {
+            RegLoss::Mse => (0.5 * r * r, r),
+            RegLoss::Mae => (r.abs(), if r == 0.0 { 0.0 } else { r.signum() }),
+            RegLoss::Huber(d) => (huber(r, d), r.clamp(-d, d)),
         }
     }
 
@@ -131,8 +149,14 @@ impl Objective for LeastSquares {
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
     ) -> Result<(f64, Array1<f64>), TrainError> {
-        let (x, y) = take(&self.x, &self.y, rows);
         let (w, b) = split_wb(theta, self.x.ncols())?;
+        if let Some(&[i]) = rows {
+            // sgd fast path: one row, no row copies.
+            let xi = self.x.row(i);
+            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - self.y[i]);
+            return Ok((loss, single_row_grad(xi, dr)));
+        }
+        let (x, y) = take(&self.x, &self.y, rows);
         let r = x.dot(&w) + b - &y;
         let (loss, dr) = self.loss.loss_and_deriv(&r);
         Ok((loss, linear_grad(x.view(), &dr)))
@@ -174,8 +198,15 @@ impl Objective for BinaryLogLoss {
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
     ) -> Result<(f64, Array1<f64>), TrainError> {
-        let (x, y) = take(&self.x, &self.y, rows);
         let (w, b) = split_wb(theta, self.x.ncols())?;
+        if let Some(&[i]) = rows {
+            let xi = self.x.row(i);
+            let z = xi.dot(&w) + b;
+            let yi = self.y[i];
+            let loss = crate::models::stable::softplus(z) - yi * z;
+            return Ok((loss, single_row_grad(xi, sigmoid(z) - yi)));
+        }
+        let (x, y) = take(&self.x, &self.y, rows);
         let z = x.dot(&w) + b;
         let loss = mean_log_loss(z.view(), y.view());
         let r = z.mapv(sigmoid) - &y;

@@ -197,7 +197,11 @@ pub fn minimize(
         let mut step =
             |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
                 let (_, mut g) = obj.loss_grad(theta.view(), rows)?;
-                g += &(&l2_mask * &*theta);
+                // In place: no temporaries per step (matters for sgd's one-row steps).
+                ndarray::Zip::from(&mut g)
+                    .and(&l2_mask)
+                    .and(&*theta)
+                    .for_each(|g, &m, &t| *g += m * t);
                 state.apply(theta, &g, lr, cfg.momentum);
                 if cfg.l1 > 0.0 {
                     let thr = &mask * (lr * cfg.l1);

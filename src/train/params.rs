@@ -43,6 +43,9 @@ impl Algorithm {
 pub enum Solver {
     ClosedForm,
     Gd,
+    /// Newton's method (logistic regression only; `epochs` = max iterations, default
+    /// 100; `tol` default 1e-10), see [`super::newton`].
+    Newton,
 }
 
 /// Iterative optimiser used by the `gd` solver.
@@ -258,6 +261,13 @@ impl TrainSpec {
         .map(|(name, _)| *name)
         .collect();
         let solver = match (self.algorithm, p.solver) {
+            (Algorithm::LogisticRegression, Some(Solver::Newton)) => Solver::Newton,
+            (_, Some(Solver::Newton)) => {
+                return bad(format!(
+                    "solver newton is only available for logistic_regression, not {}",
+                    self.algorithm.family()
+                ))
+            }
             (Algorithm::LinearRegression, Some(s)) => s,
             (Algorithm::LinearRegression, None) if iterative_given.is_empty() => Solver::ClosedForm,
             (_, Some(Solver::ClosedForm)) => {
@@ -302,6 +312,32 @@ impl TrainSpec {
                 ));
             }
             return Ok(base);
+        }
+        if solver == Solver::Newton {
+            if l1 > 0.0 {
+                return bad("l1 > 0 is not supported by solver newton; use solver gd".into());
+            }
+            if let Some(name) = iterative_given
+                .iter()
+                .find(|n| !["epochs", "tol"].contains(n))
+            {
+                return bad(format!("{name} is not used by solver newton"));
+            }
+            let epochs = p.epochs.unwrap_or(100);
+            if epochs == 0 || epochs > MAX_EPOCHS {
+                return bad(format!(
+                    "epochs must be between 1 and {MAX_EPOCHS}, got {epochs}"
+                ));
+            }
+            let tol = p.tol.unwrap_or(1e-10);
+            if !(tol.is_finite() && tol >= 0.0) {
+                return bad(format!("tol must be a finite number >= 0, got {tol}"));
+            }
+            return Ok(ResolvedParams {
+                epochs: Some(epochs),
+                tol: Some(tol),
+                ..base
+            });
         }
         let mlp = self.algorithm.is_mlp();
         let optimizer = p.optimizer.unwrap_or(Optimizer::Adam);

@@ -212,3 +212,70 @@ fn elastic_net_sparsifies() {
     assert!(zeros >= 1, "{w:?}");
     assert!((m["r2"] - want).abs() < 0.03);
 }
+
+/// Newton's method reproduces scikit-learn's lbfgs logistic regression (C = 1) on
+/// breast_cancer: the same test predictions in a handful of iterations.
+#[test]
+fn newton_solver_matches_reference_logistic() {
+    let r = reference();
+    let p: Params = serde_json::from_value(serde_json::json!({
+        "solver": "newton", "l2": l2_unit(&r, "breast_cancer")
+    }))
+    .unwrap();
+    let (f, m) = fit_reference(
+        "breast_cancer",
+        Task::Classification,
+        Algorithm::LogisticRegression,
+        p,
+    );
+    let want = ref_metric(&r, "breast_cancer", "logistic_regression", "accuracy");
+    println!("newton: {m:?} in {} iterations", f.epochs_run);
+    assert!((m["accuracy"] - want).abs() < 1e-12);
+    assert!(f.epochs_run < 30, "{}", f.epochs_run);
+    let test = indices(&r, "breast_cancer", "test_indices");
+    let data = dataset("breast_cancer", Task::Classification)
+        .select(&test)
+        .unwrap();
+    let pred = f.model.predict(data.x.view()).unwrap().predictions;
+    let want_pred: Vec<f64> = r["datasets"]["breast_cancer"]["models"]["logistic_regression"]
+        ["test_predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(pred, want_pred);
+    // only for logistic regression, without l1 or optimiser settings
+    for (alg, p, needle) in [
+        (
+            Algorithm::SoftmaxRegression,
+            serde_json::json!({"solver": "newton"}),
+            "only available for logistic_regression",
+        ),
+        (
+            Algorithm::LinearRegression,
+            serde_json::json!({"solver": "newton"}),
+            "only available for logistic_regression",
+        ),
+        (
+            Algorithm::LogisticRegression,
+            serde_json::json!({"solver": "newton", "l1": 0.1}),
+            "l1",
+        ),
+        (
+            Algorithm::LogisticRegression,
+            serde_json::json!({"solver": "newton", "optimizer": "adam"}),
+            "optimizer is not used",
+        ),
+    ] {
+        let spec = TrainSpec {
+            algorithm: alg,
+            params: serde_json::from_value(p).unwrap(),
+            validation_split: 0.2,
+        };
+        match spec.validate() {
+            Err(TrainError::InvalidParam(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+            other => panic!("{needle}: {other:?}"),
+        }
+    }
+}
