@@ -3,7 +3,7 @@
 # modeld with: tritonclient's HTTP client and onnxruntime. Versions are pinned so a CI
 # run is reproducible; bump them together with tests/interop/*.py.
 # Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
-# $MODELD_PYTHON (default .venv/bin/python).
+# $INTEROP_PYTHON (default .venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${1:-.venv}"

@@ -41,12 +41,16 @@ async fn exported_models_round_trip_through_import() {
         ("softmax_regression", "iris"),
         ("logistic_regression", "breast_cancer"),
         ("linear_regression", "diabetes"),
+        ("mlp_classifier", "iris"),
+        ("mlp_regressor", "diabetes"),
     ];
-    for (algorithm, dataset) in cases {
-        let csv = std::fs::read_to_string(shared(&format!("data/{dataset}.csv"))).unwrap();
+    for (algorithm, data_name) in cases {
+        let csv = std::fs::read_to_string(shared(&format!("data/{data_name}.csv"))).unwrap();
+        // One model per case: the name says what it is.
+        let dataset = format!("{data_name}-{}", algorithm.replace('_', "-"));
         let job = app
             .train(
-                dataset,
+                &dataset,
                 json!({"algorithm": algorithm, "data": {"csv": csv, "target": "target"}}),
             )
             .await;
@@ -64,7 +68,7 @@ async fn exported_models_round_trip_through_import() {
         let r = app.request(req).await;
         assert_eq!(r.status, StatusCode::CREATED, "{algorithm}: {}", r.text);
 
-        let data = read_csv(&shared(&format!("data/{dataset}.csv")));
+        let data = read_csv(&shared(&format!("data/{data_name}.csv")));
         let rows: Vec<Vec<f64>> = data.rows.iter().step_by(7).cloned().collect();
         let a = app
             .post(
@@ -116,11 +120,19 @@ async fn exported_models_round_trip_through_import() {
         assert_eq!(m.body["inputs"][0]["datatype"], "FP64");
     }
     // An imported version exports its original bytes.
-    let (status, bytes) = export(&app, "/v1/models/iris-onnx/versions/1/export?format=onnx").await;
+    let (status, bytes) = export(
+        &app,
+        "/v1/models/iris-softmax-regression-onnx/versions/1/export?format=onnx",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         bytes,
-        std::fs::read(dir.path().join("models/iris-onnx/1/model.onnx")).unwrap()
+        std::fs::read(
+            dir.path()
+                .join("models/iris-softmax-regression-onnx/1/model.onnx")
+        )
+        .unwrap()
     );
 
     let r = app

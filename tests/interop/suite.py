@@ -84,6 +84,8 @@ def main():
         "iris": ("softmax_regression", "iris"),
         "cancer": ("logistic_regression", "breast_cancer"),
         "diabetes": ("linear_regression", "diabetes"),
+        "mlp_iris": ("mlp_classifier", "iris"),
+        "mlp_diabetes": ("mlp_regressor", "diabetes"),
     }
     for name, (algo, dataset) in native.items():
         train(name, algo, dataset)
@@ -91,11 +93,12 @@ def main():
         out = http("POST", f"/v1/models/{stem}/versions",
                    (SHARED / "models" / f"{stem}.onnx").read_bytes(), "application/octet-stream")
         assert out == {"version": 1}, out
-    ok("trained 3 native models, uploaded 3 ONNX files")
+    ok(f"trained {len(native)} native models, uploaded 3 ONNX files")
 
-    datasets = {"iris": "iris", "cancer": "breast_cancer", "diabetes": "diabetes",
-                "logreg_breast_cancer": "breast_cancer", "mlp_classifier_iris": "iris",
-                "mlp_regressor_diabetes": "diabetes"}
+    datasets = {name: dataset for name, (_, dataset) in native.items()}
+    datasets.update({
+                     "logreg_breast_cancer": "breast_cancer", "mlp_classifier_iris": "iris",
+                "mlp_regressor_diabetes": "diabetes"})
     for name, dataset in datasets.items():
         assert client.is_model_ready(name)
         md = client.get_model_metadata(name)
@@ -122,7 +125,7 @@ def main():
                 np.testing.assert_allclose(values[:, 0], want["predictions"], rtol=1e-6)
         ok(f"tritonclient {name}: metadata {inp['datatype']}{inp['shape']}, infer (binary and JSON) == native predict")
 
-    for name, dataset in list(datasets.items())[:3]:
+    for name, (_, dataset) in native.items():
         onnx_bytes = http("GET", f"/v1/models/{name}/versions/1/export?format=onnx")
         sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
         x = rows_of(dataset, 40)

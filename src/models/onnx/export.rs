@@ -90,11 +90,9 @@ fn export_mlp(g: &mut Graph, m: &crate::models::mlp::MlpModel) -> Result<(), Mod
     let mut h = g.standardise(&m.scaler);
     let layers = m.weights.len();
     for (i, (w, b)) in m.weights.iter().zip(&m.biases).enumerate() {
-        let out = m
-            .sizes
-            .get(i + 1)
-            .copied()
-            .ok_or_else(|| ModelError::InvalidArtifact("MLP sizes do not match its layers".into()))?;
+        let out = m.sizes.get(i + 1).copied().ok_or_else(|| {
+            ModelError::InvalidArtifact("MLP sizes do not match its layers".into())
+        })?;
         h = g.dense(&h, w, out, b, &format!("layer{i}"));
         if i + 1 < layers {
             h = match m.activation {
