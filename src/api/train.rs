@@ -87,6 +87,19 @@ impl From<JobError> for ApiError {
     }
 }
 
+/// Model and alias names become folder names: both must be valid before a job exists.
+pub(crate) fn check_names(name: &str, alias: Option<&str>) -> Result<(), ApiError> {
+    if !valid_name(name) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid model name '{name}': use 1-128 characters from A-Z a-z 0-9 . _ -"
+        )));
+    }
+    if let Some(alias) = alias.filter(|a| !valid_name(a)) {
+        return Err(ApiError::InvalidInput(format!("invalid alias '{alias}'")));
+    }
+    Ok(())
+}
+
 /// Starts a training job → 202 with the job id; the finished job registers a new version.
 #[utoipa::path(post, path = "/v1/models/{name}/train", tag = "training",
     params(("name" = String, Path, description = "Model name")),
@@ -98,14 +111,7 @@ pub async fn train(
     AppPath(name): AppPath<String>,
     AppJson(req): AppJson<TrainRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_name(&name) {
-        return Err(ApiError::BadRequest(format!(
-            "invalid model name '{name}': use 1-128 characters from A-Z a-z 0-9 . _ -"
-        )));
-    }
-    if let Some(alias) = req.alias.as_deref().filter(|a| !valid_name(a)) {
-        return Err(ApiError::InvalidInput(format!("invalid alias '{alias}'")));
-    }
+    check_names(&name, req.alias.as_deref())?;
     let spec = TrainSpec {
         algorithm: req.algorithm,
         params: req.params,

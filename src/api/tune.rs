@@ -19,7 +19,6 @@ use super::extract::{blocking, AppJson, AppPath};
 use super::train::JobAccepted;
 use crate::error::{ApiError, ErrorBody};
 use crate::jobs::JobRequest;
-use crate::registry::valid_name;
 use crate::state::AppState;
 use crate::train::dataset::{self, DataSpec};
 use crate::train::tune::{self, Scoring, TuneSpec, DEFAULT_FOLDS};
@@ -83,14 +82,7 @@ pub async fn tune_model(
     AppPath(name): AppPath<String>,
     AppJson(req): AppJson<TuneRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !valid_name(&name) {
-        return Err(ApiError::BadRequest(format!(
-            "invalid model name '{name}': use 1-128 characters from A-Z a-z 0-9 . _ -"
-        )));
-    }
-    if let Some(alias) = req.alias.as_deref().filter(|a| !valid_name(a)) {
-        return Err(ApiError::InvalidInput(format!("invalid alias '{alias}'")));
-    }
+    super::train::check_names(&name, req.alias.as_deref())?;
     let spec = TuneSpec {
         algorithm: req.algorithm,
         params: req.params,
