@@ -69,7 +69,9 @@ def rss_mib(pid):
 
 
 def start_modeld(binary, data_dir, port, extra_env=None):
-    env = dict(os.environ, MODELD_LOG__FILTER="modeld=warn", **(extra_env or {}))
+    # Default configuration (log level included): the numbers are what a user gets.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELD_")}
+    env.update(extra_env or {})
     env.pop("RUST_LOG", None)
     return subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port),
                              "--data-dir", data_dir], env=env,
@@ -101,6 +103,39 @@ def write_body(path, rows):
         json.dump({"instances": [ROW] * rows}, f)
 
 
+def write_v2_body(path, rows):
+    with open(path, "w") as f:
+        json.dump({"inputs": [{"name": "input", "shape": [rows, len(ROW)], "datatype": "FP64",
+                               "data": ROW * rows}]}, f)
+
+
+def prepare_models(port):
+    """Trains an MLP and imports an ONNX graph (both 10 features, like the baseline's)."""
+    base = f"http://127.0.0.1:{port}"
+    rows = [[((i * 37 + j * 11) % 101) / 500.0 - 0.1 for j in range(10)] for i in range(2000)]
+    targets = [sum(r) * 100 + r[0] * r[1] * 1000 for r in rows]
+    _, job = http(f"{base}/v1/models/mlp/train",
+                  {"algorithm": "mlp_regressor", "data": {"rows": rows, "targets": targets},
+                   "params": {"hidden_layers": [64, 32], "epochs": 5}})
+    while True:
+        _, j = http(f"{base}/v1/jobs/{job['job_id']}")
+        if j["state"] in ("succeeded", "failed", "cancelled"):
+            if j["state"] != "succeeded":
+                raise SystemExit(f"MLP training for the benchmark failed: {j}")
+            break
+        time.sleep(0.2)
+    onnx = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+                        "models", "linreg_diabetes.onnx")
+    if not os.path.exists(onnx):
+        print(f"({onnx} not found: the ONNX scenario is skipped)")
+        return False
+    with open(onnx, "rb") as f:
+        req = urllib.request.Request(f"{base}/v1/models/onnx/versions", data=f.read(),
+                                     headers={"Content-Type": "application/octet-stream"})
+        urllib.request.urlopen(req, timeout=30).read()
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--modeld", required=True)
@@ -116,11 +151,14 @@ def main():
     with open(LUA_FILE, "w") as f:
         f.write(LUA)
     one, batch = os.path.join(tmp, "one.json"), os.path.join(tmp, "batch.json")
+    v2one = os.path.join(tmp, "v2one.json")
     write_body(one, 1)
     write_body(batch, 100)
+    write_v2_body(v2one, 1)
 
     data_dir = os.path.join(tmp, "data")
     mport, bport = free_port(), free_port()
+    nport = free_port()
     modeld = start_modeld(args.modeld, data_dir, mport)
     base = subprocess.Popen([args.baseline, f"127.0.0.1:{bport}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,18 +168,40 @@ def main():
         time.sleep(0.5)
         idle_rss = rss_mib(modeld.pid)
         base_rss = rss_mib(base.pid)
-        murl = f"http://127.0.0.1:{mport}/v1/models/diabetes/predict"
+        has_onnx = prepare_models(mport)
+        # The same store served with batching off, for the with/without comparison.
+        nobatch = start_modeld(args.modeld, data_dir, nport,
+                               {"MODELD_BATCHING__FAMILIES": "[]", "MODELD_DEMO__ENABLED": "false"})
+        procs.append(nobatch)
+        wait_ready(f"http://127.0.0.1:{nport}/readyz")
+        m = f"http://127.0.0.1:{mport}"
+        n = f"http://127.0.0.1:{nport}"
+        murl = f"{m}/v1/models/diabetes/predict"
         burl = f"http://127.0.0.1:{bport}/predict"
-        scenarios = [("1 row, 1 conn", one, 1, 1), ("1 row, 32 conns", one, 32, 1),
-                     ("100 rows, 32 conns", batch, 32, 100)]
+        linear = [("modeld", murl)]
+        scenarios = [("1 row, 1 conn", one, 1, 1, linear),
+                     ("1 row, 32 conns", one, 32, 1, linear),
+                     ("100 rows, 32 conns", batch, 32, 100, linear),
+                     ("V2 infer 1 row, 32 conns", v2one, 32, 1,
+                      [("modeld", f"{m}/v2/models/diabetes/infer")]),
+                     ("MLP 64-32, 1 row, 32 conns", one, 32, 1,
+                      [("modeld batched", f"{m}/v1/models/mlp/predict"),
+                       ("modeld unbatched", f"{n}/v1/models/mlp/predict")])]
+        if has_onnx:
+            scenarios.append(("ONNX linear, 1 row, 32 conns", one, 32, 1,
+                              [("modeld batched", f"{m}/v1/models/onnx/predict"),
+                               ("modeld unbatched", f"{n}/v1/models/onnx/predict")]))
         results = {}
         for r in range(args.rounds):
-            for name, body, conns, rows in scenarios:
-                for who, url in (("baseline", burl), ("modeld", murl)):
-                    res = wrk(url, body, conns, args.duration)
+            for name, body, conns, rows, targets in scenarios:
+                # The baseline always gets the native body of the same size (it does not
+                # speak V2): the comparison is per predicted row.
+                for who, url in [("baseline", burl)] + targets:
+                    res = wrk(url, (one if rows == 1 else batch) if who == "baseline" else body,
+                              conns, args.duration)
                     res["rows_per_s"] = res["rps"] * rows
                     results.setdefault((name, who), []).append(res)
-                    print(f"round {r + 1} {name:20s} {who:8s} {res['rps']:>10.0f} req/s "
+                    print(f"round {r + 1} {name:30s} {who:16s} {res['rps']:>10.0f} req/s "
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms errors {res['errors']}",
                           flush=True)
 
@@ -150,8 +210,8 @@ def main():
 
         lines = ["| scenario | server | req/s | rows/s | p50 ms | p99 ms | errors | req/s ratio | p99 ratio |",
                  "|---|---|---|---|---|---|---|---|---|"]
-        for name, _, _, _ in scenarios:
-            for who in ("baseline", "modeld"):
+        for name, _, _, _, targets in scenarios:
+            for who in ["baseline"] + [w for w, _ in targets]:
                 errs = sum(x["errors"] for x in results[(name, who)])
                 ratio = med(name, who, "rps") / med(name, "baseline", "rps")
                 pratio = med(name, who, "p99") / med(name, "baseline", "p99")

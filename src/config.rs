@@ -25,6 +25,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub monitoring: MonitoringConfig,
     pub repository: RepositoryConfig,
+    pub batching: crate::batching::BatchingConfig,
 }
 
 /// The model store as a repository other processes write to.
@@ -138,6 +139,7 @@ impl Default for Config {
             demo: DemoConfig { enabled: true },
             monitoring: MonitoringConfig::default(),
             repository: RepositoryConfig::default(),
+            batching: Default::default(),
         }
     }
 }
@@ -260,6 +262,7 @@ impl Config {
         if !(m.drift_threshold.is_finite() && m.drift_threshold > 0.0) {
             return bad("monitoring.drift_threshold must be a positive number");
         }
+        self.batching.validate().map_err(ConfigError::Invalid)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::Invalid(format!("log.filter is invalid: {e}")));
         }

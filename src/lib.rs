@@ -3,6 +3,7 @@
 //! [`run`] serves it until SIGINT/SIGTERM.
 
 pub mod api;
+pub mod batching;
 pub mod config;
 pub mod demo;
 pub mod error;

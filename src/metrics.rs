@@ -35,6 +35,7 @@ pub struct Metrics {
     quality: Vec<(&'static str, GaugeVec)>,
     pub feature_drift: GaugeVec,
     pub feedback: IntCounterVec,
+    pub batch_rows: HistogramVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +97,15 @@ impl Metrics {
             Opts::new("modeld_feedback_total", "Ground-truth labels received"),
             &["model", "version"],
         )?;
+        let batch_rows = HistogramVec::new(
+            HistogramOpts::new(
+                "modeld_batch_rows",
+                "Rows per model call made by the adaptive batcher",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0]),
+            &["model", "version"],
+        )?;
+        registry.register(Box::new(batch_rows.clone()))?;
         registry.register(Box::new(feature_drift.clone()))?;
         registry.register(Box::new(feedback.clone()))?;
         let mut quality = Vec::new();
@@ -136,6 +146,7 @@ impl Metrics {
             quality,
             feature_drift,
             feedback,
+            batch_rows,
         })
     }
 

@@ -10,8 +10,19 @@ use crate::monitor::Monitor;
 use crate::registry::store::Store;
 use crate::registry::Registry;
 
+/// Cloned for every request by each layer and extractor that takes state, so it is one
+/// reference count rather than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub cfg: Arc<Config>,
     pub registry: Arc<Registry>,
     pub jobs: Arc<JobManager>,
@@ -58,13 +69,13 @@ impl AppState {
             registry.clone(),
             metrics.clone(),
         ));
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             monitor: Arc::new(Monitor::new(cfg.monitoring.clone())),
             cfg: Arc::new(cfg),
             registry,
             jobs,
             metrics,
             lifecycle: Arc::new(Lifecycle::default()),
-        })
+        })))
     }
 }

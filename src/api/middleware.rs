@@ -1,5 +1,5 @@
-//! Cross-cutting middleware: request metrics, JSON bodies for every error, and the
-//! conversion of shed/timed-out requests into API errors.
+//! Cross-cutting middleware: API key, request metrics, JSON bodies for every error, and
+//! the conversion of shed/timed-out requests into API errors.
 
 use std::any::Any;
 use std::time::Instant;
@@ -14,9 +14,11 @@ use tower::BoxError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Counts and times each request under its route template; unknown paths share one label
-/// so a scanner cannot blow up the series count.
-pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The per-request edge work in one layer (each `from_fn` layer clones the stack below it
+/// and boxes a future per request): the API key check, API.md's JSON body on every error,
+/// and the request count and duration under the route template. Unknown paths share one
+/// route label so a scanner cannot blow up the series count.
+pub async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     // Methods are client-chosen tokens; unknown ones share a label to bound cardinality.
     let method: &'static str = match req.method().as_str() {
@@ -29,12 +31,14 @@ pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Ne
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let response = next.run(req).await;
-    let route = route.as_deref().unwrap_or("unmatched");
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let response = if authorized(&state, &req) {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    };
+    let response = json_errors(response).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = response.status();
     let m = &state.metrics;
     m.http_requests
@@ -49,13 +53,13 @@ pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Ne
 /// Routes that orchestrators and Prometheus reach without credentials.
 const OPEN_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
-/// With `server.api_key` set, requires `Authorization: Bearer <key>` on every other route.
-pub async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// With `server.api_key` set, every other route needs `Authorization: Bearer <key>`.
+fn authorized(state: &AppState, req: &Request) -> bool {
     let Some(key) = state.cfg.server.api_key.as_deref() else {
-        return next.run(req).await;
+        return true;
     };
     if OPEN_ROUTES.contains(&req.uri().path()) {
-        return next.run(req).await;
+        return true;
     }
     let given = req
         .headers()
@@ -63,11 +67,7 @@ pub async fn require_api_key(State(state): State<AppState>, req: Request, next: 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if constant_time_eq(given.as_bytes(), key.as_bytes()) {
-        next.run(req).await
-    } else {
-        ApiError::Unauthorized.into_response()
-    }
+    constant_time_eq(given.as_bytes(), key.as_bytes())
 }
 
 /// Compares without an early exit so response timing does not reveal the key's prefix.
@@ -81,8 +81,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Gives every 4xx/5xx answer API.md's JSON body, including the ones produced by axum
 /// itself (405, 415) or by layers that know nothing of our format.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+async fn json_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -63,26 +63,32 @@ pub fn router(state: AppState) -> Router {
     let cfg = &state.cfg.server;
 
     // Outermost first. Request ids are set before tracing so every log line carries
-    // one; metrics and JSON error bodies wrap the shedding layers so 503/504 answers are
-    // counted and shaped too. Load shedding sits outside the global concurrency limit
-    // so that a full server answers 503 at once instead of queueing without bound.
+    // one; the edge layer (API key, JSON error bodies, metrics) wraps the shedding
+    // layers so 503/504 answers are counted and shaped too. Load shedding sits outside
+    // the global concurrency limit so that a full server answers 503 at once instead of
+    // queueing without bound.
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
+            // Debug level: at the default `info` filter the span is never built, so a
+            // request pays nothing for it; `modeld=debug` turns per-request spans on.
             TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-                let id = extract::request_id(req.headers());
-                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    uri = %req.uri(),
+                    request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default(),
+                )
             }),
         )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::track_metrics,
-        ))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::require_api_key,
+            middleware::edge,
         ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(HandleErrorLayer::new(middleware::shed_or_timeout))

@@ -13,7 +13,10 @@ use utoipa_axum::routes;
 use super::extract::{AppJson, AppPath, AppQuery, RequestId};
 use super::instances::{to_matrix, Instance};
 use crate::error::{ApiError, ErrorBody};
-use crate::models::{Model, Output};
+use ndarray::Array2;
+
+use crate::batching::{Batched, Batcher};
+use crate::models::{Model, ModelError, Output};
 use crate::registry::VersionEntry;
 use crate::state::AppState;
 
@@ -162,17 +165,8 @@ async fn run(
     drop(instances);
     let rows = x.nrows();
     let started = Instant::now();
-    let (output, x) = if x.len() <= INLINE_CELLS {
-        (model.predict(x.view())?, x)
-    } else {
-        let m = model.clone();
-        super::extract::blocking(move || {
-            m.predict(x.view())
-                .map(|out| (out, x))
-                .map_err(ApiError::from)
-        })
-        .await?
-    };
+    let (x, output) = compute(state, name, &entry, &model, x).await?;
+    let output = output?;
     let elapsed = started.elapsed().as_secs_f64();
     let handles = handles(state, name, &entry);
     handles.0.inc_by(rows as u64);
@@ -181,6 +175,49 @@ async fn run(
         .monitor
         .record_prediction(name, &entry, &request_id, x.view(), &output.predictions);
     Ok(Json(respond(name, &entry, &model, output, request_id)))
+}
+
+/// Runs the model on `x`: through the version's batch worker when its family is
+/// batched, else here for small inputs and on the blocking pool for large ones. Gives
+/// `x` back for the prediction log; the outer error is the server's, the inner the
+/// model's.
+pub(crate) async fn compute(
+    state: &AppState,
+    name: &str,
+    entry: &VersionEntry,
+    model: &Arc<dyn Model>,
+    x: Array2<f64>,
+) -> Result<(Array2<f64>, Result<Output, ModelError>), ApiError> {
+    let cfg = &state.cfg.batching;
+    let batcher = entry.batcher.get_or_init(|| {
+        cfg.applies_to(model.family()).then(|| {
+            let v = entry.version.to_string();
+            let rows = state.metrics.batch_rows.with_label_values(&[name, &v]);
+            Batcher::spawn(model.clone(), cfg, rows)
+        })
+    });
+    let x = match batcher {
+        Some(b) => match b.predict(x).await {
+            Batched::Done(x, out) => return Ok((x, out)),
+            Batched::RunAlone(x) => x,
+            Batched::Lost => {
+                return Err(ApiError::Internal(
+                    "the batch worker stopped while predicting".into(),
+                ))
+            }
+        },
+        None => x,
+    };
+    if x.len() <= INLINE_CELLS {
+        let out = model.predict(x.view());
+        return Ok((x, out));
+    }
+    let m = model.clone();
+    super::extract::blocking(move || {
+        let out = m.predict(x.view());
+        Ok((x, out))
+    })
+    .await
 }
 
 /// Metric handles resolved once per loaded version, not per request.

@@ -2,6 +2,7 @@
 //! was predicted. Bounded by the total number of rows held; the oldest requests go first.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// What was predicted for one request.
 #[derive(Debug, Clone)]
@@ -18,8 +19,9 @@ pub struct LoggedPrediction {
 pub struct PredictionLog {
     capacity_rows: usize,
     rows: usize,
-    order: VecDeque<String>,
-    entries: HashMap<String, LoggedPrediction>,
+    // One allocation per id, shared by the queue and the map.
+    order: VecDeque<Arc<str>>,
+    entries: HashMap<Arc<str>, LoggedPrediction>,
 }
 
 /// Rough bytes per logged request beyond its 8-byte-per-row predictions: the id (twice:
@@ -35,7 +37,7 @@ impl PredictionLog {
     }
 
     /// Logs a request; a batch larger than the whole log is not kept.
-    pub fn insert(&mut self, request_id: String, entry: LoggedPrediction) {
+    pub fn insert(&mut self, request_id: Arc<str>, entry: LoggedPrediction) {
         let n = entry.predictions.len();
         if request_id.is_empty() || n == 0 || n > self.capacity_rows {
             return;
@@ -43,7 +45,7 @@ impl PredictionLog {
         if let Some(old) = self.entries.remove(&request_id) {
             // A client reusing a request id replaces the earlier entry.
             self.rows -= old.predictions.len();
-            self.order.retain(|id| id != &request_id);
+            self.order.retain(|id| *id != request_id);
         }
         while self.rows + n > self.capacity_rows {
             let Some(oldest) = self.order.pop_front() else {

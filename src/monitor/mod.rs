@@ -20,7 +20,7 @@ use log::{LoggedPrediction, PredictionLog};
 use online::OnlineWindow;
 
 #[derive(Debug)]
-struct VersionMonitor {
+pub(crate) struct VersionMonitor {
     online: OnlineWindow,
     drift: Option<(Arc<FeatureProfile>, LiveDrift)>,
 }
@@ -69,7 +69,7 @@ pub enum FeedbackError {
 
 /// Shared per-version state, keyed by (model, version).
 type VersionKey = (String, u64);
-type SharedVersion = Arc<Mutex<VersionMonitor>>;
+pub(crate) type SharedVersion = Arc<Mutex<VersionMonitor>>;
 
 pub struct Monitor {
     cfg: MonitoringConfig,
@@ -94,7 +94,15 @@ impl Monitor {
         &self.cfg
     }
 
-    fn version(&self, name: &str, entry: &VersionEntry) -> SharedVersion {
+    /// The version's state, found in the map once and then kept on the entry, so the
+    /// predict path does not build a key and hash it on every request.
+    fn version<'e>(&self, name: &str, entry: &'e VersionEntry) -> &'e SharedVersion {
+        entry
+            .monitor
+            .get_or_init(|| self.version_in_map(name, entry))
+    }
+
+    fn version_in_map(&self, name: &str, entry: &VersionEntry) -> SharedVersion {
         let mut map = lock(&self.versions);
         map.entry((name.to_string(), entry.version))
             .or_insert_with(|| {
@@ -129,7 +137,7 @@ impl Monitor {
     ) {
         if self.cfg.prediction_log_rows > 0 {
             lock(&self.log).insert(
-                request_id.to_string(),
+                request_id.into(),
                 LoggedPrediction {
                     model: name.to_string(),
                     version: entry.version,
@@ -138,8 +146,7 @@ impl Monitor {
                 },
             );
         }
-        let vm = self.version(name, entry);
-        let mut vm = lock(&vm);
+        let mut vm = lock(self.version(name, entry));
         if let Some((profile, live)) = vm.drift.as_mut() {
             if profile.features.len() == x.ncols() {
                 live.observe(profile, x);

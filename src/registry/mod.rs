@@ -69,6 +69,11 @@ pub struct VersionEntry {
     pub state: VersionState,
     /// Prediction counters for this version, resolved on first use by the predict path.
     pub handles: std::sync::OnceLock<(prometheus::IntCounter, prometheus::Histogram)>,
+    /// This version's batch worker (`None` when its family is not batched), started on
+    /// first use by the predict path and stopped when the entry is dropped.
+    pub batcher: std::sync::OnceLock<Option<crate::batching::Batcher>>,
+    /// This version's online-metrics and drift state, looked up once by the monitor.
+    pub(crate) monitor: std::sync::OnceLock<crate::monitor::SharedVersion>,
 }
 
 impl VersionEntry {
@@ -151,6 +156,8 @@ impl ModelEntry {
                         version: sv.version,
                         state: VersionState::Ready(model),
                         handles: Default::default(),
+                        batcher: Default::default(),
+                        monitor: Default::default(),
                     },
                     Err(e) => failed(&stored.name, sv.version, Some(meta), e.to_string()),
                 },
@@ -184,6 +191,8 @@ fn failed(name: &str, version: u64, meta: Option<VersionMeta>, reason: String) -
         meta,
         state: VersionState::Failed(reason),
         handles: Default::default(),
+        batcher: Default::default(),
+        monitor: Default::default(),
     }
 }
 
@@ -388,6 +397,8 @@ impl Registry {
                 meta: Some(meta),
                 state: VersionState::Ready(model),
                 handles: Default::default(),
+                batcher: Default::default(),
+                monitor: Default::default(),
             }),
         );
         if let Some(a) = alias {

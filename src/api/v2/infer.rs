@@ -18,14 +18,11 @@ use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
-use crate::api::extract::{blocking, AppPath};
+use crate::api::extract::AppPath;
 use crate::error::{ApiError, ErrorBody};
 use crate::models::tensors::{DataType, Role};
 use crate::models::Output;
 use crate::state::AppState;
-
-/// Above this many input values the compute moves to the blocking pool.
-const INLINE_CELLS: usize = 16_384;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RequestedOutput {
@@ -190,13 +187,8 @@ async fn run(
 
     let rows = x.nrows();
     let started = Instant::now();
-    let m = model.clone();
-    let output = if x.len() <= INLINE_CELLS {
-        m.predict(x.view())
-    } else {
-        blocking(move || Ok(m.predict(x.view()))).await?
-    }
-    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (_, output) = crate::api::predict::compute(state, name, &entry, &model, x).await?;
+    let output = output.map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let handles = crate::api::predict::handles(state, name, &entry);
     handles.0.inc_by(rows as u64);
     handles.1.observe(started.elapsed().as_secs_f64());
