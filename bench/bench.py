@@ -143,6 +143,9 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-extras", action="store_true")
+    ap.add_argument("--only", help="run only scenarios whose name contains this text")
+    ap.add_argument("--set", action="append", default=[], metavar="MODELD_KEY=VALUE",
+                    help="extra environment for the main modeld (e.g. batching settings)")
     args = ap.parse_args()
 
     global LUA_FILE
@@ -159,7 +162,7 @@ def main():
     data_dir = os.path.join(tmp, "data")
     mport, bport = free_port(), free_port()
     nport = free_port()
-    modeld = start_modeld(args.modeld, data_dir, mport)
+    modeld = start_modeld(args.modeld, data_dir, mport, dict(kv.split("=", 1) for kv in args.set))
     base = subprocess.Popen([args.baseline, f"127.0.0.1:{bport}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     procs = [modeld, base]
@@ -191,6 +194,8 @@ def main():
             scenarios.append(("ONNX linear, 1 row, 32 conns", one, 32, 1,
                               [("modeld batched", f"{m}/v1/models/onnx/predict"),
                                ("modeld unbatched", f"{n}/v1/models/onnx/predict")]))
+        if args.only:
+            scenarios = [sc for sc in scenarios if args.only in sc[0]]
         results = {}
         for r in range(args.rounds):
             for name, body, conns, rows, targets in scenarios:

@@ -1,8 +1,10 @@
 //! Extractors that turn every rejection into API.md's JSON error body.
 
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -16,16 +18,52 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(AppJson(v)),
-            Err(rejection) => Err(match ApiError::from(rejection) {
-                ApiError::PayloadTooLarge(_) => {
-                    ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
-                }
-                other => other,
-            }),
+        let reject = |rejection: JsonRejection| match ApiError::from(rejection) {
+            ApiError::PayloadTooLarge(_) => {
+                ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
+            }
+            other => other,
+        };
+        if !is_json(req.headers()) {
+            // axum's extractor words the rejection (415-style content-type message).
+            return match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Ok(AppJson(v)),
+                Err(rejection) => Err(reject(rejection)),
+            };
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| reject(JsonRejection::from(e)))?;
+        // The plain parse is the hot path; axum's own parse (which tracks the JSON path
+        // for its message) only runs to explain a body that failed.
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(AppJson(v)),
+            Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
+                Ok(axum::Json(v)) => Ok(AppJson(v)),
+                Err(rejection) => Err(reject(rejection)),
+            },
         }
     }
+}
+
+/// `application/json` or any `+json` media type, as axum's `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(mime) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let Some((kind, sub)) = mime.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub
+                .get(sub.len().saturating_sub(5)..)
+                .is_some_and(|end| sub.len() > 5 && end.eq_ignore_ascii_case("+json")))
 }
 
 /// The request id set (or echoed) by the request-id layer.

@@ -21,7 +21,7 @@ use axum::http::HeaderName;
 use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
     // the global concurrency limit so that a full server answers 503 at once instead of
     // queueing without bound.
     let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             // Debug level: at the default `info` filter the span is never built, so a
@@ -112,6 +112,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(layers)
         .with_state(state)
+}
+
+/// A random UUID v4 per request without an `x-request-id`, encoded straight into the
+/// header's bytes (tower-http's `MakeRequestUuid` goes through `Display` and a re-parse).
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        axum::http::HeaderValue::from_str(text)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

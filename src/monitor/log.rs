@@ -21,7 +21,9 @@ pub struct PredictionLog {
     rows: usize,
     // One allocation per id, shared by the queue and the map.
     order: VecDeque<Arc<str>>,
-    entries: HashMap<Arc<str>, LoggedPrediction>,
+    // Ids come from clients, so the hash is seeded per process (foldhash), but it need
+    // not be SipHash: this map is touched on every prediction.
+    entries: HashMap<Arc<str>, LoggedPrediction, foldhash::fast::RandomState>,
 }
 
 /// Rough bytes per logged request beyond its 8-byte-per-row predictions: the id (twice:

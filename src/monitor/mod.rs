@@ -136,15 +136,15 @@ impl Monitor {
         predictions: &[f64],
     ) {
         if self.cfg.prediction_log_rows > 0 {
-            lock(&self.log).insert(
-                request_id.into(),
-                LoggedPrediction {
-                    model: name.to_string(),
-                    version: entry.version,
-                    predictions: predictions.to_vec(),
-                    consumed: false,
-                },
-            );
+            // Allocated before taking the lock, which every predicting thread shares.
+            let id: Arc<str> = request_id.into();
+            let logged = LoggedPrediction {
+                model: name.to_string(),
+                version: entry.version,
+                predictions: predictions.to_vec(),
+                consumed: false,
+            };
+            lock(&self.log).insert(id, logged);
         }
         let mut vm = lock(self.version(name, entry));
         if let Some((profile, live)) = vm.drift.as_mut() {
