@@ -16,7 +16,7 @@ fi
 PY=bench/.venv/bin/python
 [ -f $OUT/reg.csv ] || $PY $GEN --task regression --n 100000 --d 20 --out $OUT/reg.csv --no-params
 [ -f $OUT/cls.csv ] || $PY $GEN --task classification --classes 2 --n 100000 --d 20 --out $OUT/cls.csv --no-params
-cargo build --release --example train_speed -q
+cargo build --release --no-default-features --example train_speed -q
 BIN=target/release/examples/train_speed
 
 # name | csv | task | modeld algorithm | modeld params | sklearn case

@@ -2,6 +2,7 @@
 //! standardised features. Parameter layout: `[w (d); b]` for least squares and
 //! logistic, `[W (d×K row-major); b (K)]` for softmax.
 
+use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
 
 use super::optim::Objective;
@@ -20,24 +21,96 @@ fn take<'a>(
     }
 }
 
-/// Gradient of `[w; b]` for a linear predictor with residual-like vector r:
-/// ∂/∂w = Xᵀr / n, ∂/∂b = Σr / n.
-fn linear_grad(x: ArrayView2<f64>, r: &Array1<f64>) -> Array1<f64> {
-    let n = x.nrows().max(1) as f64;
+/// Writes the gradient of `[w; b]` for a linear predictor with residual-like
+/// vector r into `grad`: ∂/∂w = Xᵀr / n, ∂/∂b = Σr / n. Xᵀr goes through the
+/// GEMM kernel, which reads X row by row; a plain `x.t().dot(r)` walks X
+/// column by column, once per feature.
+fn linear_grad_into(
+    x: ArrayView2<f64>,
+    r: &Array1<f64>,
+    grad: &mut Array1<f64>,
+) -> Result<(), TrainError> {
     let d = x.ncols();
-    let mut g = Array1::zeros(d + 1);
-    g.slice_mut(s![..d]).assign(&(x.t().dot(r) / n));
-    g[d] = r.sum() / n;
-    g
+    check_len(grad, d + 1)?;
+    let n = x.nrows().max(1) as f64;
+    let mut gw = grad.slice_mut(s![..d]).insert_axis(Axis(1));
+    general_mat_mul(
+        1.0 / n,
+        &x.t(),
+        &r.view().insert_axis(Axis(1)),
+        0.0,
+        &mut gw,
+    );
+    if let Some(gb) = grad.get_mut(d) {
+        *gb = r.sum() / n;
+    }
+    Ok(())
 }
 
-/// Gradient `[x·r; r]` of a linear predictor on a single row.
-fn single_row_grad(x: ArrayView1<f64>, r: f64) -> Array1<f64> {
+/// Writes the gradient `[x·r; r]` of a linear predictor on a single row.
+fn row_grad_into(x: ArrayView1<f64>, r: f64, grad: &mut Array1<f64>) {
     let d = x.len();
-    let mut g = Array1::zeros(d + 1);
-    g.slice_mut(s![..d]).zip_mut_with(&x, |g, &x| *g = x * r);
-    g[d] = r;
-    g
+    grad.slice_mut(s![..d]).zip_mut_with(&x, |g, &x| *g = x * r);
+    if let Some(gb) = grad.get_mut(d) {
+        *gb = r;
+    }
+}
+
+/// The optimiser hands in buffers of `n_params` entries; anything else is a bug
+/// reported as an error rather than a panic.
+fn check_len(grad: &Array1<f64>, n: usize) -> Result<(), TrainError> {
+    if grad.len() == n {
+        Ok(())
+    } else {
+        Err(TrainError::InvalidParam(format!(
+            "gradient buffer has {} entries, expected {n}",
+            grad.len()
+        )))
+    }
+}
+
+/// Rows copied at a time by [`for_rows_in_blocks`] (256 × 20 features = 40 KB,
+/// well inside L2).
+const BLOCK_ROWS: usize = 256;
+
+/// Calls `f(xᵢ, yᵢ)` for each of `rows` in order, reading the rows through a
+/// small contiguous copy made block by block. Shuffled rows of a matrix larger
+/// than the cache cost a cache miss each; in the per-row steps every miss is
+/// waited for, while the copy loop's loads are independent and overlap.
+fn for_rows_in_blocks(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    rows: &[usize],
+    mut f: impl FnMut(ArrayView1<f64>, f64) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let n = x.nrows().min(y.len());
+    let mut xb = Array2::<f64>::zeros((BLOCK_ROWS.min(rows.len()), x.ncols()));
+    let mut yb = Array1::<f64>::zeros(xb.nrows());
+    let d = x.ncols();
+    for block in rows.chunks(BLOCK_ROWS) {
+        if let Some(&bad) = block.iter().find(|&&i| i >= n) {
+            return Err(TrainError::InvalidParam(format!(
+                "row {bad} out of range ({n} rows)"
+            )));
+        }
+        // First touch each row's first, middle and last cache line and its
+        // target in a tight loop, so that many misses are in flight at once;
+        // the copy below then hits the cache.
+        if d > 0 {
+            let touched = block.iter().fold(0.0, |acc, &i| {
+                acc + x[[i, 0]] + x[[i, d / 2]] + x[[i, d - 1]] + y[i]
+            });
+            std::hint::black_box(touched);
+        }
+        for ((mut dst, yd), &i) in xb.outer_iter_mut().zip(yb.iter_mut()).zip(block) {
+            dst.assign(&x.row(i));
+            *yd = y[i];
+        }
+        for (xi, &yi) in xb.outer_iter().zip(yb.iter()).take(block.len()) {
+            f(xi, yi)?;
+        }
+    }
+    Ok(())
 }
 
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
@@ -144,22 +217,43 @@ impl Objective for LeastSquares {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         if let Some(&[i]) = rows {
-            // sgd fast path: one row, no row copies.
-            let xi = self.x.row(i);
-            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - self.y[i]);
-            return Ok((loss, single_row_grad(xi, dr)));
+            // One row: no row copies.
+            check_len(grad, self.n_params())?;
+            let (xi, yi) = row(&self.x, &self.y, i)?;
+            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
+            row_grad_into(xi, dr, grad);
+            return Ok(loss);
         }
         let (x, y) = take(&self.x, &self.y, rows);
         let r = x.dot(&w) + b - &y;
         let (loss, dr) = self.loss.loss_and_deriv(&r);
-        Ok((loss, linear_grad(x.view(), &dr)))
+        linear_grad_into(x.view(), &dr, grad)?;
+        Ok(loss)
+    }
+    fn per_row_pass(
+        &self,
+        theta: &mut Array1<f64>,
+        rows: &[usize],
+        grad: &mut Array1<f64>,
+        update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    ) -> Result<(), TrainError> {
+        let d = self.x.ncols();
+        check_len(grad, d + 1)?;
+        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
+            let (w, b) = split_wb(theta.view(), d)?;
+            let (_, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
+            row_grad_into(xi, dr, grad);
+            update(theta, grad);
+            Ok(())
+        })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
@@ -173,6 +267,18 @@ impl Objective for LeastSquares {
             self.loss.mean_loss(&r),
             Some(r2_from_residuals(&r, self.y.view())),
         ))
+    }
+}
+
+/// Row `i` of `x` and `y[i]`; an out-of-range index is an error, not a panic.
+fn row<'a>(
+    x: &'a Array2<f64>,
+    y: &Array1<f64>,
+    i: usize,
+) -> Result<(ArrayView1<'a, f64>, f64), TrainError> {
+    match (i < x.nrows(), y.get(i)) {
+        (true, Some(&yi)) => Ok((x.row(i), yi)),
+        _ => Err(TrainError::InvalidParam(format!("row {i} out of range"))),
     }
 }
 
@@ -193,24 +299,44 @@ impl Objective for BinaryLogLoss {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         if let Some(&[i]) = rows {
-            let xi = self.x.row(i);
+            check_len(grad, self.n_params())?;
+            let (xi, yi) = row(&self.x, &self.y, i)?;
             let z = xi.dot(&w) + b;
-            let yi = self.y[i];
             let loss = crate::models::stable::softplus(z) - yi * z;
-            return Ok((loss, single_row_grad(xi, sigmoid(z) - yi)));
+            row_grad_into(xi, sigmoid(z) - yi, grad);
+            return Ok(loss);
         }
         let (x, y) = take(&self.x, &self.y, rows);
         let z = x.dot(&w) + b;
         let loss = mean_log_loss(z.view(), y.view());
         let r = z.mapv(sigmoid) - &y;
-        Ok((loss, linear_grad(x.view(), &r)))
+        linear_grad_into(x.view(), &r, grad)?;
+        Ok(loss)
+    }
+    fn per_row_pass(
+        &self,
+        theta: &mut Array1<f64>,
+        rows: &[usize],
+        grad: &mut Array1<f64>,
+        update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    ) -> Result<(), TrainError> {
+        let d = self.x.ncols();
+        check_len(grad, d + 1)?;
+        // The step needs only σ(z) − y, not the row's loss (saves a log per row).
+        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
+            let (w, b) = split_wb(theta.view(), d)?;
+            row_grad_into(xi, sigmoid(xi.dot(&w) + b) - yi, grad);
+            update(theta, grad);
+            Ok(())
+        })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
@@ -284,11 +410,13 @@ impl Objective for CrossEntropy {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols() * self.k(), self.k())
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
+        check_len(grad, self.n_params())?;
         let (x, y): (CowArray<f64, Ix2>, CowArray<f64, Ix2>) = match rows {
             None => (self.x.view().into(), self.y.view().into()),
             Some(r) => (
@@ -302,10 +430,10 @@ impl Objective for CrossEntropy {
         let g = (&z - &lse.insert_axis(Axis(1))).mapv(f64::exp) - &y;
         let gw = x.t().dot(&g) / n;
         let gb = g.sum_axis(Axis(0)) / n;
-        let mut out = Vec::with_capacity(self.n_params());
-        out.extend(gw.iter().copied());
-        out.extend(gb.iter().copied());
-        Ok((loss, Array1::from(out)))
+        for (dst, src) in grad.iter_mut().zip(gw.iter().chain(gb.iter())) {
+            *dst = *src;
+        }
+        Ok(loss)
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         Ok(self.eval(self.x.view(), self.y.view(), theta)?.0)
