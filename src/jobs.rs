@@ -18,7 +18,9 @@ use crate::metrics::Metrics;
 use crate::monitor::FeatureProfile;
 use crate::registry::{Provenance, Registry, VersionMeta};
 use crate::train::tune::{self, CvResult, Plan};
-use crate::train::{self, Dataset, EpochRecord, Fitted, Metrics as Quality, TrainError, TrainSpec};
+use crate::train::{
+    self, Dataset, EpochRecord, Fitted, Metrics as Quality, Threads, TrainError, TrainSpec,
+};
 
 /// Longest learning curve kept with a job or version; longer runs are thinned evenly.
 pub const MAX_HISTORY_POINTS: usize = 1000;
@@ -126,6 +128,8 @@ pub struct JobManager {
     /// Quantile bins of the feature profile stored with each version (drift reference).
     profile_bins: usize,
     slots: Arc<Semaphore>,
+    /// Shared by all jobs: `[training] threads` bounds training's cores in total.
+    threads: Threads,
     jobs: Mutex<VecDeque<(String, Arc<Job>)>>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
@@ -141,6 +145,10 @@ impl JobManager {
         Self {
             profile_bins,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent_jobs)),
+            threads: Threads::new(cfg.threads).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "training runs on the job threads only");
+                Threads::sequential()
+            }),
             cfg,
             jobs: Mutex::new(VecDeque::new()),
             registry,
@@ -266,7 +274,7 @@ impl JobManager {
         };
         let (fitted, spec, cv) = match &req.tune {
             None => (
-                train::fit(&req.spec, &req.dataset, &mut on_epoch)?,
+                train::fit_with(&req.spec, &req.dataset, &self.threads, &mut on_epoch)?,
                 req.spec.clone(),
                 None,
             ),
@@ -284,7 +292,8 @@ impl JobManager {
                         }
                     }
                 };
-                let (report, fitted, spec) = tune::run(plan, &req.dataset, &mut on_step)?;
+                let (report, fitted, spec) =
+                    tune::run(plan, &req.dataset, &self.threads, &mut on_step)?;
                 {
                     let mut v = lock(&job.view);
                     v.cv_results = Some(report.results.clone());
