@@ -2,7 +2,7 @@
 # Training speed: modeld (release build, through the library) vs scikit-learn on
 # the same 100,000 x 20 synthetic data, same algorithm / iterations, same run.
 # Times include standardisation and one scoring pass on the training rows.
-# usage: bench/train_speed.sh [runs=3]
+# usage: [MODELD_TRAIN_THREADS=n] bench/train_speed.sh [runs=3]  (modeld training threads, default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}

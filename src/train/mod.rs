@@ -1,5 +1,6 @@
 //! Training: data loading ([`dataset`]), parameter validation ([`params`]),
-//! splitting ([`split`]), optimisation ([`optim`], [`objective`], [`linalg`]),
+//! splitting ([`split`]), optimisation ([`optim`], [`objective`], [`newton`],
+//! [`linalg`]) with its worker threads ([`parallel`]),
 //! metrics ([`quality`]) and the [`fit`] entry point.
 //!
 //! Objective minimised by every algorithm (w = weights, bias not penalised):
