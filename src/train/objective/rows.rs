@@ -73,7 +73,9 @@ const BLOCK_ROWS: usize = 256;
 /// Calls `f(xᵢ, yᵢ)` for each of `rows` in order, reading the rows through a
 /// small contiguous copy made block by block. Shuffled rows of a matrix larger
 /// than the cache cost a cache miss each; in the per-row steps every miss is
-/// waited for, while the copy loop's loads are independent and overlap.
+/// waited for, while the copy loop's loads are independent and overlap
+/// (measured: 5 sgd epochs on 100,000 × 20 take ~0.28 s reading rows in place,
+/// ~0.2 s through the copy).
 pub(super) fn for_rows_in_blocks(
     x: &Array2<f64>,
     y: &Array1<f64>,
@@ -83,21 +85,11 @@ pub(super) fn for_rows_in_blocks(
     let n = x.nrows().min(y.len());
     let mut xb = Array2::<f64>::zeros((BLOCK_ROWS.min(rows.len()), x.ncols()));
     let mut yb = Array1::<f64>::zeros(xb.nrows());
-    let d = x.ncols();
     for block in rows.chunks(BLOCK_ROWS) {
         if let Some(&bad) = block.iter().find(|&&i| i >= n) {
             return Err(TrainError::InvalidParam(format!(
                 "row {bad} out of range ({n} rows)"
             )));
-        }
-        // First touch each row's first, middle and last cache line and its
-        // target in a tight loop, so that many misses are in flight at once;
-        // the copy below then hits the cache.
-        if d > 0 {
-            let touched = block.iter().fold(0.0, |acc, &i| {
-                acc + x[[i, 0]] + x[[i, d / 2]] + x[[i, d - 1]] + y[i]
-            });
-            std::hint::black_box(touched);
         }
         for ((mut dst, yd), &i) in xb.outer_iter_mut().zip(yb.iter_mut()).zip(block) {
             dst.assign(&x.row(i));
