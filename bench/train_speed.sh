@@ -2,7 +2,7 @@
 # Training speed: modeld (release build, through the library) vs scikit-learn on
 # the same 100,000 x 20 synthetic data, same algorithm / iterations, same run.
 # Times include standardisation and one scoring pass on the training rows.
-# usage: bench/train_speed.sh [runs=3]
+# usage: [MODELD_TRAIN_THREADS=n] bench/train_speed.sh [runs=3]  (modeld training threads, default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -16,7 +16,7 @@ fi
 PY=bench/.venv/bin/python
 [ -f $OUT/reg.csv ] || $PY $GEN --task regression --n 100000 --d 20 --out $OUT/reg.csv --no-params
 [ -f $OUT/cls.csv ] || $PY $GEN --task classification --classes 2 --n 100000 --d 20 --out $OUT/cls.csv --no-params
-cargo build --release --example train_speed -q
+cargo build --release --no-default-features --example train_speed -q
 BIN=target/release/examples/train_speed
 
 # name | csv | task | modeld algorithm | modeld params | sklearn case

@@ -2,13 +2,14 @@
 //! `{"seconds", "metric", "value"}` as JSON: used by bench/train_speed.sh.
 //!
 //! `train_speed <csv> <regression|classification> <algorithm> '<params json>'`
+//! (`MODELD_TRAIN_THREADS=n` sets the training threads, default 1).
 
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
 use modeld::models::Task;
-use modeld::train::{fit_rows, load, Algorithm, DataSpec, Params, TrainSpec};
+use modeld::train::{fit_rows_with, load, Algorithm, DataSpec, Params, Threads, TrainSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
@@ -38,11 +39,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         params: serde_json::from_str::<Params>(params)?,
         validation_split: 0.0,
     };
+    let threads = match std::env::var("MODELD_TRAIN_THREADS") {
+        Ok(v) => Threads::new(v.parse()?)?,
+        Err(_) => Threads::sequential(),
+    };
     let rows: Vec<usize> = (0..data.n_rows()).collect();
     // Timed: standardisation + optimisation + building the model + train metrics,
     // like a scikit-learn Pipeline(StandardScaler, model).fit plus one score.
     let t = Instant::now();
-    let f = fit_rows(&spec, &data, &rows, &[], &mut |_, _| {
+    let f = fit_rows_with(&spec, &data, &rows, &[], &threads, &mut |_, _| {
         ControlFlow::Continue(())
     })?;
     let secs = t.elapsed().as_secs_f64();

@@ -65,7 +65,14 @@ pub struct TrainingConfig {
     pub queue_size: usize,
     /// Finished jobs kept for `GET /v1/jobs`; the oldest finished are forgotten first. Default 100.
     pub job_history: usize,
+    /// Worker threads shared by all training jobs for the work split over row chunks
+    /// (the Newton solver's passes). 0 = half the cores (at least 1), which leaves the
+    /// other half to predictions; results do not depend on it. Default 0.
+    pub threads: usize,
 }
+
+/// Upper bound of `training.threads`; more is a typo, not a machine.
+pub const MAX_TRAINING_THREADS: usize = 256;
 
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -162,6 +169,7 @@ impl Default for TrainingConfig {
             max_concurrent_jobs: 1,
             queue_size: 16,
             job_history: 100,
+            threads: 0,
         }
     }
 }
@@ -252,6 +260,9 @@ impl Config {
         if self.training.job_history == 0 {
             return bad("training.job_history must be > 0");
         }
+        if self.training.threads > MAX_TRAINING_THREADS {
+            return bad("training.threads must be 0 (auto) or between 1 and 256");
+        }
         let m = &self.monitoring;
         if m.feedback_window == 0 || m.drift_window == 0 {
             return bad("monitoring.feedback_window and monitoring.drift_window must be > 0");
@@ -293,6 +304,16 @@ mod tests {
     fn defaults_validate() {
         Config::default().validate().unwrap();
         assert_eq!(Config::default().addr().unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn training_threads_are_bounded() {
+        let mut c = Config::default();
+        c.training.threads = MAX_TRAINING_THREADS + 1;
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("training.threads"), "{msg}");
+        c.training.threads = 2;
+        c.validate().unwrap();
     }
 
     #[test]

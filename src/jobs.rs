@@ -8,83 +8,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 use tokio::sync::Semaphore;
-use utoipa::ToSchema;
+
+mod record;
+mod view;
+
+pub use record::{thin, version_meta, MAX_HISTORY_POINTS};
+pub use view::{JobState, JobView};
 
 use crate::config::TrainingConfig;
 use crate::metrics::Metrics;
-use crate::monitor::FeatureProfile;
-use crate::registry::{Provenance, Registry, VersionMeta};
-use crate::train::tune::{self, CvResult, Plan};
-use crate::train::{self, Dataset, EpochRecord, Fitted, Metrics as Quality, TrainError, TrainSpec};
-
-/// Longest learning curve kept with a job or version; longer runs are thinned evenly.
-pub const MAX_HISTORY_POINTS: usize = 1000;
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
-        )
-    }
-}
-
-/// A job as `GET /v1/jobs/{id}` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JobView {
-    pub job_id: String,
-    pub model: String,
-    pub algorithm: String,
-    pub state: JobState,
-    /// 0.0 to 1.0.
-    pub progress: f64,
-    pub epoch: usize,
-    /// Latest training loss.
-    pub loss: Option<f64>,
-    pub validation_loss: Option<f64>,
-    /// The version registered by a succeeded job.
-    pub version: Option<u64>,
-    #[schema(value_type = Option<Object>)]
-    pub metrics: Option<std::collections::BTreeMap<String, Quality>>,
-    /// Per-epoch learning curve so far.
-    #[schema(value_type = Vec<Object>)]
-    pub history: Vec<EpochRecord>,
-    /// Tune jobs: every grid combination's CV scores, once the search is done.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cv_results: Option<Vec<CvResult>>,
-    /// Tune jobs: the winning combination.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub best_params: Option<serde_json::Value>,
-    pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub status_url: String,
-}
+use crate::registry::Registry;
+use crate::train::tune::{self, Plan};
+use crate::train::{self, Dataset, EpochRecord, Threads, TrainError, TrainSpec};
 
 #[derive(Debug)]
 struct Job {
@@ -126,6 +63,8 @@ pub struct JobManager {
     /// Quantile bins of the feature profile stored with each version (drift reference).
     profile_bins: usize,
     slots: Arc<Semaphore>,
+    /// Shared by all jobs: `[training] threads` bounds training's cores in total.
+    threads: Threads,
     jobs: Mutex<VecDeque<(String, Arc<Job>)>>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
@@ -141,6 +80,10 @@ impl JobManager {
         Self {
             profile_bins,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent_jobs)),
+            threads: Threads::new(cfg.threads).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "training runs on the job threads only");
+                Threads::sequential()
+            }),
             cfg,
             jobs: Mutex::new(VecDeque::new()),
             registry,
@@ -266,7 +209,7 @@ impl JobManager {
         };
         let (fitted, spec, cv) = match &req.tune {
             None => (
-                train::fit(&req.spec, &req.dataset, &mut on_epoch)?,
+                train::fit_with(&req.spec, &req.dataset, &self.threads, &mut on_epoch)?,
                 req.spec.clone(),
                 None,
             ),
@@ -284,7 +227,8 @@ impl JobManager {
                         }
                     }
                 };
-                let (report, fitted, spec) = tune::run(plan, &req.dataset, &mut on_step)?;
+                let (report, fitted, spec) =
+                    tune::run(plan, &req.dataset, &self.threads, &mut on_step)?;
                 {
                     let mut v = lock(&job.view);
                     v.cv_results = Some(report.results.clone());
@@ -400,64 +344,4 @@ impl JobManager {
         }
         Ok(job.view())
     }
-}
-
-/// The store record of a freshly trained version (its number is assigned on register).
-pub fn version_meta(
-    fitted: &Fitted,
-    job_id: &str,
-    spec: &TrainSpec,
-    dataset: &Dataset,
-    duration_seconds: f64,
-    data_source: &str,
-    profile_bins: usize,
-) -> VersionMeta {
-    let mut metrics = std::collections::BTreeMap::new();
-    metrics.insert("train".to_string(), fitted.train_metrics.clone());
-    if let Some(v) = &fitted.validation_metrics {
-        metrics.insert("validation".to_string(), v.clone());
-    }
-    VersionMeta {
-        version: 0,
-        family: fitted.model.family().as_str().to_string(),
-        created_at: Utc::now(),
-        schema: fitted.model.schema().clone(),
-        params: serde_json::to_value(&fitted.params).unwrap_or_default(),
-        metrics,
-        n_parameters: fitted.model.n_parameters(),
-        profile: Some(FeatureProfile::from_matrix(
-            dataset.x.view(),
-            &dataset.feature_names,
-            profile_bins,
-        )),
-        training: Some(Provenance {
-            job_id: job_id.to_string(),
-            algorithm: spec.algorithm.family().as_str().to_string(),
-            n_train: fitted.n_train,
-            n_validation: fitted.n_validation,
-            n_features: dataset.feature_names.len(),
-            epochs_run: fitted.epochs_run,
-            duration_seconds,
-            modeld_version: env!("CARGO_PKG_VERSION").to_string(),
-            data_source: data_source.to_string(),
-            history: thin(&fitted.history, MAX_HISTORY_POINTS),
-            dataset: Some(dataset.fingerprint()),
-            cv: None,
-        }),
-    }
-}
-
-/// Keeps at most `max` points, evenly spaced, always including the last.
-pub fn thin(history: &[EpochRecord], max: usize) -> Vec<EpochRecord> {
-    if history.len() <= max || max < 2 {
-        return history.to_vec();
-    }
-    let stride = history.len().div_ceil(max - 1);
-    let mut out: Vec<EpochRecord> = history.iter().step_by(stride).cloned().collect();
-    if let Some(last) = history.last() {
-        if out.last().map(|r| r.epoch) != Some(last.epoch) {
-            out.push(last.clone());
-        }
-    }
-    out
 }

@@ -19,15 +19,26 @@ impl Scaler {
     /// scikit-learn, so it standardises to all zeros instead of dividing by 0.
     /// An empty `x` gives mean 0 / scale 1.
     pub fn fit(x: ArrayView2<f64>) -> Scaler {
-        let d = x.ncols();
-        let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
-        // Two-pass variance: centre first, which is far more accurate than
-        // E[x²] − E[x]² for columns with a large offset.
-        let centred = &x - &mean.view().insert_axis(Axis(0));
-        let var = centred
-            .mapv(|v| v * v)
-            .mean_axis(Axis(0))
-            .unwrap_or_else(|| Array1::zeros(d));
+        let (n, d) = x.dim();
+        // Row by row (the order `mean_axis` sums in) without the centred and
+        // squared n×d temporaries, which cost more than the arithmetic.
+        let mut mean = Array1::<f64>::zeros(d);
+        let mut var = Array1::<f64>::zeros(d);
+        if n > 0 {
+            for r in x.outer_iter() {
+                mean += &r;
+            }
+            mean /= n as f64;
+            // Two-pass variance: centre first, which is far more accurate than
+            // E[x²] − E[x]² for columns with a large offset.
+            for r in x.outer_iter() {
+                ndarray::Zip::from(&mut var)
+                    .and(&r)
+                    .and(&mean)
+                    .for_each(|s, &v, &m| *s += (v - m) * (v - m));
+            }
+            var /= n as f64;
+        }
         let scale = var
             .iter()
             .zip(mean.iter())

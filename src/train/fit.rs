@@ -1,6 +1,7 @@
 //! The training entry points: split → standardise on train rows → optimise →
 //! build the model → score train/validation rows.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use ndarray::{Array1, Array2, ArrayView1, Axis};
 
 use super::objective::{r2_from_residuals, BinaryLogLoss, CrossEntropy, LeastSquares, RegLoss};
 use super::optim::{minimize, EpochRecord, Objective, OptimConfig, OptimOutcome};
+use super::parallel::Threads;
 use super::params::{Algorithm, Loss, ResolvedParams, Solver, TrainSpec, DEFAULT_HUBER_DELTA};
 use super::quality::{evaluate, Metrics};
 use super::schedule::Schedule;
@@ -36,10 +38,21 @@ type EpochCallback<'a> = &'a mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>
 /// Validates `spec`, splits `data` (seeded, stratified for classification,
 /// `spec.validation_split` held out) and trains. `on_epoch` is called after
 /// every epoch with progress in (0, 1]; `Break` aborts with
-/// [`TrainError::Cancelled`].
+/// [`TrainError::Cancelled`]. Runs on the calling thread; see [`fit_with`].
 pub fn fit(
     spec: &TrainSpec,
     data: &Dataset,
+    on_epoch: EpochCallback,
+) -> Result<Fitted, TrainError> {
+    fit_with(spec, data, &Threads::sequential(), on_epoch)
+}
+
+/// [`fit`] with chunked work (the Newton solver's passes over the rows) on
+/// `threads`; the result does not depend on the thread count.
+pub fn fit_with(
+    spec: &TrainSpec,
+    data: &Dataset,
+    threads: &Threads,
     on_epoch: EpochCallback,
 ) -> Result<Fitted, TrainError> {
     let params = spec.validate()?;
@@ -51,7 +64,7 @@ pub fn fit(
         params.validation_split,
         params.seed,
     );
-    fit_rows_resolved(&params, data, &train, &val, on_epoch)
+    fit_rows_resolved(&params, data, &train, &val, threads, on_epoch)
 }
 
 /// Like [`fit`] but trains on exactly `train_rows` (in that order) and
@@ -64,9 +77,35 @@ pub fn fit_rows(
     validation_rows: &[usize],
     on_epoch: EpochCallback,
 ) -> Result<Fitted, TrainError> {
+    fit_rows_with(
+        spec,
+        data,
+        train_rows,
+        validation_rows,
+        &Threads::sequential(),
+        on_epoch,
+    )
+}
+
+/// [`fit_rows`] on `threads` (see [`fit_with`]).
+pub fn fit_rows_with(
+    spec: &TrainSpec,
+    data: &Dataset,
+    train_rows: &[usize],
+    validation_rows: &[usize],
+    threads: &Threads,
+    on_epoch: EpochCallback,
+) -> Result<Fitted, TrainError> {
     let params = spec.validate()?;
     data.validate()?;
-    fit_rows_resolved(&params, data, train_rows, validation_rows, on_epoch)
+    fit_rows_resolved(
+        &params,
+        data,
+        train_rows,
+        validation_rows,
+        threads,
+        on_epoch,
+    )
 }
 
 fn fit_rows_resolved(
@@ -74,13 +113,21 @@ fn fit_rows_resolved(
     data: &Dataset,
     train_rows: &[usize],
     validation_rows: &[usize],
+    threads: &Threads,
     on_epoch: EpochCallback,
 ) -> Result<Fitted, TrainError> {
     check_task(params.algorithm, data)?;
     if train_rows.is_empty() {
         return Err(TrainError::InvalidData("no training rows".into()));
     }
-    let train = data.select(train_rows)?;
+    // Training on every row in order (the usual final fit) needs no copy.
+    let all_rows =
+        train_rows.len() == data.n_rows() && train_rows.iter().enumerate().all(|(k, &r)| k == r);
+    let train = if all_rows {
+        Cow::Borrowed(data)
+    } else {
+        Cow::Owned(data.select(train_rows)?)
+    };
     let val = (!validation_rows.is_empty())
         .then(|| data.select(validation_rows))
         .transpose()?;
@@ -95,6 +142,8 @@ fn fit_rows_resolved(
     let yt = Array1::from(train.y.clone());
     let yv = val.as_ref().map(|v| Array1::from(v.y.clone()));
     let k = data.classes.as_ref().map_or(0, Vec::len);
+    // The objectives below take ownership of zt: no n×d copies.
+    let d = zt.ncols();
 
     let (model, history, epochs_run): (Arc<dyn Model>, _, _) =
         match (params.algorithm, params.solver) {
@@ -156,7 +205,7 @@ fn fit_rows_resolved(
                     _ => (RegLoss::Mse, s * s, params.l1 / s, params.l2),
                 };
                 let obj = LeastSquares {
-                    x: zt.clone(),
+                    x: zt,
                     y: scaled(&yt),
                     loss,
                 };
@@ -175,7 +224,6 @@ fn fit_rows_resolved(
                     &cfg,
                     on_epoch,
                 )?;
-                let d = zt.ncols();
                 let w = out.theta.slice(ndarray::s![..d]).mapv(|v| v * s);
                 let b = mean + s * out.theta.get(d).copied().unwrap_or(0.0);
                 let m = LinearModel::new(schema, scaler, w.to_vec(), b)?;
@@ -183,7 +231,7 @@ fn fit_rows_resolved(
             }
             (Algorithm::LogisticRegression, Solver::Newton) => {
                 let obj = BinaryLogLoss {
-                    x: zt.clone(),
+                    x: zt,
                     y: yt.clone(),
                 };
                 let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| BinaryLogLoss {
@@ -196,9 +244,9 @@ fn fit_rows_resolved(
                     params.epochs.unwrap_or(100),
                     params.tol.unwrap_or(1e-10),
                     vobj.as_ref().map(|v| v as &dyn Objective),
+                    threads,
                     on_epoch,
                 )?;
-                let d = zt.ncols();
                 let w = out.theta.slice(ndarray::s![..d]).to_vec();
                 let b = out.theta.get(d).copied().unwrap_or(0.0);
                 let m = LogisticModel::new(schema, scaler, w, b)?;
@@ -206,7 +254,7 @@ fn fit_rows_resolved(
             }
             (Algorithm::LogisticRegression, _) => {
                 let obj = BinaryLogLoss {
-                    x: zt.clone(),
+                    x: zt,
                     y: yt.clone(),
                 };
                 let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| BinaryLogLoss {
@@ -219,7 +267,6 @@ fn fit_rows_resolved(
                     &optim_config(params)?,
                     on_epoch,
                 )?;
-                let d = zt.ncols();
                 let w = out.theta.slice(ndarray::s![..d]).to_vec();
                 let b = out.theta.get(d).copied().unwrap_or(0.0);
                 let m = LogisticModel::new(schema, scaler, w, b)?;
@@ -227,7 +274,7 @@ fn fit_rows_resolved(
             }
             (Algorithm::SoftmaxRegression, _) => {
                 let obj = CrossEntropy {
-                    x: zt.clone(),
+                    x: zt,
                     y: one_hot(yt.view(), k),
                 };
                 let vobj = zv.as_ref().zip(yv.as_ref()).map(|(z, y)| CrossEntropy {
@@ -240,7 +287,6 @@ fn fit_rows_resolved(
                     &optim_config(params)?,
                     on_epoch,
                 )?;
-                let d = zt.ncols();
                 // θ = [W (d×K row-major); b (K)] → per-class weight rows.
                 let w =
                     Array2::from_shape_vec((d, k), out.theta.slice(ndarray::s![..d * k]).to_vec())

@@ -154,11 +154,17 @@ impl Objective for MlpObjective {
 
     /// Backpropagation: δ_L = ∂loss/∂Z_L; for each layer l from the top,
     /// ∂W_l = A_{l−1}ᵀ·δ_l, ∂b_l = Σ_rows δ_l, δ_{l−1} = (δ_l·W_lᵀ) ⊙ act'(Z_{l−1}).
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
+        if grad.len() != self.n_params() {
+            return Err(TrainError::InvalidParam(
+                "gradient buffer has the wrong length".into(),
+            ));
+        }
         let (x, y) = self.rows(rows);
         let slice = contiguous(&theta)?;
         let layers = layer_views(slice, &self.sizes)?;
@@ -166,8 +172,8 @@ impl Objective for MlpObjective {
         let out = acts
             .last()
             .ok_or_else(|| TrainError::InvalidParam("MLP has no layers".into()))?;
+        // Every entry of `grad` is overwritten below (GEMMs with β = 0, bias sums).
         let (loss, mut delta) = self.head(out, y.view());
-        let mut grad = Array1::zeros(self.n_params());
         let offs = offsets(&self.sizes);
         for l in (0..layers.len()).rev() {
             let input = if l == 0 { x.view() } else { acts[l - 1].view() };
@@ -190,7 +196,7 @@ impl Objective for MlpObjective {
                 delta = prev;
             }
         }
-        Ok((loss, grad))
+        Ok(loss)
     }
 
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {

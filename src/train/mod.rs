@@ -1,5 +1,6 @@
 //! Training: data loading ([`dataset`]), parameter validation ([`params`]),
-//! splitting ([`split`]), optimisation ([`optim`], [`objective`], [`linalg`]),
+//! splitting ([`split`]), optimisation ([`optim`], [`objective`], [`newton`],
+//! [`linalg`]) with its worker threads ([`parallel`]),
 //! metrics ([`quality`]) and the [`fit`] entry point.
 //!
 //! Objective minimised by every algorithm (w = weights, bias not penalised):
@@ -21,6 +22,7 @@ pub mod mlp;
 pub mod newton;
 pub mod objective;
 pub mod optim;
+pub mod parallel;
 pub mod params;
 pub mod parse;
 pub mod quality;
@@ -29,8 +31,9 @@ pub mod split;
 pub mod tune;
 
 pub use dataset::{load, DataSpec, Dataset};
-pub use fit::{fit, fit_rows, Fitted};
+pub use fit::{fit, fit_rows, fit_rows_with, fit_with, Fitted};
 pub use optim::EpochRecord;
+pub use parallel::Threads;
 pub use params::{
     Algorithm, EarlyStopping, Loss, Optimizer, Params, ResolvedParams, Solver, TrainSpec,
 };

@@ -2,43 +2,15 @@
 //! standardised features. Parameter layout: `[w (d); b]` for least squares and
 //! logistic, `[W (d×K row-major); b (K)]` for softmax.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix1, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
+
+mod rows;
+
+use rows::{check_len, for_rows_in_blocks, linear_grad_into, row, row_grad_into, take};
 
 use super::optim::Objective;
 use super::TrainError;
 use crate::models::stable::{log_sum_exp_rows, mean_log_loss, sigmoid};
-
-/// Rows of `x` (and `y`) restricted to `rows`, without copying when `None`.
-fn take<'a>(
-    x: &'a Array2<f64>,
-    y: &'a Array1<f64>,
-    rows: Option<&[usize]>,
-) -> (CowArray<'a, f64, Ix2>, CowArray<'a, f64, Ix1>) {
-    match rows {
-        None => (x.view().into(), y.view().into()),
-        Some(r) => (x.select(Axis(0), r).into(), y.select(Axis(0), r).into()),
-    }
-}
-
-/// Gradient of `[w; b]` for a linear predictor with residual-like vector r:
-/// ∂/∂w = Xᵀr / n, ∂/∂b = Σr / n.
-fn linear_grad(x: ArrayView2<f64>, r: &Array1<f64>) -> Array1<f64> {
-    let n = x.nrows().max(1) as f64;
-    let d = x.ncols();
-    let mut g = Array1::zeros(d + 1);
-    g.slice_mut(s![..d]).assign(&(x.t().dot(r) / n));
-    g[d] = r.sum() / n;
-    g
-}
-
-/// Gradient `[x·r; r]` of a linear predictor on a single row.
-fn single_row_grad(x: ArrayView1<f64>, r: f64) -> Array1<f64> {
-    let d = x.len();
-    let mut g = Array1::zeros(d + 1);
-    g.slice_mut(s![..d]).zip_mut_with(&x, |g, &x| *g = x * r);
-    g[d] = r;
-    g
-}
 
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
 fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
@@ -144,22 +116,43 @@ impl Objective for LeastSquares {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         if let Some(&[i]) = rows {
-            // sgd fast path: one row, no row copies.
-            let xi = self.x.row(i);
-            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - self.y[i]);
-            return Ok((loss, single_row_grad(xi, dr)));
+            // One row: no row copies.
+            check_len(grad, self.n_params())?;
+            let (xi, yi) = row(&self.x, &self.y, i)?;
+            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
+            row_grad_into(xi, dr, grad);
+            return Ok(loss);
         }
         let (x, y) = take(&self.x, &self.y, rows);
         let r = x.dot(&w) + b - &y;
         let (loss, dr) = self.loss.loss_and_deriv(&r);
-        Ok((loss, linear_grad(x.view(), &dr)))
+        linear_grad_into(x.view(), &dr, grad)?;
+        Ok(loss)
+    }
+    fn per_row_pass(
+        &self,
+        theta: &mut Array1<f64>,
+        rows: &[usize],
+        grad: &mut Array1<f64>,
+        update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    ) -> Result<(), TrainError> {
+        let d = self.x.ncols();
+        check_len(grad, d + 1)?;
+        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
+            let (w, b) = split_wb(theta.view(), d)?;
+            let (_, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
+            row_grad_into(xi, dr, grad);
+            update(theta, grad);
+            Ok(())
+        })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
@@ -193,24 +186,44 @@ impl Objective for BinaryLogLoss {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols(), 1)
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
         if let Some(&[i]) = rows {
-            let xi = self.x.row(i);
+            check_len(grad, self.n_params())?;
+            let (xi, yi) = row(&self.x, &self.y, i)?;
             let z = xi.dot(&w) + b;
-            let yi = self.y[i];
             let loss = crate::models::stable::softplus(z) - yi * z;
-            return Ok((loss, single_row_grad(xi, sigmoid(z) - yi)));
+            row_grad_into(xi, sigmoid(z) - yi, grad);
+            return Ok(loss);
         }
         let (x, y) = take(&self.x, &self.y, rows);
         let z = x.dot(&w) + b;
         let loss = mean_log_loss(z.view(), y.view());
         let r = z.mapv(sigmoid) - &y;
-        Ok((loss, linear_grad(x.view(), &r)))
+        linear_grad_into(x.view(), &r, grad)?;
+        Ok(loss)
+    }
+    fn per_row_pass(
+        &self,
+        theta: &mut Array1<f64>,
+        rows: &[usize],
+        grad: &mut Array1<f64>,
+        update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    ) -> Result<(), TrainError> {
+        let d = self.x.ncols();
+        check_len(grad, d + 1)?;
+        // The step needs only σ(z) − y, not the row's loss (saves a log per row).
+        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
+            let (w, b) = split_wb(theta.view(), d)?;
+            row_grad_into(xi, sigmoid(xi.dot(&w) + b) - yi, grad);
+            update(theta, grad);
+            Ok(())
+        })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         let (w, b) = split_wb(theta, self.x.ncols())?;
@@ -284,11 +297,13 @@ impl Objective for CrossEntropy {
     fn penalty_mask(&self) -> Array1<f64> {
         weight_mask(self.x.ncols() * self.k(), self.k())
     }
-    fn loss_grad(
+    fn loss_grad_into(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError> {
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError> {
+        check_len(grad, self.n_params())?;
         let (x, y): (CowArray<f64, Ix2>, CowArray<f64, Ix2>) = match rows {
             None => (self.x.view().into(), self.y.view().into()),
             Some(r) => (
@@ -302,10 +317,10 @@ impl Objective for CrossEntropy {
         let g = (&z - &lse.insert_axis(Axis(1))).mapv(f64::exp) - &y;
         let gw = x.t().dot(&g) / n;
         let gb = g.sum_axis(Axis(0)) / n;
-        let mut out = Vec::with_capacity(self.n_params());
-        out.extend(gw.iter().copied());
-        out.extend(gb.iter().copied());
-        Ok((loss, Array1::from(out)))
+        for (dst, src) in grad.iter_mut().zip(gw.iter().chain(gb.iter())) {
+            *dst = *src;
+        }
+        Ok(loss)
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
         Ok(self.eval(self.x.view(), self.y.view(), theta)?.0)

@@ -43,12 +43,42 @@ pub trait Objective {
     fn n_params(&self) -> usize;
     /// 1.0 for penalised parameters (weights), 0.0 for unpenalised (intercepts).
     fn penalty_mask(&self) -> Array1<f64>;
-    /// Mean data loss over `rows` (all rows if `None`) and its gradient.
+    /// Mean data loss over `rows` (all rows if `None`); overwrites `grad`
+    /// (length [`Self::n_params`]) with its gradient. Writing into the caller's
+    /// buffer keeps the optimiser's steps free of heap allocation.
+    fn loss_grad_into(
+        &self,
+        theta: ArrayView1<f64>,
+        rows: Option<&[usize]>,
+        grad: &mut Array1<f64>,
+    ) -> Result<f64, TrainError>;
+    /// [`Self::loss_grad_into`] into a new vector.
     fn loss_grad(
         &self,
         theta: ArrayView1<f64>,
         rows: Option<&[usize]>,
-    ) -> Result<(f64, Array1<f64>), TrainError>;
+    ) -> Result<(f64, Array1<f64>), TrainError> {
+        let mut grad = Array1::zeros(self.n_params());
+        let loss = self.loss_grad_into(theta, rows, &mut grad)?;
+        Ok((loss, grad))
+    }
+    /// One pass of per-row steps (sgd, batch size 1) over `rows` in that
+    /// order: for each row, its gradient goes into `grad` and then
+    /// `update(theta, grad)` runs. Objectives over a row-major matrix override
+    /// this to read the rows in blocks (see [`super::objective`]).
+    fn per_row_pass(
+        &self,
+        theta: &mut Array1<f64>,
+        rows: &[usize],
+        grad: &mut Array1<f64>,
+        update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    ) -> Result<(), TrainError> {
+        for i in rows {
+            self.loss_grad_into(theta.view(), Some(std::slice::from_ref(i)), grad)?;
+            update(theta, grad);
+        }
+        Ok(())
+    }
     /// Mean data loss over all rows.
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError>;
     /// Mean data loss over all rows and the quality metric (accuracy or R² in
@@ -127,14 +157,18 @@ impl State {
             }
             State::Adam { m, v, t } => {
                 *t = t.saturating_add(1);
-                *m *= ADAM_BETA1;
-                m.scaled_add(1.0 - ADAM_BETA1, g);
-                *v *= ADAM_BETA2;
-                v.scaled_add(1.0 - ADAM_BETA2, &g.mapv(|x| x * x));
                 let c1 = 1.0 - ADAM_BETA1.powi(*t);
                 let c2 = 1.0 - ADAM_BETA2.powi(*t);
-                let step = (&*m / c1) / (v.mapv(|x| (x / c2).sqrt()) + ADAM_EPS);
-                theta.scaled_add(-lr, &step);
+                // One fused pass: no temporaries per step.
+                ndarray::Zip::from(theta)
+                    .and(m)
+                    .and(v)
+                    .and(g)
+                    .for_each(|th, m, v, &g| {
+                        *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * g;
+                        *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * (g * g);
+                        *th -= lr * ((*m / c1) / ((*v / c2).sqrt() + ADAM_EPS));
+                    });
             }
         }
     }
@@ -186,35 +220,47 @@ pub fn minimize(
     };
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut prev_obj = penalised(obj.loss(theta.view())?, &theta, &mask, cfg);
+    // Only the tol rule needs F before the first epoch: skip that full pass otherwise.
+    let mut prev_obj = match cfg.tol {
+        Some(_) => penalised(obj.loss(theta.view())?, &theta, &mask, cfg),
+        None => f64::NAN,
+    };
     let mut best: Option<(f64, Array1<f64>)> = None;
     let mut since_best = 0usize;
     let mut history = Vec::with_capacity(cfg.epochs.min(10_000));
     let mut scheduler = Scheduler::new(cfg.schedule.clone(), cfg.learning_rate);
+    let mut grad = Array1::zeros(theta.len());
 
     for epoch in 1..=cfg.epochs {
         let lr = scheduler.rate(epoch);
-        let mut step =
-            |rows: Option<&[usize]>, theta: &mut Array1<f64>| -> Result<(), TrainError> {
-                let (_, mut g) = obj.loss_grad(theta.view(), rows)?;
-                // In place: no temporaries per step (matters for sgd's one-row steps).
-                ndarray::Zip::from(&mut g)
-                    .and(&l2_mask)
-                    .and(&*theta)
-                    .for_each(|g, &m, &t| *g += m * t);
-                state.apply(theta, &g, lr, cfg.momentum);
-                if cfg.l1 > 0.0 {
-                    let thr = &mask * (lr * cfg.l1);
-                    theta.zip_mut_with(&thr, |t, &c| *t = t.signum() * (t.abs() - c).max(0.0));
-                }
-                Ok(())
-            };
+        // In place: no temporaries per step (matters for sgd's one-row steps).
+        let mut update = |theta: &mut Array1<f64>, g: &mut Array1<f64>| {
+            ndarray::Zip::from(&mut *g)
+                .and(&l2_mask)
+                .and(&*theta)
+                .for_each(|g, &m, &t| *g += m * t);
+            state.apply(theta, g, lr, cfg.momentum);
+            if cfg.l1 > 0.0 {
+                let c = lr * cfg.l1;
+                theta.zip_mut_with(&mask, |t, &m| {
+                    *t = t.signum() * (t.abs() - m * c).max(0.0);
+                });
+            }
+        };
         match batch {
-            None => step(None, &mut theta)?,
+            None => {
+                obj.loss_grad_into(theta.view(), None, &mut grad)?;
+                update(&mut theta, &mut grad);
+            }
             Some(b) => {
                 order.shuffle(&mut rng);
-                for chunk in order.chunks(b) {
-                    step(Some(chunk), &mut theta)?;
+                if b == 1 {
+                    obj.per_row_pass(&mut theta, &order, &mut grad, &mut update)?;
+                } else {
+                    for chunk in order.chunks(b) {
+                        obj.loss_grad_into(theta.view(), Some(chunk), &mut grad)?;
+                        update(&mut theta, &mut grad);
+                    }
                 }
             }
         }

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::fit::{fit_rows, Fitted};
+use super::fit::{fit_rows_with, Fitted};
 use super::optim::EpochRecord;
+use super::parallel::Threads;
 use super::params::{Algorithm, Params, TrainSpec};
 use super::quality::evaluate;
 use super::{split, Dataset, TrainError};
@@ -238,6 +239,7 @@ pub type TuneCallback<'a> = &'a mut dyn FnMut(Option<&EpochRecord>, f64) -> Cont
 pub fn run(
     plan: &Plan,
     data: &Dataset,
+    threads: &Threads,
     progress: TuneCallback,
 ) -> Result<(CvReport, Fitted, TrainSpec), TrainError> {
     let folds = folds(data, plan.folds)?;
@@ -249,7 +251,7 @@ pub fn run(
         for (fi, (train, val)) in folds.iter().enumerate() {
             let done = (ci * folds.len() + fi) as f64;
             let mut cb = |_: &EpochRecord, p: f64| progress(None, (done + p) / steps);
-            let fitted = fit_rows(spec, data, train, &[], &mut cb)?;
+            let fitted = fit_rows_with(spec, data, train, &[], threads, &mut cb)?;
             let v = data.select(val)?;
             let m = evaluate(fitted.model.as_ref(), v.x.view(), &v.y)?;
             scores.push(sign * m.get(metric).copied().unwrap_or(f64::NAN));
@@ -294,7 +296,7 @@ pub fn run(
     let all: Vec<usize> = (0..data.n_rows()).collect();
     let base = steps - 1.0;
     let mut cb = |r: &EpochRecord, p: f64| progress(Some(r), (base + p) / steps);
-    let fitted = fit_rows(&best_spec, data, &all, &[], &mut cb)?;
+    let fitted = fit_rows_with(&best_spec, data, &all, &[], threads, &mut cb)?;
     let report = CvReport {
         scoring: plan.scoring,
         folds: plan.folds,

@@ -9,3 +9,4 @@ mod quality;
 mod reference;
 mod schedules;
 mod split;
+mod threads;

@@ -1,0 +1,96 @@
+//! Training's own worker threads (`[training] threads`): one rayon pool,
+//! built once and shared by every job, so training never takes more cores
+//! than configured and leaves the rest to the HTTP server.
+//!
+//! Work is split into fixed-size row chunks whose partial results are combined
+//! in chunk order, so a fit gives bit-identical results for any thread count.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+/// Rows per chunk of [`Threads::map_chunks`]: 2048 rows × 20 features plus
+/// per-chunk scratch stay inside a 1 MiB L2.
+pub const CHUNK_ROWS: usize = 2048;
+
+/// Where chunked training work runs: on the calling thread, or on a pool.
+#[derive(Clone, Default)]
+pub struct Threads {
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl std::fmt::Debug for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Threads({})", self.count())
+    }
+}
+
+impl Threads {
+    /// Everything on the calling thread.
+    pub fn sequential() -> Threads {
+        Threads { pool: None }
+    }
+
+    /// `threads` workers; 0 = half the available cores (at least 1), which on a
+    /// small box leaves a core for serving predictions. 1 needs no pool.
+    pub fn new(threads: usize) -> Result<Threads, String> {
+        let n = match threads {
+            0 => auto_threads(),
+            n => n,
+        };
+        if n == 1 {
+            return Ok(Threads::sequential());
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("modeld-train-{i}"))
+            .build()
+            .map_err(|e| format!("could not start {n} training threads: {e}"))?;
+        Ok(Threads {
+            pool: Some(Arc::new(pool)),
+        })
+    }
+
+    /// Number of threads that run chunked work.
+    pub fn count(&self) -> usize {
+        self.pool.as_ref().map_or(1, |p| p.current_num_threads())
+    }
+
+    /// `f(scratch, c)` for c in 0..n_chunks, results in chunk order. `init`
+    /// makes the per-worker scratch (reused across that worker's chunks).
+    pub fn map_chunks<S, T, I, F>(&self, n_chunks: usize, init: I, f: F) -> Vec<T>
+    where
+        T: Send,
+        I: Fn() -> S + Sync + Send,
+        F: Fn(&mut S, usize) -> T + Sync + Send,
+    {
+        match &self.pool {
+            None => {
+                let mut scratch = init();
+                (0..n_chunks).map(|c| f(&mut scratch, c)).collect()
+            }
+            Some(pool) => pool.install(|| {
+                (0..n_chunks)
+                    .into_par_iter()
+                    .map_init(&init, |s, c| f(s, c))
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Half the cores the process may use, at least 1.
+pub fn auto_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// Number of [`CHUNK_ROWS`] chunks covering `n` rows.
+pub fn n_chunks(n: usize) -> usize {
+    n.div_ceil(CHUNK_ROWS)
+}
+
+/// Row range of chunk `c` of `n` rows.
+pub fn chunk_range(c: usize, n: usize) -> std::ops::Range<usize> {
+    let start = (c * CHUNK_ROWS).min(n);
+    start..(start + CHUNK_ROWS).min(n)
+}

@@ -1,0 +1,80 @@
+//! `[training] threads` must not change results: chunked sums are combined in
+//! chunk order whatever the number of workers.
+
+use std::ops::ControlFlow;
+
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::train::parallel::CHUNK_ROWS;
+use crate::train::{fit_with, Algorithm, Dataset, Params, Threads, TrainSpec};
+
+/// A noisy linearly separable-ish binary problem, several chunks long.
+fn classification(n: usize, d: usize) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let x = Array2::from_shape_fn((n, d), |_| rng.random_range(-2.0..2.0) + 3.0);
+    let w: Vec<f64> = (0..d).map(|j| (j as f64 - 2.0) * 0.7).collect();
+    let y = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let z: f64 = r.iter().zip(&w).map(|(a, b)| (a - 3.0) * b).sum();
+            let noise: f64 = rng.random_range(-1.5..1.5);
+            if z + noise > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Dataset {
+        x,
+        y,
+        feature_names: (0..d).map(|j| format!("f{j}")).collect(),
+        target: "t".into(),
+        classes: Some(vec!["no".into(), "yes".into()]),
+    }
+}
+
+#[test]
+fn newton_fit_is_identical_for_any_thread_count() {
+    let data = classification(3 * CHUNK_ROWS + 123, 6);
+    let spec = TrainSpec {
+        algorithm: Algorithm::LogisticRegression,
+        params: serde_json::from_value::<Params>(serde_json::json!({
+            "solver": "newton", "l2": 1e-4
+        }))
+        .unwrap(),
+        validation_split: 0.2,
+    };
+    let run = |t: usize| {
+        fit_with(&spec, &data, &Threads::new(t).unwrap(), &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap()
+    };
+    let one = run(1);
+    assert!(one.epochs_run >= 3, "{}", one.epochs_run);
+    let acc = one.train_metrics["accuracy"];
+    assert!(acc > 0.8, "{acc}");
+    for t in [2, 3] {
+        let other = run(t);
+        assert_eq!(Threads::new(t).unwrap().count(), t);
+        // Bit-identical, not merely close: same chunks, same order of sums.
+        assert_eq!(one.history, other.history, "threads = {t}");
+        assert_eq!(one.train_metrics, other.train_metrics, "threads = {t}");
+        assert_eq!(one.validation_metrics, other.validation_metrics);
+    }
+}
+
+#[test]
+fn auto_threads_leave_a_core_free() {
+    let auto = Threads::new(0).unwrap().count();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        auto >= 1 && (cores == 1 || auto < cores),
+        "{auto} of {cores}"
+    );
+    assert_eq!(Threads::sequential().count(), 1);
+}
