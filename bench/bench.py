@@ -116,7 +116,7 @@ def prepare_models(port):
     targets = [sum(r) * 100 + r[0] * r[1] * 1000 for r in rows]
     _, job = http(f"{base}/v1/models/mlp/train",
                   {"algorithm": "mlp_regressor", "data": {"rows": rows, "targets": targets},
-                   "params": {"hidden_layers": [64, 32], "epochs": 5}})
+                   "params": {"hidden_layers": [256, 256], "epochs": 3}})
     while True:
         _, j = http(f"{base}/v1/jobs/{job['job_id']}")
         if j["state"] in ("succeeded", "failed", "cancelled"):
@@ -187,7 +187,7 @@ def main():
                      ("100 rows, 32 conns", batch, 32, 100, linear),
                      ("V2 infer 1 row, 32 conns", v2one, 32, 1,
                       [("modeld", f"{m}/v2/models/diabetes/infer")]),
-                     ("MLP 64-32, 1 row, 32 conns", one, 32, 1,
+                     ("MLP 256-256, 1 row, 32 conns", one, 32, 1,
                       [("modeld batched", f"{m}/v1/models/mlp/predict"),
                        ("modeld unbatched", f"{n}/v1/models/mlp/predict")])]
         if has_onnx:

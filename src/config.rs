@@ -325,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn batching_settings_are_validated_with_the_key() {
+        let mut c = Config::default();
+        c.batching.max_batch_rows = 0;
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("batching.max_batch_rows"), "{msg}");
+        let mut c = Config::default();
+        c.batching.max_delay_us = 5_000_000;
+        let msg = c.validate().unwrap_err().to_string();
+        assert!(msg.contains("batching.max_delay_us"), "{msg}");
+    }
+
+    #[test]
     fn bad_host_is_rejected() {
         let c = Config {
             host: "not an ip".into(),
