@@ -3,9 +3,9 @@
 //!
 //! It pays where one call costs much more than one row (an MLP's matrix products, a
 //! tract plan run) and is off for linear models, whose per-call cost is a few hundred
-//! nanoseconds. The wait is adaptive: rows that queued while the previous batch ran are
-//! taken at once, and the worker only waits (up to `max_delay_us`) when the batch it holds
-//! is still below the budget, so an idle server adds no delay beyond that bound.
+//! nanoseconds. The batching is adaptive: rows that queued while the previous call ran
+//! are taken at once, so batches grow with the load and an idle server adds no delay;
+//! `max_delay_us` (default 0) additionally lets a batch below the budget wait for company.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,8 @@ pub struct BatchingConfig {
     /// Default 64.
     pub max_batch_rows: usize,
     /// Longest a request waits for others to join its batch, in microseconds. 0 batches
-    /// only what is already queued. Default 200.
+    /// only what queued while the previous call ran, which measured best on 2 cores
+    /// (bench/RESULTS.md). Default 0.
     pub max_delay_us: u64,
     /// Requests that may wait for a batch per version; beyond this they run alone rather
     /// than queue without bound. Default 1024.
@@ -40,7 +41,7 @@ impl Default for BatchingConfig {
         Self {
             families: vec![Family::MlpRegressor, Family::MlpClassifier, Family::Onnx],
             max_batch_rows: 64,
-            max_delay_us: 200,
+            max_delay_us: 0,
             queue_size: 1024,
         }
     }

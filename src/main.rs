@@ -6,11 +6,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use modeld::config::{Config, Overrides};
 
-// Every request allocates its body, parsed rows and answer on one worker thread and frees
-// them on another; glibc's arenas spent ~9% of CPU on that under load (perf, bench/).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Train, version, serve and monitor machine-learning models over HTTP.
 #[derive(Parser, Debug)]
 #[command(name = "modeld", version, about)]
