@@ -172,23 +172,36 @@ impl JobManager {
         self.refresh_gauges();
         let this = self.clone();
         let job2 = job.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || this.train_and_register(&job2, req)).await;
-        match outcome {
+        // A thread of its own rather than the shared blocking pool: its priority is
+        // lowered for the whole job, and the pool's threads stay at normal priority for
+        // the request work (large predictions, store I/O) they also run.
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("modeld-train".into())
+            .spawn(move || {
+                crate::train::parallel::background_priority();
+                let _ = done.send(this.train_and_register(&job2, req));
+            });
+        if let Err(e) = spawned {
+            let msg = format!("could not start a training thread: {e}");
+            self.finish(&job, JobState::Failed, Some(msg));
+            return;
+        }
+        match outcome.await {
             Ok(Ok(version)) => {
                 lock(&job.view).version = Some(version);
                 self.finish(&job, JobState::Succeeded, None);
             }
             Ok(Err(TrainError::Cancelled)) => self.finish(&job, JobState::Cancelled, None),
             Ok(Err(e)) => self.finish(&job, JobState::Failed, Some(e.to_string())),
-            Err(join) => {
-                tracing::error!(error = %join, "training task panicked");
+            Err(_) => {
+                tracing::error!("training thread panicked");
                 self.finish(&job, JobState::Failed, Some("training crashed".into()));
             }
         }
     }
 
-    /// Runs on the blocking pool.
+    /// Runs on the job's own training thread.
     fn train_and_register(&self, job: &Job, req: JobRequest) -> Result<u64, TrainError> {
         let started = Instant::now();
         let mut on_epoch = |rec: &EpochRecord, progress: f64| {

@@ -13,6 +13,26 @@ use rayon::prelude::*;
 /// per-chunk scratch stay inside a 1 MiB L2.
 pub const CHUNK_ROWS: usize = 2048;
 
+/// Nice value of every training thread: under CFS a thread at nice 10 gets about a
+/// tenth of a core that a nice-0 request handler also wants, so a running job cannot
+/// push prediction latency up (bench/RESULTS.md, "predict under training").
+pub const TRAINING_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`TRAINING_NICE`]. Only ever called
+/// on threads that do nothing but train: a thread cannot raise its priority back without
+/// CAP_SYS_NICE. Best effort: a refusal leaves the thread at normal priority.
+pub fn background_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours; on
+    // Linux the nice value is per thread, so only the calling thread is affected.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, TRAINING_NICE) != 0 {
+            tracing::debug!("could not lower the training thread's priority");
+        }
+    }
+}
+
 /// Where chunked training work runs: on the calling thread, or on a pool.
 #[derive(Clone, Default)]
 pub struct Threads {
@@ -44,6 +64,7 @@ impl Threads {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("modeld-train-{i}"))
+            .start_handler(|_| background_priority())
             .build()
             .map_err(|e| format!("could not start {n} training threads: {e}"))?;
         Ok(Threads {
