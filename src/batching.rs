@@ -66,7 +66,9 @@ impl BatchingConfig {
     }
 }
 
-type Reply = oneshot::Sender<(Array2<f64>, Result<Output, ModelError>)>;
+/// The input handed back with the model's answer for it.
+type Answer = (Array2<f64>, Result<Output, ModelError>);
+type Reply = oneshot::Sender<Answer>;
 
 /// What became of a request handed to [`Batcher::predict`].
 pub enum Batched {
@@ -269,7 +271,7 @@ mod tests {
         }
     }
 
-    fn pending(x: Array2<f64>) -> (Pending, oneshot::Receiver<(Array2<f64>, Result<Output, ModelError>)>) {
+    fn pending(x: Array2<f64>) -> (Pending, oneshot::Receiver<Answer>) {
         let (reply, rx) = oneshot::channel();
         (Pending { x, reply }, rx)
     }
@@ -289,7 +291,10 @@ mod tests {
         assert_eq!(xa, array![[1.0], [2.0]]);
         assert_eq!(oa.unwrap().predictions, vec![2.0, 4.0]);
         assert!(rb.blocking_recv().unwrap().1.is_err());
-        assert_eq!(rc.blocking_recv().unwrap().1.unwrap().predictions, vec![8.0]);
+        assert_eq!(
+            rc.blocking_recv().unwrap().1.unwrap().predictions,
+            vec![8.0]
+        );
     }
 
     #[test]
@@ -302,7 +307,13 @@ mod tests {
         let (a, ra) = pending(array![[1.0]]);
         let (b, rb) = pending(array![[2.0], [3.0]]);
         run_batch(&model, vec![a, b]);
-        assert_eq!(ra.blocking_recv().unwrap().1.unwrap().predictions, vec![2.0]);
-        assert_eq!(rb.blocking_recv().unwrap().1.unwrap().predictions, vec![4.0, 6.0]);
+        assert_eq!(
+            ra.blocking_recv().unwrap().1.unwrap().predictions,
+            vec![2.0]
+        );
+        assert_eq!(
+            rb.blocking_recv().unwrap().1.unwrap().predictions,
+            vec![4.0, 6.0]
+        );
     }
 }

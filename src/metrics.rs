@@ -102,7 +102,9 @@ impl Metrics {
                 "modeld_batch_rows",
                 "Rows per model call made by the adaptive batcher",
             )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0]),
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0,
+            ]),
             &["model", "version"],
         )?;
         registry.register(Box::new(batch_rows.clone()))?;

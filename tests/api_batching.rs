@@ -35,7 +35,12 @@ async fn train_mlp(app: &TestApp) {
 fn iris_rows() -> Vec<Vec<f64>> {
     let csv = read_csv(&shared("data/iris.csv"));
     // Spread over the three classes so the answers differ from row to row.
-    csv.rows.iter().step_by(150 / ROWS).take(ROWS).cloned().collect()
+    csv.rows
+        .iter()
+        .step_by(150 / ROWS)
+        .take(ROWS)
+        .cloned()
+        .collect()
 }
 
 async fn predict_each_concurrently(app: &TestApp, rows: &[Vec<f64>]) -> Vec<Value> {
@@ -102,7 +107,11 @@ async fn concurrent_requests_share_one_model_call_and_get_their_own_rows() {
         sample(&text, "modeld_predictions_total", &labels),
         Some(ROWS as f64)
     );
-    assert!(reference.metrics().await.lines().all(|l| !l.starts_with("modeld_batch_rows")));
+    assert!(reference
+        .metrics()
+        .await
+        .lines()
+        .all(|l| !l.starts_with("modeld_batch_rows")));
 }
 
 #[tokio::test]
@@ -126,7 +135,10 @@ async fn a_request_larger_than_a_batch_runs_alone_and_linear_models_are_not_batc
 
     let text = app.metrics().await;
     let flowers = [("model", "flowers"), ("version", "1")];
-    assert_eq!(sample(&text, "modeld_batch_rows_count", &flowers), Some(0.0));
+    assert_eq!(
+        sample(&text, "modeld_batch_rows_count", &flowers),
+        Some(0.0)
+    );
     assert_eq!(
         sample(&text, "modeld_batch_rows_count", &[("model", "linear")]),
         None

@@ -187,13 +187,13 @@ impl Monitor {
             }
         }
         let vm = self.version(name, entry);
-        lock(&vm).online.push(predicted, actual);
+        lock(vm).online.push(predicted, actual);
         Ok(())
     }
 
     pub fn report(&self, name: &str, entry: &VersionEntry) -> VersionReport {
         let vm = self.version(name, entry);
-        let vm = lock(&vm);
+        let vm = lock(vm);
         let drift = vm.drift.as_ref().map(|(profile, live)| {
             let psi = live.psi(profile);
             let judged = live.rows() >= self.cfg.drift_min_rows;
