@@ -144,14 +144,8 @@ impl Objective for LeastSquares {
         grad: &mut Array1<f64>,
         update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
     ) -> Result<(), TrainError> {
-        let d = self.x.ncols();
-        check_len(grad, d + 1)?;
-        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
-            let (w, b) = split_wb(theta.view(), d)?;
-            let (_, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
-            row_grad_into(xi, dr, grad);
-            update(theta, grad);
-            Ok(())
+        linear_per_row_pass(&self.x, &self.y, theta, rows, grad, update, |z, y| {
+            self.loss.scalar(z - y).1
         })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
@@ -167,6 +161,27 @@ impl Objective for LeastSquares {
             Some(r2_from_residuals(&r, self.y.view())),
         ))
     }
+}
+
+/// One SGD pass of a linear model (θ = [w, b]) over `rows`: the gradient of each row is
+/// `deriv(z, y)·[x, 1]` with z = x·w + b.
+fn linear_per_row_pass(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    theta: &mut Array1<f64>,
+    rows: &[usize],
+    grad: &mut Array1<f64>,
+    update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
+    deriv: impl Fn(f64, f64) -> f64,
+) -> Result<(), TrainError> {
+    let d = x.ncols();
+    check_len(grad, d + 1)?;
+    for_rows_in_blocks(x, y, rows, |xi, yi| {
+        let (w, b) = split_wb(theta.view(), d)?;
+        row_grad_into(xi, deriv(xi.dot(&w) + b, yi), grad);
+        update(theta, grad);
+        Ok(())
+    })
 }
 
 /// Binary log loss, y ∈ {0,1}: ℓ = softplus(z) − y·z with z = x·w + b
@@ -215,14 +230,9 @@ impl Objective for BinaryLogLoss {
         grad: &mut Array1<f64>,
         update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
     ) -> Result<(), TrainError> {
-        let d = self.x.ncols();
-        check_len(grad, d + 1)?;
         // The step needs only σ(z) − y, not the row's loss (saves a log per row).
-        for_rows_in_blocks(&self.x, &self.y, rows, |xi, yi| {
-            let (w, b) = split_wb(theta.view(), d)?;
-            row_grad_into(xi, sigmoid(xi.dot(&w) + b) - yi, grad);
-            update(theta, grad);
-            Ok(())
+        linear_per_row_pass(&self.x, &self.y, theta, rows, grad, update, |z, y| {
+            sigmoid(z) - y
         })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
