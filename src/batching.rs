@@ -110,8 +110,8 @@ impl Batcher {
         }
     }
 
-    /// Predicts `x` as part of a batch, or `Err(x)` when it should run alone: it is larger
-    /// than a batch, the queue is full, or the worker is gone.
+    /// Predicts `x` as part of a batch, or hands it back ([`Batched::RunAlone`]) when it is
+    /// larger than a batch, the queue is full, or the worker is gone.
     pub async fn predict(&self, x: Array2<f64>) -> Batched {
         if x.nrows() > self.max_rows {
             return Batched::RunAlone(x);
@@ -143,7 +143,7 @@ impl Worker {
         while let Some(first) = rx.recv().await {
             let mut rows = first.x.nrows();
             let mut batch = vec![first];
-            let deadline = tokio::time::Instant::now() + self.max_delay;
+            let mut deadline = tokio::time::Instant::now() + self.max_delay;
             while rows < self.max_rows {
                 let next = match rx.try_recv() {
                     Ok(p) => Some(p),
@@ -163,6 +163,7 @@ impl Worker {
                     self.execute(batch).await;
                     rows = p.x.nrows();
                     batch = vec![p];
+                    deadline = tokio::time::Instant::now() + self.max_delay;
                     continue;
                 }
                 rows += p.x.nrows();
