@@ -264,8 +264,17 @@ mod tests {
                 probabilities: None,
             })
         }
+        /// The linear model that doubles the first feature (without the refusal).
         fn to_artifact(&self) -> Artifact {
-            unimplemented!("not stored in this test")
+            Artifact::LinearRegression(crate::models::linear::LinearModel {
+                schema: self.0.clone(),
+                scaler: crate::models::scaler::Scaler {
+                    mean: vec![0.0],
+                    scale: vec![1.0],
+                },
+                weights: vec![2.0],
+                intercept: 0.0,
+            })
         }
         fn n_parameters(&self) -> usize {
             0
