@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::Json;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,10 +13,8 @@ use utoipa_axum::routes;
 
 use super::extract::{AppJson, AppPath, AppQuery, RequestId};
 use super::instances::{to_matrix, Instance};
-use crate::error::{ApiError, ErrorBody};
-use ndarray::Array2;
-
 use crate::batching::{Batched, Batcher};
+use crate::error::{ApiError, ErrorBody};
 use crate::models::{Model, ModelError, Output};
 use crate::registry::VersionEntry;
 use crate::state::AppState;
