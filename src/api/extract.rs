@@ -48,9 +48,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
 
 /// `application/json` or any `+json` media type, as axum's `Json` accepts.
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(mime) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    if value.as_bytes() == b"application/json" {
+        return true;
+    }
+    let Some(mime) = value
+        .to_str()
+        .ok()
         .and_then(|v| v.split(';').next())
         .map(str::trim)
     else {

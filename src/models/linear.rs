@@ -58,10 +58,21 @@ impl Model for LinearModel {
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
         self.validate()?;
         check_input(x, self.schema.n_features())?;
-        let z = self.scaler.transform(x);
-        let y = z.dot(&ArrayView1::from(&self.weights[..])) + self.intercept;
+        // Row by row through one reused buffer: the same arithmetic as standardising the
+        // whole matrix and multiplying, without the matrix-sized temporaries that
+        // dominate a one-row request.
+        let w = ArrayView1::from(&self.weights[..]);
+        let mut z = vec![0.0; w.len()];
+        let predictions = x
+            .rows()
+            .into_iter()
+            .map(|row| {
+                self.scaler.transform_into(row, &mut z);
+                ArrayView1::from(&z[..]).dot(&w) + self.intercept
+            })
+            .collect();
         Ok(Output {
-            predictions: y.to_vec(),
+            predictions,
             probabilities: None,
         })
     }

@@ -65,6 +65,13 @@ impl Scaler {
         (&x - &mean.insert_axis(Axis(0))) / scale.insert_axis(Axis(0))
     }
 
+    /// Standardises one row into `out` (same length as the row).
+    pub fn transform_into(&self, row: ArrayView1<f64>, out: &mut [f64]) {
+        for (((z, x), m), s) in out.iter_mut().zip(row).zip(&self.mean).zip(&self.scale) {
+            *z = (x - m) / s;
+        }
+    }
+
     /// Checks lengths and that every scale is finite and positive.
     pub fn validate(&self, n_features: usize) -> Result<(), ModelError> {
         super::validate_weights("scaler.mean", &self.mean, n_features)?;

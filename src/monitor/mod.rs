@@ -16,7 +16,8 @@ use crate::metrics::Metrics;
 use crate::registry::{Snapshot, VersionEntry};
 use crate::train::Metrics as Quality;
 pub use drift::{FeatureProfile, LiveDrift};
-use log::{LoggedPrediction, PredictionLog};
+pub use log::LoggedPrediction;
+use log::PredictionLog;
 use online::OnlineWindow;
 
 #[derive(Debug)]
@@ -69,7 +70,14 @@ pub enum FeedbackError {
 
 /// Shared per-version state, keyed by (model, version).
 type VersionKey = (String, u64);
-pub(crate) type SharedVersion = Arc<Mutex<VersionMonitor>>;
+pub(crate) type SharedVersion = Arc<TrackedVersion>;
+
+#[derive(Debug)]
+pub(crate) struct TrackedVersion {
+    /// The model's name, shared by every prediction of it in the log.
+    name: Arc<str>,
+    state: Mutex<VersionMonitor>,
+}
 
 pub struct Monitor {
     cfg: MonitoringConfig,
@@ -117,10 +125,13 @@ impl Monitor {
                         let live = LiveDrift::new(&p, self.cfg.drift_window);
                         (Arc::new(p), live)
                     });
-                Arc::new(Mutex::new(VersionMonitor {
-                    online: OnlineWindow::new(self.cfg.feedback_window, n_classes),
-                    drift,
-                }))
+                Arc::new(TrackedVersion {
+                    name: name.into(),
+                    state: Mutex::new(VersionMonitor {
+                        online: OnlineWindow::new(self.cfg.feedback_window, n_classes),
+                        drift,
+                    }),
+                })
             })
             .clone()
     }
@@ -135,18 +146,14 @@ impl Monitor {
         x: ArrayView2<f64>,
         predictions: &[f64],
     ) {
+        let tracked = self.version(name, entry);
         if self.cfg.prediction_log_rows > 0 {
             // Allocated before taking the lock, which every predicting thread shares.
             let id: Arc<str> = request_id.into();
-            let logged = LoggedPrediction {
-                model: name.to_string(),
-                version: entry.version,
-                predictions: predictions.to_vec(),
-                consumed: false,
-            };
-            lock(&self.log).insert(id, logged);
+            let model = tracked.name.clone();
+            lock(&self.log).insert(id, model, entry.version, predictions);
         }
-        let mut vm = lock(self.version(name, entry));
+        let mut vm = lock(&tracked.state);
         if let Some((profile, live)) = vm.drift.as_mut() {
             if profile.features.len() == x.ncols() {
                 live.observe(profile, x);
@@ -162,7 +169,7 @@ impl Monitor {
             Some(e) if e.model == name && e.consumed => {
                 Err(FeedbackError::AlreadyRecorded(request_id.to_string()))
             }
-            Some(e) if e.model == name => Ok(e.clone()),
+            Some(e) if e.model == name => Ok(e),
             _ => Err(FeedbackError::UnknownRequest(request_id.to_string())),
         }
     }
@@ -187,13 +194,13 @@ impl Monitor {
             }
         }
         let vm = self.version(name, entry);
-        lock(vm).online.push(predicted, actual);
+        lock(&vm.state).online.push(predicted, actual);
         Ok(())
     }
 
     pub fn report(&self, name: &str, entry: &VersionEntry) -> VersionReport {
         let vm = self.version(name, entry);
-        let vm = lock(vm);
+        let vm = lock(&vm.state);
         let drift = vm.drift.as_ref().map(|(profile, live)| {
             let psi = live.psi(profile);
             let judged = live.rows() >= self.cfg.drift_min_rows;
