@@ -80,7 +80,7 @@ pub const MAX_TRAINING_THREADS: usize = 256;
 pub struct LogConfig {
     /// `text` (human readable) or `json` (one object a line). Default `text`.
     pub format: LogFormat,
-    /// tracing `EnvFilter` directive; `RUST_LOG` wins if set. Default `modeld=info,tower_http=info`.
+    /// tracing `EnvFilter` directive; `RUST_LOG` wins if set. Default `modeld=info`.
     pub filter: String,
 }
 
@@ -96,8 +96,8 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitoringConfig {
     /// Rows of recent predictions kept by request id for feedback (about 8 bytes a row
-    /// plus ~200 bytes a request); 0 turns the log off. Default 10000 (≈ 2 MiB at one
-    /// row a request).
+    /// plus ~100 bytes and the id a request); 0 turns the log off. Default 10000
+    /// (≈ 1.4 MiB at one row a request).
     pub prediction_log_rows: usize,
     /// Labelled rows in each version's online-metrics window. Default 1000.
     pub feedback_window: usize,
@@ -178,7 +178,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            filter: "modeld=info,tower_http=info".into(),
+            filter: "modeld=info".into(),
         }
     }
 }

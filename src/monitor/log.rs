@@ -1,7 +1,8 @@
 //! Recent predictions by request id, so ground truth sent later can be joined to what
 //! was predicted. Bounded by the total number of rows held; the oldest requests go first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// What was predicted for one request.
@@ -15,41 +16,47 @@ pub struct LoggedPrediction {
     pub consumed: bool,
 }
 
-/// Requests in arrival order with their predictions stored back to back in one ring of
-/// values, and an index from request id to position: logging a request allocates only
-/// its id (shared by the ring and the index) once the rings have grown to capacity,
-/// where a map of owned entries allocated and freed three objects per prediction.
+/// Requests in arrival order, with their predictions and ids stored back to back in
+/// rings of values and bytes: logging a request allocates nothing once the rings have
+/// grown to capacity, and evicting one frees nothing.
+///
+/// There is no map from id to request. The predict path only appends; the rare
+/// feedback lookup scans the ids' 64-bit hashes, newest first, and confirms a match on
+/// the id's bytes (10,000 hashes take a few microseconds). A map cost every prediction
+/// an insert and an eviction's remove, each a likely cache miss.
 #[derive(Debug, Default)]
 pub struct PredictionLog {
     capacity_rows: usize,
     /// Predictions of every request in `requests`, in the same order.
     values: VecDeque<f64>,
+    /// Ids of every request in `requests`, in the same order.
+    id_bytes: VecDeque<u8>,
+    /// Seeded per process: ids come from clients.
+    hasher: foldhash::fast::RandomState,
     requests: VecDeque<Slot>,
-    /// Sequence number of `requests[0]`; a request's number never changes.
-    first_seq: u64,
-    /// Absolute position of `values[0]` in the stream of all logged values.
+    /// Hash of each request's id, parallel to `requests`: kept apart so that a lookup
+    /// scans 8 bytes a request.
+    id_hashes: VecDeque<u64>,
+    /// Absolute positions of `values[0]` and `id_bytes[0]` in everything ever logged.
     first_value: u64,
-    // Ids come from clients, so the hash is seeded per process (foldhash), but it need
-    // not be SipHash: this map is touched on every prediction.
-    index: HashMap<Arc<str>, u64, foldhash::fast::RandomState>,
+    first_id_byte: u64,
 }
 
 #[derive(Debug)]
 struct Slot {
-    id: Arc<str>,
     model: Arc<str>,
     version: u64,
-    /// Absolute position of its first value.
-    start: u64,
+    /// Absolute positions of its first value and its first id byte.
+    value_start: u64,
+    id_start: u64,
     rows: usize,
+    id_len: usize,
     consumed: bool,
-    /// False once a later request reused the id; its rows stay until evicted.
-    current: bool,
 }
 
-/// Rough bytes per logged request beyond its 8-byte-per-row predictions: the id (with its
-/// reference count), the ring slot and the index entry.
-pub const BYTES_PER_ENTRY: usize = 160;
+/// Rough bytes per logged request beyond its 8-byte-per-row predictions and its id's
+/// bytes: the ring slot, its id hash and the rings' spare capacity.
+pub const BYTES_PER_ENTRY: usize = 100;
 
 impl PredictionLog {
     pub fn new(capacity_rows: usize) -> Self {
@@ -60,11 +67,11 @@ impl PredictionLog {
     }
 
     /// Logs a request; a batch larger than the whole log is not kept. A client reusing a
-    /// request id replaces the earlier entry.
+    /// request id gets its latest request on lookup.
     pub fn insert(
         &mut self,
-        request_id: Arc<str>,
-        model: Arc<str>,
+        request_id: &str,
+        model: &Arc<str>,
         version: u64,
         predictions: &[f64],
     ) {
@@ -75,50 +82,49 @@ impl PredictionLog {
         while self.values.len() + n > self.capacity_rows {
             self.evict_oldest();
         }
-        let seq = self.first_seq + self.requests.len() as u64;
-        let start = self.first_value + self.values.len() as u64;
-        if let Some(earlier) = self.index.insert(request_id.clone(), seq) {
-            if let Some(slot) = self.slot_mut(earlier) {
-                slot.current = false;
-            }
-        }
-        self.values.extend(predictions);
+        self.id_hashes.push_back(self.hasher.hash_one(request_id));
         self.requests.push_back(Slot {
-            id: request_id,
-            model,
+            model: model.clone(),
             version,
-            start,
+            value_start: self.first_value + self.values.len() as u64,
+            id_start: self.first_id_byte + self.id_bytes.len() as u64,
             rows: n,
+            id_len: request_id.len(),
             consumed: false,
-            current: true,
         });
+        self.values.extend(predictions);
+        self.id_bytes.extend(request_id.as_bytes());
     }
 
     fn evict_oldest(&mut self) {
         let Some(oldest) = self.requests.pop_front() else {
             return;
         };
-        self.first_seq += 1;
+        self.id_hashes.pop_front();
         self.values.drain(..oldest.rows.min(self.values.len()));
         self.first_value += oldest.rows as u64;
-        if oldest.current {
-            self.index.remove(&oldest.id);
-        }
+        self.id_bytes
+            .drain(..oldest.id_len.min(self.id_bytes.len()));
+        self.first_id_byte += oldest.id_len as u64;
     }
 
-    fn slot(&self, seq: u64) -> Option<&Slot> {
-        let at = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
-        self.requests.get(at)
+    /// Position in `requests` of the newest request logged under `request_id`.
+    fn find(&self, request_id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(request_id);
+        self.id_hashes
+            .iter()
+            .zip(&self.requests)
+            .rposition(|(h, slot)| *h == hash && self.id_of(slot).eq(request_id.bytes()))
     }
 
-    fn slot_mut(&mut self, seq: u64) -> Option<&mut Slot> {
-        let at = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
-        self.requests.get_mut(at)
+    fn id_of(&self, slot: &Slot) -> impl Iterator<Item = u8> + '_ {
+        let from = (slot.id_start - self.first_id_byte) as usize;
+        self.id_bytes.range(from..from + slot.id_len).copied()
     }
 
     pub fn get(&self, request_id: &str) -> Option<LoggedPrediction> {
-        let slot = self.slot(*self.index.get(request_id)?)?;
-        let from = usize::try_from(slot.start.checked_sub(self.first_value)?).ok()?;
+        let slot = self.requests.get(self.find(request_id)?)?;
+        let from = (slot.value_start - self.first_value) as usize;
         Some(LoggedPrediction {
             model: slot.model.to_string(),
             version: slot.version,
@@ -128,23 +134,22 @@ impl PredictionLog {
     }
 
     pub fn mark_consumed(&mut self, request_id: &str) {
-        if let Some(&seq) = self.index.get(request_id) {
-            if let Some(slot) = self.slot_mut(seq) {
+        if let Some(at) = self.find(request_id) {
+            if let Some(slot) = self.requests.get_mut(at) {
                 slot.consumed = true;
             }
         }
     }
 
-    /// Requests that can still be looked up.
+    /// Requests held (a reused id counts once per request).
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.requests.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.requests.is_empty()
     }
 
-    /// Rows held, counting those of requests whose id was reused until they are evicted.
     pub fn rows(&self) -> usize {
         self.values.len()
     }
@@ -160,7 +165,7 @@ mod tests {
 
     fn insert(log: &mut PredictionLog, id: &str, rows: usize) {
         let values: Vec<f64> = (0..rows).map(|i| i as f64 + id.len() as f64).collect();
-        log.insert(id.into(), "m".into(), 1, &values);
+        log.insert(id, &"m".into(), 1, &values);
     }
 
     #[test]
@@ -178,17 +183,29 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_matched_on_their_bytes_not_their_prefix() {
+        let mut log = PredictionLog::new(100);
+        log.insert("req-1", &"m".into(), 1, &[1.0]);
+        log.insert("req-10", &"m".into(), 1, &[10.0]);
+        log.insert("req-1é", &"m".into(), 1, &[2.0]);
+        assert_eq!(log.get("req-1").unwrap().predictions, vec![1.0]);
+        assert_eq!(log.get("req-10").unwrap().predictions, vec![10.0]);
+        assert_eq!(log.get("req-1é").unwrap().predictions, vec![2.0]);
+        assert!(log.get("req-").is_none() && log.get("req-100").is_none());
+    }
+
+    #[test]
     fn a_reused_id_answers_with_its_latest_request() {
         let mut log = PredictionLog::new(10);
-        log.insert("b".into(), "m".into(), 1, &[1.0, 2.0, 3.0, 4.0]);
-        log.insert("c".into(), "m".into(), 1, &[5.0]);
-        log.insert("b".into(), "other".into(), 2, &[6.0, 7.0]);
+        log.insert("b", &"m".into(), 1, &[1.0, 2.0, 3.0, 4.0]);
+        log.insert("c", &"m".into(), 1, &[5.0]);
+        log.insert("b", &"other".into(), 2, &[6.0, 7.0]);
         let b = log.get("b").unwrap();
         assert_eq!((b.model.as_str(), b.version), ("other", 2));
         assert_eq!(b.predictions, vec![6.0, 7.0]);
         // The replaced request still holds its rows until it is the oldest.
-        assert_eq!((log.len(), log.rows()), (2, 7));
-        log.insert("d".into(), "m".into(), 1, &[8.0, 9.0, 10.0, 11.0]);
+        assert_eq!((log.len(), log.rows()), (3, 7));
+        log.insert("d", &"m".into(), 1, &[8.0, 9.0, 10.0, 11.0]);
         assert_eq!(log.rows(), 7);
         assert_eq!(log.get("b").unwrap().predictions, vec![6.0, 7.0]);
         assert_eq!(log.get("c").unwrap().predictions, vec![5.0]);
@@ -200,7 +217,7 @@ mod tests {
         for i in 0..1000u32 {
             let rows = (i % 3 + 1) as usize;
             let values: Vec<f64> = (0..rows).map(|r| f64::from(i) * 10.0 + r as f64).collect();
-            log.insert(i.to_string().into(), "m".into(), u64::from(i), &values);
+            log.insert(&i.to_string(), &"m".into(), u64::from(i), &values);
             log.mark_consumed(&(i - i.min(1)).to_string());
             assert!(log.rows() <= 7);
         }

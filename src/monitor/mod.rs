@@ -148,10 +148,7 @@ impl Monitor {
     ) {
         let tracked = self.version(name, entry);
         if self.cfg.prediction_log_rows > 0 {
-            // Allocated before taking the lock, which every predicting thread shares.
-            let id: Arc<str> = request_id.into();
-            let model = tracked.name.clone();
-            lock(&self.log).insert(id, model, entry.version, predictions);
+            lock(&self.log).insert(request_id, &tracked.name, entry.version, predictions);
         }
         let mut vm = lock(&tracked.state);
         if let Some((profile, live)) = vm.drift.as_mut() {
