@@ -13,7 +13,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,10 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::REQUEST_ID;
+use prometheus::{Histogram, IntCounter};
+
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// Routes that orchestrators and Prometheus reach without credentials.
@@ -69,14 +72,62 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             shared: self.shared.clone(),
+            handles: Arc::default(),
         }
     }
 }
 
+/// axum applies the layer to each route's handler for each method, so an `Edge` sees one
+/// route template and nearly always one method and status.
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
     shared: Arc<Shared>,
+    handles: Arc<OnceLock<RouteHandles>>,
+}
+
+/// Metric handles for the first (method, route) an `Edge` served and status 200, so the
+/// common request skips the label hashing and map lookups of `with_label_values`.
+struct RouteHandles {
+    method: &'static str,
+    route: Box<str>,
+    ok: IntCounter,
+    duration: Histogram,
+}
+
+impl RouteHandles {
+    fn new(m: &Metrics, method: &'static str, route: &str) -> Self {
+        Self {
+            method,
+            route: route.into(),
+            ok: m.http_requests.with_label_values(&[method, route, "200"]),
+            duration: m.http_duration.with_label_values(&[method, route]),
+        }
+    }
+
+    fn record(
+        &self,
+        m: &Metrics,
+        method: &'static str,
+        route: &str,
+        status: StatusCode,
+        secs: f64,
+    ) {
+        if self.method == method && *self.route == *route {
+            self.duration.observe(secs);
+            if status == StatusCode::OK {
+                self.ok.inc();
+                return;
+            }
+        } else {
+            m.http_duration
+                .with_label_values(&[method, route])
+                .observe(secs);
+        }
+        m.http_requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+    }
 }
 
 /// Holds one of the server-wide in-flight slots until the response is ready.
@@ -134,6 +185,7 @@ where
             request_id = id.to_str().unwrap_or_default(),
         );
         let shared = self.shared.clone();
+        let handles = self.handles.clone();
         let admitted = if !authorized(&shared.state, &req) {
             Err(ApiError::Unauthorized)
         } else {
@@ -165,12 +217,9 @@ where
                 let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
                 let elapsed = started.elapsed();
                 let m = &shared.state.metrics;
-                m.http_requests
-                    .with_label_values(&[method, route, status.as_str()])
-                    .inc();
-                m.http_duration
-                    .with_label_values(&[method, route])
-                    .observe(elapsed.as_secs_f64());
+                handles
+                    .get_or_init(|| RouteHandles::new(m, method, route))
+                    .record(m, method, route, status, elapsed.as_secs_f64());
                 if status.is_server_error() {
                     tracing::warn!(status = status.as_u16(), route, ?elapsed, "request failed");
                 } else {
@@ -293,6 +342,14 @@ mod tests {
     use crate::config::Config;
 
     fn app(limit: usize, router: Router<AppState>) -> (Router, tempfile::TempDir) {
+        let (app, _, dir) = app_and_state(limit, router);
+        (app, dir)
+    }
+
+    fn app_and_state(
+        limit: usize,
+        router: Router<AppState>,
+    ) -> (Router, AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().to_path_buf(),
@@ -302,8 +359,8 @@ mod tests {
         let state = AppState::new(cfg).unwrap();
         let app = router
             .layer(EdgeLayer::new(state.clone()))
-            .with_state(state);
-        (app, dir)
+            .with_state(state.clone());
+        (app, state, dir)
     }
 
     async fn call(app: Router, path: &str) -> Response {
@@ -372,5 +429,42 @@ mod tests {
         let fourth = tokio::spawn(call(app, "/slow"));
         assert_eq!(third.await.unwrap().status(), StatusCode::OK);
         assert_eq!(fourth.await.unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn each_method_and_status_is_counted_under_its_own_labels() {
+        let router = Router::new().route(
+            "/items/{id}",
+            get(
+                |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                    if id == 0 {
+                        Err(ApiError::NotFound("no item 0".into()))
+                    } else {
+                        Ok("item")
+                    }
+                },
+            ),
+        );
+        let (app, state, _dir) = app_and_state(8, router);
+        for path in ["/items/1", "/items/2", "/items/0", "/items/3"] {
+            call(app.clone(), path).await;
+        }
+        let head = Request::head("/items/1").body(Body::empty()).unwrap();
+        assert_eq!(app.oneshot(head).await.unwrap().status(), StatusCode::OK);
+        let m = &state.metrics;
+        let count = |method: &str, status: &str| {
+            m.http_requests
+                .with_label_values(&[method, "/items/{id}", status])
+                .get()
+        };
+        assert_eq!(count("GET", "200"), 3);
+        assert_eq!(count("GET", "404"), 1);
+        assert_eq!(count("HEAD", "200"), 1);
+        let observed = |method: &str| {
+            m.http_duration
+                .with_label_values(&[method, "/items/{id}"])
+                .get_sample_count()
+        };
+        assert_eq!((observed("GET"), observed("HEAD")), (4, 1));
     }
 }
