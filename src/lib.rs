@@ -41,8 +41,8 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-/// The router over `state`.
-pub fn app(state: AppState) -> axum::Router {
+/// The application over `state`.
+pub fn app(state: AppState) -> api::App {
     api::router(state)
 }
 
@@ -137,7 +137,8 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         lifecycle.start_draining();
         let _ = stop_tx.send(());
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown);
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
+    let server = axum::serve(listener, service).with_graceful_shutdown(shutdown);
     let deadline = async move {
         if stop_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

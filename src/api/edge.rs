@@ -1,11 +1,14 @@
-//! Everything a request goes through around its handler, as one hand-written tower
+//! Everything a request goes through around the router, as one hand-written tower
 //! layer: request id (echoed or generated), the API key, the in-flight limit (503
 //! `overloaded` when full), the deadline (504 `timeout`), panics turned into 500s,
 //! API.md's JSON body on every error, a debug-level span, and the request metrics.
 //!
 //! One layer instead of a stack of nine: each tower-http/`from_fn` layer adds its own
 //! future, and some a clone of the service below or a box, per request; on a one-row
-//! predict that was a measurable share of the server's CPU (bench/RESULTS.md).
+//! predict that was a measurable share of the server's CPU (bench/RESULTS.md). It wraps
+//! the whole router rather than each route (`Router::layer`), which would box and clone
+//! every route once more per request; the route label for the metrics comes from its
+//! own lookup of the path in the route templates.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -14,16 +17,17 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::CatchUnwind;
 use futures_util::FutureExt;
+use tokio::time::Timeout;
 use tower::{Layer, Service};
-use tracing::Instrument;
 
 use super::REQUEST_ID;
 use prometheus::{Histogram, IntCounter};
@@ -35,6 +39,9 @@ use crate::state::AppState;
 /// Routes that orchestrators and Prometheus reach without credentials.
 const OPEN_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
+/// The `route` label of requests that match no route template.
+const UNMATCHED: &str = "unmatched";
+
 #[derive(Clone)]
 pub struct EdgeLayer {
     shared: Arc<Shared>,
@@ -45,10 +52,17 @@ struct Shared {
     in_flight: AtomicUsize,
     limit: usize,
     timeout: Duration,
+    routes: RouteLabels,
 }
 
 impl EdgeLayer {
-    pub fn new(state: AppState) -> Self {
+    /// `templates` are the router's route paths (`/v1/models/{name}/predict`), which
+    /// become the `route` label of the HTTP metrics.
+    pub fn new<I, T>(state: AppState, templates: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
         let cfg = &state.cfg.server;
         let (limit, timeout) = (
             cfg.concurrency_limit,
@@ -56,6 +70,7 @@ impl EdgeLayer {
         );
         Self {
             shared: Arc::new(Shared {
+                routes: RouteLabels::new(templates),
                 state,
                 in_flight: AtomicUsize::new(0),
                 limit,
@@ -72,25 +87,83 @@ impl<S> Layer<S> for EdgeLayer {
         Edge {
             inner,
             shared: self.shared.clone(),
-            handles: Arc::default(),
         }
     }
 }
 
-/// axum applies the layer to each route's handler for each method, so an `Edge` sees one
-/// route template and nearly always one method and status.
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
     shared: Arc<Shared>,
-    handles: Arc<OnceLock<RouteHandles>>,
 }
 
-/// Metric handles for the first (method, route) an `Edge` served and status 200, so the
-/// common request skips the label hashing and map lookups of `with_label_values`.
+/// Maps a request path to its route template, with the metric handles of each template
+/// resolved once for its first method and status 200, so the common request skips the
+/// label hashing and map lookups of `with_label_values`.
+struct RouteLabels {
+    lookup: matchit::Router<usize>,
+    /// One per template, then one for [`UNMATCHED`].
+    labels: Vec<Box<str>>,
+    handles: Vec<OnceLock<RouteHandles>>,
+}
+
+impl RouteLabels {
+    fn new<I, T>(templates: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut lookup = matchit::Router::new();
+        let mut labels: Vec<Box<str>> = Vec::new();
+        for template in templates {
+            let template: String = template.into();
+            match lookup.insert(template.as_str(), labels.len()) {
+                Ok(()) => labels.push(template.into()),
+                // axum accepted the same templates, so this is a bug; the route is still
+                // served, its requests are only counted as unmatched.
+                Err(e) => tracing::error!(route = %template, error = %e, "route label skipped"),
+            }
+        }
+        labels.push(UNMATCHED.into());
+        let handles = labels.iter().map(|_| OnceLock::new()).collect();
+        Self {
+            lookup,
+            labels,
+            handles,
+        }
+    }
+
+    /// The index of `path`'s template, or of [`UNMATCHED`].
+    fn find(&self, path: &str) -> usize {
+        self.lookup
+            .at(path)
+            .map_or(self.labels.len() - 1, |m| *m.value)
+    }
+
+    fn record(
+        &self,
+        m: &Metrics,
+        route: usize,
+        method: &'static str,
+        status: StatusCode,
+        secs: f64,
+    ) {
+        let (Some(label), Some(cell)) = (self.labels.get(route), self.handles.get(route)) else {
+            return;
+        };
+        let label: &str = label;
+        cell.get_or_init(|| RouteHandles::new(m, method, label))
+            .record(m, method, label, status, secs);
+    }
+
+    fn label(&self, route: usize) -> &str {
+        self.labels.get(route).map_or(UNMATCHED, |l| l)
+    }
+}
+
+/// Metric handles for the first method a route served and status 200.
 struct RouteHandles {
     method: &'static str,
-    route: Box<str>,
     ok: IntCounter,
     duration: Histogram,
 }
@@ -99,7 +172,6 @@ impl RouteHandles {
     fn new(m: &Metrics, method: &'static str, route: &str) -> Self {
         Self {
             method,
-            route: route.into(),
             ok: m.http_requests.with_label_values(&[method, route, "200"]),
             duration: m.http_duration.with_label_values(&[method, route]),
         }
@@ -113,7 +185,7 @@ impl RouteHandles {
         status: StatusCode,
         secs: f64,
     ) {
-        if self.method == method && *self.route == *route {
+        if self.method == method {
             self.duration.observe(secs);
             if status == StatusCode::OK {
                 self.ok.inc();
@@ -149,25 +221,22 @@ impl Shared {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 impl<S> Service<Request> for Edge<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> BoxFuture {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
         let method = method_label(req.method());
-        let route = req.extensions().get::<MatchedPath>().cloned();
+        let route = self.shared.routes.find(req.uri().path());
         let id = match req.headers().get(REQUEST_ID) {
             Some(given) => given.clone(),
             None => {
@@ -185,51 +254,147 @@ where
             request_id = id.to_str().unwrap_or_default(),
         );
         let shared = self.shared.clone();
-        let handles = self.handles.clone();
         let admitted = if !authorized(&shared.state, &req) {
             Err(ApiError::Unauthorized)
         } else {
             shared.admit().ok_or(ApiError::Overloaded)
         };
-        let handled = admitted.map(|slot| {
+        let stage = match admitted {
+            Err(refused) => Stage::Answered {
+                response: Some(refused.into_response()),
+            },
             // `call` builds the handler's future; a panic there is caught like one
             // inside it.
-            let call = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req)));
-            (slot, call)
-        });
-        Box::pin(
-            async move {
-                let response = match handled {
-                    Err(refused) => refused.into_response(),
-                    Ok((_slot, Err(panic))) => panic_response(panic),
-                    Ok((_slot, Ok(future))) => {
-                        let guarded = AssertUnwindSafe(future).catch_unwind();
-                        match tokio::time::timeout(shared.timeout, guarded).await {
-                            Ok(Ok(Ok(response))) => response,
-                            Ok(Ok(Err(never))) => match never {},
-                            Ok(Err(panic)) => panic_response(panic),
-                            Err(_elapsed) => ApiError::Timeout.into_response(),
-                        }
-                    }
-                };
-                let mut response = json_errors(response).await;
-                let status = response.status();
-                let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-                let elapsed = started.elapsed();
-                let m = &shared.state.metrics;
-                handles
-                    .get_or_init(|| RouteHandles::new(m, method, route))
-                    .record(m, method, route, status, elapsed.as_secs_f64());
-                if status.is_server_error() {
-                    tracing::warn!(status = status.as_u16(), route, ?elapsed, "request failed");
-                } else {
-                    tracing::debug!(status = status.as_u16(), ?elapsed, "request finished");
+            Ok(slot) => match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                Err(panic) => Stage::Answered {
+                    response: Some(panic_response(panic)),
+                },
+                Ok(future) => Stage::Handling {
+                    future: tokio::time::timeout(
+                        shared.timeout,
+                        AssertUnwindSafe(future).catch_unwind(),
+                    ),
+                    slot: Some(slot),
+                },
+            },
+        };
+        EdgeFuture {
+            stage,
+            done: Done {
+                shared,
+                started,
+                method,
+                route,
+                id: Some(id),
+            },
+            span,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Edge`]: a named type rather than a boxed `async` block,
+    /// which saves an allocation and a copy of the whole handler future per request.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        stage: Stage<F>,
+        done: Done,
+        span: tracing::Span,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<F> {
+        Handling {
+            #[pin]
+            future: Timeout<CatchUnwind<AssertUnwindSafe<F>>>,
+            slot: Option<Slot>,
+        },
+        // Only error answers without a JSON body (from axum itself) get here.
+        Rewriting {
+            future: Pin<Box<dyn Future<Output = Response> + Send>>,
+        },
+        Answered {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        loop {
+            let response = match this.stage.as_mut().project() {
+                StageProj::Handling { future, slot } => {
+                    let response = match ready!(future.poll(cx)) {
+                        Ok(Ok(Ok(response))) => response,
+                        Ok(Ok(Err(never))) => match never {},
+                        Ok(Err(panic)) => panic_response(panic),
+                        Err(_elapsed) => ApiError::Timeout.into_response(),
+                    };
+                    drop(slot.take());
+                    response
                 }
-                response.headers_mut().insert(REQUEST_ID, id);
-                Ok(response)
+                StageProj::Rewriting { future } => {
+                    let response = ready!(future.as_mut().poll(cx));
+                    return Poll::Ready(Ok(this.done.finish(response)));
+                }
+                StageProj::Answered { response } => match response.take() {
+                    Some(response) => response,
+                    // Polled again after it answered, against the `Future` contract.
+                    None => ApiError::Internal("response future polled after completion".into())
+                        .into_response(),
+                },
+            };
+            if needs_json_body(&response) {
+                this.stage.set(Stage::Rewriting {
+                    future: Box::pin(json_error_body(response)),
+                });
+                continue;
             }
-            .instrument(span),
-        )
+            return Poll::Ready(Ok(this.done.finish(response)));
+        }
+    }
+}
+
+/// What the edge does once the answer is known: metrics, the log line, the id header.
+struct Done {
+    shared: Arc<Shared>,
+    started: Instant,
+    method: &'static str,
+    route: usize,
+    id: Option<HeaderValue>,
+}
+
+impl Done {
+    fn finish(&mut self, mut response: Response) -> Response {
+        let status = response.status();
+        let elapsed = self.started.elapsed();
+        let routes = &self.shared.routes;
+        routes.record(
+            &self.shared.state.metrics,
+            self.route,
+            self.method,
+            status,
+            elapsed.as_secs_f64(),
+        );
+        if status.is_server_error() {
+            let route = routes.label(self.route);
+            tracing::warn!(status = status.as_u16(), route, ?elapsed, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), ?elapsed, "request finished");
+        }
+        if let Some(id) = self.id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        response
     }
 }
 
@@ -248,12 +413,13 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// A random UUID v4, encoded straight into the header's bytes (no `Display` and
-/// re-parse).
+/// re-parse), in a buffer whose clones for the response header share it.
 fn new_request_id() -> HeaderValue {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
     // A hyphenated UUID is always a valid header value.
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown"))
+    HeaderValue::from_maybe_shared(Bytes::from_owner(buf))
+        .unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 /// With `server.api_key` set, every other route needs `Authorization: Bearer <key>`.
@@ -282,21 +448,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Gives every 4xx/5xx answer API.md's JSON body, including the ones produced by axum
-/// itself (405, 415) or by layers that know nothing of our format.
-async fn json_errors(response: Response) -> Response {
+/// Whether `response` is a 4xx/5xx without API.md's JSON body, as the ones produced by
+/// axum itself (405, 415) are.
+fn needs_json_body(response: &Response) -> bool {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return response;
+        return false;
     }
-    let is_json = response
+    !response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return response;
-    }
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Gives an error answer API.md's JSON body, its text taken from the original body.
+async fn json_error_body(response: Response) -> Response {
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024)
         .await
@@ -341,15 +509,14 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn app(limit: usize, router: Router<AppState>) -> (Router, tempfile::TempDir) {
+    type App = Edge<Router>;
+
+    fn app(limit: usize, router: Router<AppState>) -> (App, tempfile::TempDir) {
         let (app, _, dir) = app_and_state(limit, router);
         (app, dir)
     }
 
-    fn app_and_state(
-        limit: usize,
-        router: Router<AppState>,
-    ) -> (Router, AppState, tempfile::TempDir) {
+    fn app_and_state(limit: usize, router: Router<AppState>) -> (App, AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().to_path_buf(),
@@ -357,13 +524,12 @@ mod tests {
         };
         cfg.server.concurrency_limit = limit;
         let state = AppState::new(cfg).unwrap();
-        let app = router
-            .layer(EdgeLayer::new(state.clone()))
-            .with_state(state.clone());
+        let templates = ["/boom", "/slow", "/items/{id}"];
+        let app = EdgeLayer::new(state.clone(), templates).layer(router.with_state(state.clone()));
         (app, state, dir)
     }
 
-    async fn call(app: Router, path: &str) -> Response {
+    async fn call(app: App, path: &str) -> Response {
         let req = Request::get(path).body(Body::empty()).unwrap();
         app.oneshot(req).await.unwrap()
     }
@@ -466,5 +632,27 @@ mod tests {
                 .get_sample_count()
         };
         assert_eq!((observed("GET"), observed("HEAD")), (4, 1));
+    }
+
+    #[tokio::test]
+    async fn routes_are_labelled_by_template_and_unknown_paths_as_unmatched() {
+        let router = Router::new().route("/items/{id}", get(|| async { "item" }));
+        let (app, state, _dir) = app_and_state(8, router);
+        let post = Request::post("/items/7").body(Body::empty()).unwrap();
+        let refused = app.clone().oneshot(post).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body_json(refused).await["code"], "method_not_allowed");
+        let missing = call(app.clone(), "/items/7/extra").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let m = &state.metrics;
+        let count = |method: &str, route: &str, status: &str| {
+            m.http_requests
+                .with_label_values(&[method, route, status])
+                .get()
+        };
+        assert_eq!(count("POST", "/items/{id}", "405"), 1);
+        assert_eq!(count("GET", "unmatched", "404"), 1);
+        // Raw paths never become labels.
+        assert_eq!(count("GET", "/items/7/extra", "404"), 0);
     }
 }

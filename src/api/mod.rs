@@ -1,5 +1,5 @@
-//! The HTTP surface: merges every route module, serves `/openapi.json`, and applies the
-//! middleware stack once.
+//! The HTTP surface: merges every route module, serves `/openapi.json`, and wraps the
+//! router in the edge layer.
 
 pub mod edge;
 pub mod extract;
@@ -16,7 +16,7 @@ pub mod v2;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::{Json, Router};
-use tower::ServiceBuilder;
+use tower::Layer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -40,9 +40,14 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 )]
 struct ApiDoc;
 
-/// The full application: routes, `/openapi.json` and middleware, ready for `axum::serve`
-/// or `tower::ServiceExt::oneshot`.
-pub fn router(state: AppState) -> Router {
+/// The whole application as one tower service: the edge layer around the router, whose
+/// extractors read the body limit.
+pub type App = edge::Edge<<DefaultBodyLimit as Layer<Router>>::Service>;
+
+/// The full application: routes, `/openapi.json` and the edge layer, ready for
+/// `axum::serve` (through `axum::ServiceExt::into_make_service`) or
+/// `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> App {
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(models::router())
@@ -53,27 +58,26 @@ pub fn router(state: AppState) -> Router {
         .merge(v2::router())
         .merge(onnx::router())
         .split_for_parts();
+    let mut templates: Vec<String> = openapi.paths.paths.keys().cloned().collect();
+    templates.push(OPENAPI_PATH.to_string());
     let openapi = std::sync::Arc::new(openapi);
-    let cfg = &state.cfg.server;
+    let body_limit = DefaultBodyLimit::max(state.cfg.server.body_limit_bytes);
+    let edge = edge::EdgeLayer::new(state.clone(), templates);
 
-    // The edge layer wraps each route after routing, so it knows the route template
-    // for its metrics; the body limit is the innermost, read by the extractors.
-    let layers = ServiceBuilder::new()
-        .layer(edge::EdgeLayer::new(state.clone()))
-        .layer(DefaultBodyLimit::max(cfg.body_limit_bytes));
-
-    routes
+    let router = routes
         .route(
-            "/openapi.json",
+            OPENAPI_PATH,
             axum::routing::get(move || {
                 let doc = openapi.clone();
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
         .fallback(not_found)
-        .layer(layers)
-        .with_state(state)
+        .with_state(state);
+    edge.layer(body_limit.layer(router))
 }
+
+const OPENAPI_PATH: &str = "/openapi.json";
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))

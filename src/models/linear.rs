@@ -4,7 +4,7 @@ use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::scaler::Scaler;
-use super::{check_input, validate_schema, validate_weights};
+use super::{check_input, validate_schema, validate_weights, Scan};
 use super::{Artifact, Family, Model, ModelError, Output, Schema, Task};
 
 /// Ordinary / ridge / lasso least-squares model in standardised space.
@@ -35,14 +35,18 @@ impl LinearModel {
         Ok(m)
     }
 
-    /// Checks every length and value (used for artifacts and before predicting,
-    /// since the public fields could have been edited).
+    /// Checks every length and value (for artifacts and trained models; predicting
+    /// checks the lengths again, since the public fields could have been edited).
     pub fn validate(&self) -> Result<(), ModelError> {
+        self.check(Scan::Values)
+    }
+
+    fn check(&self, scan: Scan) -> Result<(), ModelError> {
         validate_schema(&self.schema, Task::Regression)?;
         let d = self.schema.n_features();
-        self.scaler.validate(d)?;
-        validate_weights("weights", &self.weights, d)?;
-        validate_weights("intercept", &[self.intercept], 1)
+        self.scaler.check(d, scan)?;
+        validate_weights(format_args!("weights"), &self.weights, d, scan)?;
+        validate_weights(format_args!("intercept"), &[self.intercept], 1, scan)
     }
 }
 
@@ -56,7 +60,7 @@ impl Model for LinearModel {
     }
 
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
-        self.validate()?;
+        self.check(Scan::Shapes)?;
         check_input(x, self.schema.n_features())?;
         // Row by row through one reused buffer: the same arithmetic as standardising the
         // whole matrix and multiplying, without the matrix-sized temporaries that

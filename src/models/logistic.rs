@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scaler::Scaler;
 use super::stable::sigmoid;
-use super::{check_input, validate_schema, validate_weights};
+use super::{check_input, validate_schema, validate_weights, Scan};
 use super::{Artifact, Family, Model, ModelError, Output, Schema, Task};
 
 /// Two-class logistic model; class 1 (`schema.classes[1]`) is the positive class.
@@ -38,6 +38,10 @@ impl LogisticModel {
 
     /// Checks every length and value; logistic needs exactly two classes.
     pub fn validate(&self) -> Result<(), ModelError> {
+        self.check(Scan::Values)
+    }
+
+    fn check(&self, scan: Scan) -> Result<(), ModelError> {
         validate_schema(&self.schema, Task::Classification)?;
         if self.schema.classes.as_ref().map(Vec::len) != Some(2) {
             return Err(ModelError::InvalidArtifact(
@@ -45,9 +49,9 @@ impl LogisticModel {
             ));
         }
         let d = self.schema.n_features();
-        self.scaler.validate(d)?;
-        validate_weights("weights", &self.weights, d)?;
-        validate_weights("intercept", &[self.intercept], 1)
+        self.scaler.check(d, scan)?;
+        validate_weights(format_args!("weights"), &self.weights, d, scan)?;
+        validate_weights(format_args!("intercept"), &[self.intercept], 1, scan)
     }
 }
 
@@ -63,7 +67,7 @@ impl Model for LogisticModel {
     /// p = σ(z·w + b); predicted class is 1 iff the logit is > 0 (scikit-learn's
     /// rule, so a logit of exactly 0 predicts class 0).
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
-        self.validate()?;
+        self.check(Scan::Shapes)?;
         check_input(x, self.schema.n_features())?;
         let logits = self
             .scaler

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scaler::Scaler;
 use super::stable::{argmax_rows, sigmoid, softmax_rows};
-use super::{check_input, validate_schema, validate_weights};
+use super::{check_input, validate_schema, validate_weights, Scan};
 use super::{Artifact, Family, Model, ModelError, Output, Schema, Task};
 
 /// Hidden-layer activation.
@@ -109,10 +109,14 @@ impl MlpModel {
 
     /// Checks the layer sizes against the schema and every weight's length and value.
     pub fn validate(&self) -> Result<(), ModelError> {
+        self.check(Scan::Values)
+    }
+
+    fn check(&self, scan: Scan) -> Result<(), ModelError> {
         let task = self.task();
         validate_schema(&self.schema, task)?;
         let d = self.schema.n_features();
-        self.scaler.validate(d)?;
+        self.scaler.check(d, scan)?;
         let out = match task {
             Task::Regression => 1,
             Task::Classification => self.schema.classes.as_ref().map_or(0, Vec::len),
@@ -139,11 +143,12 @@ impl MlpModel {
         }
         for (l, pair) in self.sizes.windows(2).enumerate() {
             validate_weights(
-                &format!("weights[{l}]"),
+                format_args!("weights[{l}]"),
                 &self.weights[l],
                 pair[0] * pair[1],
+                scan,
             )?;
-            validate_weights(&format!("biases[{l}]"), &self.biases[l], pair[1])?;
+            validate_weights(format_args!("biases[{l}]"), &self.biases[l], pair[1], scan)?;
         }
         if !(self.target_mean.is_finite()
             && self.target_scale.is_finite()
@@ -180,7 +185,7 @@ impl Model for MlpModel {
     }
 
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
-        self.validate()?;
+        self.check(Scan::Shapes)?;
         check_input(x, self.schema.n_features())?;
         let z = self.scaler.transform(x);
         let layers = self.layer_views()?;

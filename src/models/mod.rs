@@ -152,6 +152,18 @@ pub enum Artifact {
 }
 
 impl Artifact {
+    /// Checks every shape and value of a native model's parameters; ONNX graphs are
+    /// checked as they load.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            Artifact::LinearRegression(m) => m.validate(),
+            Artifact::LogisticRegression(m) => m.validate(),
+            Artifact::SoftmaxRegression(m) => m.validate(),
+            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => m.validate(),
+            Artifact::Onnx(_) => Ok(()),
+        }
+    }
+
     /// Validates every shape and value, then wraps the model for sharing. A
     /// corrupt artifact yields [`ModelError::InvalidArtifact`] here, so it can
     /// never cause a panic at prediction time.
@@ -241,13 +253,32 @@ fn validate_schema(schema: &Schema, task: Task) -> Result<(), ModelError> {
     }
 }
 
-/// Checks that a weight vector has the expected length and finite values.
-fn validate_weights(name: &str, w: &[f64], expected: usize) -> Result<(), ModelError> {
+/// How much of a model's parameters a check reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Lengths only: before every prediction, since a wrong length would panic inside
+    /// ndarray. It costs O(layers), not O(parameters).
+    Shapes,
+    /// Lengths and every value: once, when an artifact is loaded or a model registered.
+    Values,
+}
+
+/// Checks that a weight vector has the expected length and, with [`Scan::Values`],
+/// finite values.
+fn validate_weights(
+    name: std::fmt::Arguments<'_>,
+    w: &[f64],
+    expected: usize,
+    scan: Scan,
+) -> Result<(), ModelError> {
     if w.len() != expected {
         return Err(ModelError::InvalidArtifact(format!(
             "{name} has length {}, expected {expected}",
             w.len()
         )));
+    }
+    if scan == Scan::Shapes {
+        return Ok(());
     }
     if let Some(i) = w.iter().position(|v| !v.is_finite()) {
         return Err(ModelError::InvalidArtifact(format!(

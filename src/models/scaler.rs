@@ -4,7 +4,7 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::ModelError;
+use super::{ModelError, Scan};
 
 /// z = (x − mean) / scale, per column.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -72,10 +72,14 @@ impl Scaler {
         }
     }
 
-    /// Checks lengths and that every scale is finite and positive.
-    pub fn validate(&self, n_features: usize) -> Result<(), ModelError> {
-        super::validate_weights("scaler.mean", &self.mean, n_features)?;
-        super::validate_weights("scaler.scale", &self.scale, n_features)?;
+    /// Checks lengths and, with [`Scan::Values`], that every scale is finite and
+    /// positive.
+    pub(crate) fn check(&self, n_features: usize, scan: Scan) -> Result<(), ModelError> {
+        super::validate_weights(format_args!("scaler.mean"), &self.mean, n_features, scan)?;
+        super::validate_weights(format_args!("scaler.scale"), &self.scale, n_features, scan)?;
+        if scan == Scan::Shapes {
+            return Ok(());
+        }
         if let Some(i) = self.scale.iter().position(|s| *s <= 0.0) {
             return Err(ModelError::InvalidArtifact(format!(
                 "scaler.scale[{i}] must be positive"

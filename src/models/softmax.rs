@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scaler::Scaler;
 use super::stable::{argmax_rows, softmax_rows};
-use super::{check_input, validate_schema, validate_weights};
+use super::{check_input, validate_schema, validate_weights, Scan};
 use super::{Artifact, Family, Model, ModelError, Output, Schema, Task};
 
 /// K-class softmax model with one weight row and intercept per class
@@ -40,10 +40,14 @@ impl SoftmaxModel {
 
     /// Checks every length and value: K weight rows of length d, K intercepts.
     pub fn validate(&self) -> Result<(), ModelError> {
+        self.check(Scan::Values)
+    }
+
+    fn check(&self, scan: Scan) -> Result<(), ModelError> {
         validate_schema(&self.schema, Task::Classification)?;
         let k = self.schema.classes.as_ref().map_or(0, Vec::len);
         let d = self.schema.n_features();
-        self.scaler.validate(d)?;
+        self.scaler.check(d, scan)?;
         if self.weights.len() != k {
             return Err(ModelError::InvalidArtifact(format!(
                 "weights has {} rows, expected one per class ({k})",
@@ -51,9 +55,9 @@ impl SoftmaxModel {
             )));
         }
         for (i, row) in self.weights.iter().enumerate() {
-            validate_weights(&format!("weights[{i}]"), row, d)?;
+            validate_weights(format_args!("weights[{i}]"), row, d, scan)?;
         }
-        validate_weights("intercepts", &self.intercepts, k)
+        validate_weights(format_args!("intercepts"), &self.intercepts, k, scan)
     }
 
     /// Weights as a d x K matrix (column k = class k) for a single `dot`.
@@ -78,7 +82,7 @@ impl Model for SoftmaxModel {
 
     /// logits = z·W + b; probabilities by stable softmax; class = first argmax.
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
-        self.validate()?;
+        self.check(Scan::Shapes)?;
         check_input(x, self.schema.n_features())?;
         let w = self.weight_matrix()?;
         let b = Array1::from(self.intercepts.clone());

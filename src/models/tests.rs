@@ -155,6 +155,40 @@ fn corrupt_artifacts_are_rejected() {
 }
 
 #[test]
+fn values_are_checked_once_and_lengths_before_every_prediction() {
+    // A non-finite parameter cannot panic, so predicting does not rescan every value
+    // (O(parameters) per request for an MLP); validation, which loading and
+    // registering run, still rejects it.
+    let mut m = LinearModel::new(schema(None), scaler(), vec![1.0, 1.0], 0.0).unwrap();
+    m.weights[1] = f64::NAN;
+    let out = m.predict(array![[1.0, 2.0]].view()).unwrap();
+    assert!(out.predictions[0].is_nan());
+    assert!(matches!(
+        m.to_artifact().validate(),
+        Err(ModelError::InvalidArtifact(msg)) if msg == "weights[1] is not a finite number"
+    ));
+    m.scaler.scale[0] = -1.0;
+    assert!(matches!(
+        m.to_artifact().validate(),
+        Err(ModelError::InvalidArtifact(_))
+    ));
+    for good in models() {
+        good.to_artifact().validate().unwrap();
+    }
+    // A wrong length is still refused at prediction, as ndarray would panic on it.
+    let mut short = models()[2].to_artifact();
+    if let Artifact::SoftmaxRegression(s) = &mut short {
+        s.weights[2].pop();
+        assert!(matches!(
+            s.predict(array![[1.0, 2.0]].view()),
+            Err(ModelError::InvalidArtifact(_))
+        ));
+    } else {
+        panic!("models()[2] is the softmax model");
+    }
+}
+
+#[test]
 fn family_names() {
     for (f, s, t) in [
         (

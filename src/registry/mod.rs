@@ -45,6 +45,10 @@ pub enum RegistryError {
     InvalidName(String),
     #[error("model store: {0}")]
     Store(#[from] std::io::Error),
+    /// A model whose parameters fail validation (a length or a non-finite value) is
+    /// never registered, so predicting only needs to re-check lengths.
+    #[error("invalid model: {0}")]
+    InvalidModel(#[from] crate::models::ModelError),
 }
 
 /// Model and alias names double as folder names, so they are restricted to a safe set.
@@ -380,6 +384,7 @@ impl Registry {
         let version = in_memory.max(self.store.max_version_on_disk(name)?) + 1;
         meta.version = version;
         let artifact: Artifact = model.to_artifact();
+        artifact.validate()?;
         self.store.write_version(name, &meta, &artifact)?;
 
         let mut entry = current
@@ -512,7 +517,53 @@ fn clone_entry(m: &ModelEntry) -> ModelEntry {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use std::sync::Arc;
+
+    use super::{valid_name, Registry, RegistryError, Store, VersionMeta};
+    use crate::models::linear::LinearModel;
+    use crate::models::scaler::Scaler;
+    use crate::models::{Model, Schema};
+
+    #[test]
+    fn a_model_with_non_finite_parameters_is_never_registered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("models")).unwrap();
+        let registry = Registry::new(store, Arc::new(crate::metrics::Metrics::new().unwrap()));
+        let schema = Schema {
+            feature_names: vec!["a".into()],
+            target: "t".into(),
+            classes: None,
+        };
+        let scaler = Scaler {
+            mean: vec![0.0],
+            scale: vec![1.0],
+        };
+        let mut model = LinearModel::new(schema.clone(), scaler, vec![2.0], 1.0).unwrap();
+        let meta = |m: &LinearModel| VersionMeta {
+            version: 0,
+            family: m.family().as_str().into(),
+            created_at: chrono::Utc::now(),
+            schema: schema.clone(),
+            params: serde_json::Value::Null,
+            metrics: Default::default(),
+            training: None,
+            n_parameters: m.n_parameters(),
+            profile: None,
+        };
+        model.intercept = f64::INFINITY;
+        let refused = registry.register("m", meta(&model), Arc::new(model.clone()), None);
+        assert!(
+            matches!(refused, Err(RegistryError::InvalidModel(_))),
+            "{refused:?}"
+        );
+        assert!(registry.snapshot().models.is_empty());
+        assert!(!dir.path().join("models").join("m").exists());
+        model.intercept = 1.0;
+        let v = registry
+            .register("m", meta(&model), Arc::new(model.clone()), None)
+            .unwrap();
+        assert_eq!(v, 1);
+    }
 
     #[test]
     fn names_that_could_escape_the_store_are_invalid() {

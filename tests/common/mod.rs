@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
 use http_body_util::BodyExt;
 use modeld::{AppState, Config};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
 pub struct TestApp {
-    pub router: Router,
+    pub router: modeld::api::App,
     pub state: AppState,
 }
 
