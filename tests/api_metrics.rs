@@ -30,9 +30,28 @@ async fn metrics_count_known_traffic() {
     app.post("/predict", json!({"model": "iris", "instances": [row]}))
         .await;
     app.get("/wp-admin/setup.php").await;
+    app.get("/openapi.json").await;
+    app.get("/v1/models/iris").await;
 
     let text = app.metrics().await;
     let route = "/v1/models/{name}/predict";
+    // Every route is labelled by its template, `/openapi.json` (not in the document
+    // itself) included.
+    for (template, method) in [
+        ("/predict", "POST"),
+        ("/openapi.json", "GET"),
+        ("/v1/models/{name}", "GET"),
+    ] {
+        assert_eq!(
+            sample(
+                &text,
+                "modeld_http_requests_total",
+                &[("method", method), ("route", template), ("status", "200")]
+            ),
+            Some(1.0),
+            "{template}"
+        );
+    }
     assert_eq!(
         sample(
             &text,
