@@ -97,13 +97,14 @@ pub struct Edge<S> {
     shared: Arc<Shared>,
 }
 
-/// Maps a request path to its route template, with the metric handles of each template
-/// resolved once for its first method and status 200, so the common request skips the
-/// label hashing and map lookups of `with_label_values`.
+/// Maps a request path to its route template, with the metric handles of each
+/// (template, method) resolved once, so the common request skips the label hashing and
+/// map lookups of `with_label_values`.
 struct RouteLabels {
     lookup: matchit::Router<usize>,
     /// One per template, then one for [`UNMATCHED`].
     labels: Vec<Box<str>>,
+    /// `METHODS.len()` per label, in label order.
     handles: Vec<OnceLock<RouteHandles>>,
 }
 
@@ -125,7 +126,9 @@ impl RouteLabels {
             }
         }
         labels.push(UNMATCHED.into());
-        let handles = labels.iter().map(|_| OnceLock::new()).collect();
+        let handles = (0..labels.len() * METHODS.len())
+            .map(|_| OnceLock::new())
+            .collect();
         Self {
             lookup,
             labels,
@@ -140,20 +143,21 @@ impl RouteLabels {
             .map_or(self.labels.len() - 1, |m| *m.value)
     }
 
-    fn record(
-        &self,
-        m: &Metrics,
-        route: usize,
-        method: &'static str,
-        status: StatusCode,
-        secs: f64,
-    ) {
-        let (Some(label), Some(cell)) = (self.labels.get(route), self.handles.get(route)) else {
+    fn record(&self, m: &Metrics, route: usize, method: usize, status: StatusCode, secs: f64) {
+        let cell = self.handles.get(route * METHODS.len() + method);
+        let (Some(label), Some(cell), Some(name)) =
+            (self.labels.get(route), cell, METHODS.get(method))
+        else {
             return;
         };
         let label: &str = label;
-        cell.get_or_init(|| RouteHandles::new(m, method, label))
-            .record(m, method, label, status, secs);
+        cell.get_or_init(|| RouteHandles::new(m, name, label))
+            .record(m, name, label, status, secs);
+    }
+
+    #[cfg(test)]
+    fn templates(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(|l| &**l).filter(|l| *l != UNMATCHED)
     }
 
     fn label(&self, route: usize) -> &str {
@@ -161,40 +165,25 @@ impl RouteLabels {
     }
 }
 
-/// Metric handles for the first method a route served and status 200.
+/// Metric handles of one (route, method): its duration and its count of status 200.
 struct RouteHandles {
-    method: &'static str,
     ok: IntCounter,
     duration: Histogram,
 }
 
 impl RouteHandles {
-    fn new(m: &Metrics, method: &'static str, route: &str) -> Self {
+    fn new(m: &Metrics, method: &str, route: &str) -> Self {
         Self {
-            method,
             ok: m.http_requests.with_label_values(&[method, route, "200"]),
             duration: m.http_duration.with_label_values(&[method, route]),
         }
     }
 
-    fn record(
-        &self,
-        m: &Metrics,
-        method: &'static str,
-        route: &str,
-        status: StatusCode,
-        secs: f64,
-    ) {
-        if self.method == method {
-            self.duration.observe(secs);
-            if status == StatusCode::OK {
-                self.ok.inc();
-                return;
-            }
-        } else {
-            m.http_duration
-                .with_label_values(&[method, route])
-                .observe(secs);
+    fn record(&self, m: &Metrics, method: &str, route: &str, status: StatusCode, secs: f64) {
+        self.duration.observe(secs);
+        if status == StatusCode::OK {
+            self.ok.inc();
+            return;
         }
         m.http_requests
             .with_label_values(&[method, route, status.as_str()])
@@ -235,7 +224,7 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
-        let method = method_label(req.method());
+        let method = method_index(req.method());
         let route = self.shared.routes.find(req.uri().path());
         let id = match req.headers().get(REQUEST_ID) {
             Some(given) => given.clone(),
@@ -333,17 +322,23 @@ where
         loop {
             let response = match this.stage.as_mut().project() {
                 StageProj::Handling { future, slot } => {
-                    let response = match ready!(future.poll(cx)) {
+                    let outcome = ready!(future.poll(cx));
+                    drop(slot.take());
+                    // Drops the handler's future now (after a timeout it has not
+                    // finished) rather than when the caller drops this one.
+                    this.stage.set(Stage::Answered { response: None });
+                    match outcome {
                         Ok(Ok(Ok(response))) => response,
                         Ok(Ok(Err(never))) => match never {},
                         Ok(Err(panic)) => panic_response(panic),
                         Err(_elapsed) => ApiError::Timeout.into_response(),
-                    };
-                    drop(slot.take());
-                    response
+                    }
                 }
+                // axum's own error bodies are small and already complete, so this stage
+                // needs neither the deadline nor the panic guard.
                 StageProj::Rewriting { future } => {
                     let response = ready!(future.as_mut().poll(cx));
+                    this.stage.set(Stage::Answered { response: None });
                     return Poll::Ready(Ok(this.done.finish(response)));
                 }
                 StageProj::Answered { response } => match response.take() {
@@ -368,7 +363,7 @@ where
 struct Done {
     shared: Arc<Shared>,
     started: Instant,
-    method: &'static str,
+    method: usize,
     route: usize,
     id: Option<HeaderValue>,
 }
@@ -398,17 +393,23 @@ impl Done {
     }
 }
 
-/// Methods are client-chosen tokens; unknown ones share a label to bound cardinality.
-fn method_label(method: &Method) -> &'static str {
+/// The `method` label values. Methods are client-chosen tokens; unknown ones share a
+/// label to bound cardinality.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other",
+];
+
+/// `method`'s index in [`METHODS`].
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        Method::PATCH => 4,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 
@@ -517,12 +518,19 @@ mod tests {
     }
 
     fn app_and_state(limit: usize, router: Router<AppState>) -> (App, AppState, tempfile::TempDir) {
+        app_with(|cfg| cfg.server.concurrency_limit = limit, router)
+    }
+
+    fn app_with(
+        configure: impl FnOnce(&mut Config),
+        router: Router<AppState>,
+    ) -> (App, AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().to_path_buf(),
             ..Config::default()
         };
-        cfg.server.concurrency_limit = limit;
+        configure(&mut cfg);
         let state = AppState::new(cfg).unwrap();
         let templates = ["/boom", "/slow", "/items/{id}"];
         let app = EdgeLayer::new(state.clone(), templates).layer(router.with_state(state.clone()));
@@ -592,9 +600,62 @@ mod tests {
         assert_eq!(second.await.unwrap().status(), StatusCode::OK);
         // Both slots are free again: two requests may run at once.
         let third = tokio::spawn(call(app.clone(), "/slow"));
-        let fourth = tokio::spawn(call(app, "/slow"));
+        let fourth = tokio::spawn(call(app.clone(), "/slow"));
         assert_eq!(third.await.unwrap().status(), StatusCode::OK);
         assert_eq!(fourth.await.unwrap().status(), StatusCode::OK);
+        // The shed request gave its slot back too.
+        assert_eq!(app.shared.in_flight.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_request_answers_504_and_frees_its_slot() {
+        let router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "late"
+                }),
+            )
+            .route("/boom", get(|| async { "fast" }));
+        let (app, _state, _dir) = app_with(
+            |cfg| {
+                cfg.server.concurrency_limit = 1;
+                cfg.server.request_timeout_ms = 50;
+            },
+            router,
+        );
+        let late = call(app.clone(), "/slow").await;
+        assert_eq!(late.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(body_json(late).await["code"], "timeout");
+        assert_eq!(app.shared.in_flight.load(Ordering::Acquire), 0);
+        // With one slot, a leaked one would shed this request with 503.
+        assert_eq!(call(app, "/boom").await.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn every_route_of_the_app_has_its_template_as_a_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        })
+        .unwrap();
+        let app = crate::api::router(state);
+        let req = Request::get("/openapi.json").body(Body::empty()).unwrap();
+        let doc = body_json(app.clone().oneshot(req).await.unwrap()).await;
+        let mut documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.push("/openapi.json");
+        documented.sort_unstable();
+        let mut labelled: Vec<&str> = app.shared.routes.templates().collect();
+        labelled.sort_unstable();
+        assert!(documented.len() > 30, "{documented:?}");
+        assert_eq!(labelled, documented);
     }
 
     #[tokio::test]

@@ -167,10 +167,12 @@ fn values_are_checked_once_and_lengths_before_every_prediction() {
         m.to_artifact().validate(),
         Err(ModelError::InvalidArtifact(msg)) if msg == "weights[1] is not a finite number"
     ));
+    m.weights[1] = 1.0;
+    m.to_artifact().validate().unwrap();
     m.scaler.scale[0] = -1.0;
     assert!(matches!(
         m.to_artifact().validate(),
-        Err(ModelError::InvalidArtifact(_))
+        Err(ModelError::InvalidArtifact(msg)) if msg == "scaler.scale[0] must be positive"
     ));
     for good in models() {
         good.to_artifact().validate().unwrap();
