@@ -152,14 +152,24 @@ pub enum Artifact {
 }
 
 impl Artifact {
-    /// Checks every shape and value of a native model's parameters; ONNX graphs are
-    /// checked as they load.
+    /// Checks every shape and value of a native model's parameters, and that an MLP
+    /// artifact's family matches its task; ONNX graphs are checked as they load.
     pub fn validate(&self) -> Result<(), ModelError> {
         match self {
             Artifact::LinearRegression(m) => m.validate(),
             Artifact::LogisticRegression(m) => m.validate(),
             Artifact::SoftmaxRegression(m) => m.validate(),
-            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => m.validate(),
+            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => {
+                m.validate()?;
+                if m.family() != self.family() {
+                    return Err(ModelError::InvalidArtifact(format!(
+                        "{} artifact holds a {} model",
+                        self.family(),
+                        m.family()
+                    )));
+                }
+                Ok(())
+            }
             Artifact::Onnx(_) => Ok(()),
         }
     }
@@ -168,30 +178,12 @@ impl Artifact {
     /// corrupt artifact yields [`ModelError::InvalidArtifact`] here, so it can
     /// never cause a panic at prediction time.
     pub fn into_model(self) -> Result<Arc<dyn Model>, ModelError> {
-        let self_family = self.family();
+        self.validate()?;
         Ok(match self {
-            Artifact::LinearRegression(m) => {
-                m.validate()?;
-                Arc::new(m)
-            }
-            Artifact::LogisticRegression(m) => {
-                m.validate()?;
-                Arc::new(m)
-            }
-            Artifact::SoftmaxRegression(m) => {
-                m.validate()?;
-                Arc::new(m)
-            }
-            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => {
-                m.validate()?;
-                if m.family() != self_family {
-                    return Err(ModelError::InvalidArtifact(format!(
-                        "{self_family} artifact holds a {} model",
-                        m.family()
-                    )));
-                }
-                Arc::new(m)
-            }
+            Artifact::LinearRegression(m) => Arc::new(m),
+            Artifact::LogisticRegression(m) => Arc::new(m),
+            Artifact::SoftmaxRegression(m) => Arc::new(m),
+            Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => Arc::new(m),
             Artifact::Onnx(a) => onnx::load(a)?,
         })
     }
