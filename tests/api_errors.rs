@@ -230,6 +230,31 @@ async fn oversized_bodies_get_413() {
         .await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(r.body["error"].as_str().unwrap().contains("1024"));
+
+    // Chunked bodies (no length up front) are counted as they arrive: split in small
+    // pieces, a body under the limit is reassembled and one over it still gets 413.
+    let chunked = |body: String| {
+        let pieces: Vec<Result<Bytes, Infallible>> = body
+            .into_bytes()
+            .chunks(7)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        Request::post("/v1/models/m/predict")
+            .header("content-type", "application/json")
+            .body(Body::from_stream(futures_util::stream::iter(pieces)))
+            .unwrap()
+    };
+    let small = json!({"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]});
+    let whole = app.post("/v1/models/m/predict", small.clone()).await;
+    let pieces = app.request(chunked(small.to_string())).await;
+    assert_eq!(pieces.status, StatusCode::OK, "{}", pieces.text);
+    assert_eq!(pieces.body["predictions"], whole.body["predictions"]);
+    assert_eq!(pieces.body["predictions"].as_array().unwrap().len(), 2);
+    let big = json!({"instances": rows}).to_string();
+    assert!(big.len() > 1024);
+    let r = app.request(chunked(big)).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
     let ok = app
         .post(
             "/v1/models/m/predict",

@@ -191,22 +191,17 @@ impl RouteHandles {
     }
 }
 
-/// Holds one of the server-wide in-flight slots until the response is ready.
-struct Slot(Arc<Shared>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 impl Shared {
-    /// A slot, or `None` when `limit` requests are already being handled: the request is
-    /// shed at once rather than queued without bound.
-    fn admit(self: &Arc<Self>) -> Option<Slot> {
+    /// Takes one of the server-wide in-flight slots, or refuses when `limit` requests are
+    /// already being handled: the request is shed at once rather than queued without
+    /// bound. [`Done`] gives the slot back.
+    fn admit(&self) -> bool {
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(self.clone());
-        (before < self.limit).then_some(slot)
+        if before < self.limit {
+            return true;
+        }
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        false
     }
 }
 
@@ -243,18 +238,21 @@ where
             request_id = id.to_str().unwrap_or_default(),
         );
         let shared = self.shared.clone();
-        let admitted = if !authorized(&shared.state, &req) {
-            Err(ApiError::Unauthorized)
+        let refused = if !authorized(&shared.state, &req) {
+            Some(ApiError::Unauthorized)
+        } else if !shared.admit() {
+            Some(ApiError::Overloaded)
         } else {
-            shared.admit().ok_or(ApiError::Overloaded)
+            None
         };
-        let stage = match admitted {
-            Err(refused) => Stage::Answered {
+        let holds_slot = refused.is_none();
+        let stage = match refused {
+            Some(refused) => Stage::Answered {
                 response: Some(refused.into_response()),
             },
             // `call` builds the handler's future; a panic there is caught like one
             // inside it.
-            Ok(slot) => match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            None => match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
                 Err(panic) => Stage::Answered {
                     response: Some(panic_response(panic)),
                 },
@@ -263,7 +261,6 @@ where
                         shared.timeout,
                         AssertUnwindSafe(future).catch_unwind(),
                     ),
-                    slot: Some(slot),
                 },
             },
         };
@@ -271,6 +268,7 @@ where
             stage,
             done: Done {
                 shared,
+                holds_slot,
                 started,
                 method,
                 route,
@@ -298,7 +296,6 @@ pin_project_lite::pin_project! {
         Handling {
             #[pin]
             future: Timeout<CatchUnwind<AssertUnwindSafe<F>>>,
-            slot: Option<Slot>,
         },
         // Only error answers without a JSON body (from axum itself) get here.
         Rewriting {
@@ -321,9 +318,9 @@ where
         let _entered = this.span.enter();
         loop {
             let response = match this.stage.as_mut().project() {
-                StageProj::Handling { future, slot } => {
+                StageProj::Handling { future } => {
                     let outcome = ready!(future.poll(cx));
-                    drop(slot.take());
+                    this.done.release_slot();
                     // Drops the handler's future now (after a timeout it has not
                     // finished) rather than when the caller drops this one.
                     this.stage.set(Stage::Answered { response: None });
@@ -359,16 +356,30 @@ where
     }
 }
 
-/// What the edge does once the answer is known: metrics, the log line, the id header.
+/// What the edge does once the answer is known: metrics, the log line, the id header;
+/// and the in-flight slot, given back when the handler is done or the request dropped.
 struct Done {
     shared: Arc<Shared>,
+    holds_slot: bool,
     started: Instant,
     method: usize,
     route: usize,
     id: Option<HeaderValue>,
 }
 
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.release_slot();
+    }
+}
+
 impl Done {
+    fn release_slot(&mut self) {
+        if std::mem::take(&mut self.holds_slot) {
+            self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     fn finish(&mut self, mut response: Response) -> Response {
         let status = response.status();
         let elapsed = self.started.elapsed();

@@ -1,10 +1,13 @@
 //! Extractors that turn every rejection into API.md's JSON error body.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use serde::de::value::MapDeserializer;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -31,9 +34,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
                 Err(rejection) => Err(reject(rejection)),
             };
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| reject(JsonRejection::from(e)))?;
+        let bytes = read_body(req.into_body(), state.cfg.server.body_limit_bytes).await?;
         // The plain parse is the hot path; axum's own parse (which tracks the JSON path
         // for its message) only runs to explain a body that failed.
         match serde_json::from_slice(&bytes) {
@@ -44,6 +45,46 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
             },
         }
     }
+}
+
+/// The whole body, refused with 413 past `limit` bytes. axum's `Bytes` extractor does the
+/// same through a boxed `Limited` body and a `Collect` buffer list; here a body that
+/// arrives in one chunk, as every small request does, is passed on as it came.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge(limit);
+    if usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > limit) {
+        return Err(too_large());
+    }
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::InvalidJson(format!("Failed to buffer the request body: {e}"))
+        })?;
+        // Trailers carry no JSON.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        len = len.saturating_add(data.len());
+        if len > limit {
+            return Err(too_large());
+        }
+        match (&first, &mut joined) {
+            (None, _) => first = Some(data),
+            (Some(_), Some(all)) => all.extend_from_slice(&data),
+            (Some(head), None) => {
+                let mut all = Vec::with_capacity(len);
+                all.extend_from_slice(head);
+                all.extend_from_slice(&data);
+                joined = Some(all);
+            }
+        }
+    }
+    Ok(match joined {
+        Some(all) => Bytes::from(all),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// `application/json` or any `+json` media type, as axum's `Json` accepts.
@@ -72,23 +113,24 @@ fn is_json(headers: &HeaderMap) -> bool {
                 .is_some_and(|end| sub.len() > 5 && end.eq_ignore_ascii_case("+json")))
 }
 
-/// The request id set (or echoed) by the request-id layer.
-pub struct RequestId(pub String);
+/// The request id set (or echoed) by the request-id layer, shared with the header
+/// rather than copied.
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// Empty when a client sent an id that is not visible ASCII.
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestId(request_id(&parts.headers)))
+        let id = parts.headers.get(crate::api::REQUEST_ID).cloned();
+        Ok(RequestId(id.unwrap_or(HeaderValue::from_static(""))))
     }
-}
-
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(crate::api::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// `Path<T>` with [`ApiError`] rejections.
@@ -120,6 +162,17 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Most requests have no query: an empty map gives the same value without the
+        // URL-decoding parser (which still runs, for its message, if that fails).
+        if parts.uri.query().is_none() {
+            let empty = MapDeserializer::<_, serde::de::value::Error>::new(std::iter::empty::<(
+                &str,
+                &str,
+            )>());
+            if let Ok(v) = T::deserialize(empty) {
+                return Ok(AppQuery(v));
+            }
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| AppQuery(v))

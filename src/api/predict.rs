@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -62,16 +63,17 @@ pub enum Predictions {
     Values(Vec<f64>),
 }
 
+/// Borrows what the request and the registry already hold, so answering copies nothing.
 #[derive(Serialize, ToSchema)]
-pub struct PredictResponse {
-    pub model: String,
+pub struct PredictResponse<'a> {
+    pub model: &'a str,
     pub version: u64,
-    pub request_id: String,
+    pub request_id: &'a str,
     pub predictions: Predictions,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<Vec<f64>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub classes: Option<Vec<String>>,
+    pub classes: Option<&'a [String]>,
 }
 
 /// Predict with a model: `?version=N` or `?alias=A` picks a version, else `production`,
@@ -85,9 +87,9 @@ pub async fn predict(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<VersionQuery>,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     AppJson(req): AppJson<PredictRequest>,
-) -> Result<Json<PredictResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     if req.model.as_deref().is_some_and(|m| m != name) {
         return Err(ApiError::InvalidInput(format!(
             "body names model '{}' but the path names '{name}'",
@@ -102,7 +104,7 @@ pub async fn predict(
         version,
         alias.as_deref(),
         req.instances,
-        request_id,
+        request_id.as_str(),
     )
     .await
 }
@@ -115,9 +117,9 @@ pub async fn predict(
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn predict_by_body(
     State(state): State<AppState>,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     AppJson(req): AppJson<PredictRequest>,
-) -> Result<Json<PredictResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let Some(name) = req.model else {
         return Err(ApiError::InvalidInput(
             "missing field 'model': name the model to predict with".into(),
@@ -130,7 +132,7 @@ pub async fn predict_by_body(
         req.version,
         alias.as_deref(),
         req.instances,
-        request_id,
+        request_id.as_str(),
     )
     .await
 }
@@ -150,30 +152,97 @@ async fn run(
     version: Option<u64>,
     alias: Option<&str>,
     instances: Vec<Instance>,
-    request_id: String,
-) -> Result<Json<PredictResponse>, ApiError> {
+    request_id: &str,
+) -> Result<Response, ApiError> {
     if version.is_some() && alias.is_some() {
         return Err(ApiError::InvalidInput(
             "give either version or alias, not both".into(),
         ));
     }
-    let snapshot = state.registry.snapshot();
-    let (entry, model) = snapshot.resolve(name, version, alias)?;
-    drop(snapshot);
+    let snapshot = state.registry.current();
+    let (entry, model) = snapshot.lookup(name, version, alias)?;
     let x = to_matrix(&instances, model.schema())?;
     drop(instances);
-    let rows = x.nrows();
     let started = Instant::now();
+    if let Some(output) = compute_inline(state, name, entry, model, &x) {
+        return finish(state, name, entry, model, &x, output?, started, request_id);
+    }
+    let (entry, model) = (entry.clone(), model.clone());
+    drop(snapshot);
     let (x, output) = compute(state, name, &entry, &model, x).await?;
-    let output = output?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let handles = handles(state, name, &entry);
-    handles.0.inc_by(rows as u64);
-    handles.1.observe(elapsed);
+    finish(
+        state, name, &entry, &model, &x, output?, started, request_id,
+    )
+}
+
+/// Counts the prediction, logs it for feedback and drift, and answers.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    state: &AppState,
+    name: &str,
+    entry: &Arc<VersionEntry>,
+    model: &Arc<dyn Model>,
+    x: &Array2<f64>,
+    output: Output,
+    started: Instant,
+    request_id: &str,
+) -> Result<Response, ApiError> {
+    count(state, name, entry, x.nrows(), started);
     state
         .monitor
-        .record_prediction(name, &entry, &request_id, x.view(), &output.predictions);
-    Ok(Json(respond(name, &entry, &model, output, request_id)))
+        .record_prediction(name, entry, request_id, x.view(), &output.predictions);
+    let classes = model.schema().classes.as_deref();
+    let predictions = if classes.is_some() {
+        // Classifier outputs are class indices held in f64; they are small non-negative
+        // integers by construction.
+        Predictions::Classes(output.predictions.iter().map(|p| *p as usize).collect())
+    } else {
+        Predictions::Values(output.predictions)
+    };
+    let body = PredictResponse {
+        model: name,
+        version: entry.version,
+        request_id,
+        predictions,
+        probabilities: output
+            .probabilities
+            .map(|p| p.outer_iter().map(|r| r.to_vec()).collect()),
+        classes,
+    };
+    Ok(Json(body).into_response())
+}
+
+/// Runs the model here and now when that is the cheapest way: its family is not batched
+/// and the input is small enough that a hand-off to the blocking pool would cost more
+/// than the work. `None` sends the request through [`compute`].
+pub(crate) fn compute_inline(
+    state: &AppState,
+    name: &str,
+    entry: &VersionEntry,
+    model: &Arc<dyn Model>,
+    x: &Array2<f64>,
+) -> Option<Result<Output, ModelError>> {
+    (batcher(state, name, entry, model).is_none() && x.len() <= INLINE_CELLS)
+        .then(|| model.predict(x.view()))
+}
+
+fn batcher<'e>(
+    state: &AppState,
+    name: &str,
+    entry: &'e VersionEntry,
+    model: &Arc<dyn Model>,
+) -> Option<&'e Batcher> {
+    let cfg = &state.cfg.batching;
+    entry
+        .batcher
+        .get_or_init(|| {
+            cfg.applies_to(model.family()).then(|| {
+                let v = entry.version.to_string();
+                let rows = state.metrics.batch_rows.with_label_values(&[name, &v]);
+                Batcher::spawn(model.clone(), cfg, rows)
+            })
+        })
+        .as_ref()
 }
 
 /// Runs the model on `x`: through the version's batch worker when its family is
@@ -187,15 +256,7 @@ pub(crate) async fn compute(
     model: &Arc<dyn Model>,
     x: Array2<f64>,
 ) -> Result<(Array2<f64>, Result<Output, ModelError>), ApiError> {
-    let cfg = &state.cfg.batching;
-    let batcher = entry.batcher.get_or_init(|| {
-        cfg.applies_to(model.family()).then(|| {
-            let v = entry.version.to_string();
-            let rows = state.metrics.batch_rows.with_label_values(&[name, &v]);
-            Batcher::spawn(model.clone(), cfg, rows)
-        })
-    });
-    let x = match batcher {
+    let x = match batcher(state, name, entry, model) {
         Some(b) => match b.predict(x).await {
             Batched::Done(x, out) => return Ok((x, out)),
             Batched::RunAlone(x) => x,
@@ -219,11 +280,24 @@ pub(crate) async fn compute(
     .await
 }
 
-/// Metric handles resolved once per loaded version, not per request.
-pub(crate) fn handles<'a>(
+/// Counts a successful prediction of `rows` rows that started computing at `started`.
+pub(crate) fn count(
     state: &AppState,
     name: &str,
-    entry: &'a Arc<VersionEntry>,
+    entry: &VersionEntry,
+    rows: usize,
+    started: Instant,
+) {
+    let (predictions, duration) = handles(state, name, entry);
+    predictions.inc_by(rows as u64);
+    duration.observe(started.elapsed().as_secs_f64());
+}
+
+/// Metric handles resolved once per loaded version, not per request.
+fn handles<'a>(
+    state: &AppState,
+    name: &str,
+    entry: &'a VersionEntry,
 ) -> &'a (prometheus::IntCounter, prometheus::Histogram) {
     entry.handles.get_or_init(|| {
         let v = entry.version.to_string();
@@ -235,31 +309,4 @@ pub(crate) fn handles<'a>(
                 .with_label_values(&[name, &v]),
         )
     })
-}
-
-fn respond(
-    name: &str,
-    entry: &VersionEntry,
-    model: &Arc<dyn Model>,
-    output: Output,
-    request_id: String,
-) -> PredictResponse {
-    let classes = model.schema().classes.clone();
-    let predictions = if classes.is_some() {
-        // Classifier outputs are class indices held in f64; they are small non-negative
-        // integers by construction.
-        Predictions::Classes(output.predictions.iter().map(|p| *p as usize).collect())
-    } else {
-        Predictions::Values(output.predictions)
-    };
-    PredictResponse {
-        model: name.to_string(),
-        version: entry.version,
-        request_id,
-        predictions,
-        probabilities: output
-            .probabilities
-            .map(|p| p.outer_iter().map(|r| r.to_vec()).collect()),
-        classes,
-    }
 }

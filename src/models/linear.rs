@@ -66,13 +66,22 @@ impl Model for LinearModel {
         // whole matrix and multiplying, without the matrix-sized temporaries that
         // dominate a one-row request.
         let w = ArrayView1::from(&self.weights[..]);
-        let mut z = vec![0.0; w.len()];
+        // Typical widths fit on the stack, which saves the one-row request an allocation.
+        let mut on_stack = [0.0; 64];
+        let mut on_heap = Vec::new();
+        let z = match on_stack.get_mut(..w.len()) {
+            Some(z) => z,
+            None => {
+                on_heap.resize(w.len(), 0.0);
+                &mut on_heap[..]
+            }
+        };
         let predictions = x
             .rows()
             .into_iter()
             .map(|row| {
-                self.scaler.transform_into(row, &mut z);
-                ArrayView1::from(&z[..]).dot(&w) + self.intercept
+                self.scaler.transform_into(row, z);
+                ArrayView1::from(&*z).dot(&w) + self.intercept
             })
             .collect();
         Ok(Output {

@@ -88,6 +88,52 @@ fn predictions_have_expected_shape_and_values() {
     assert_eq!(ms[2].n_parameters(), 9);
 }
 
+/// Narrow models standardise into a stack buffer, wide ones into a heap one; both give
+/// the plain formula's answer for every row.
+#[test]
+fn linear_predictions_are_the_same_for_narrow_and_wide_models() {
+    for width in [3, 64, 65, 200] {
+        let names: Vec<String> = (0..width).map(|i| format!("f{i}")).collect();
+        let schema = Schema {
+            feature_names: names,
+            target: "t".into(),
+            classes: None,
+        };
+        let mean: Vec<f64> = (0..width).map(|i| i as f64 * 0.5).collect();
+        let scale: Vec<f64> = (0..width).map(|i| 1.0 + i as f64 * 0.25).collect();
+        let weights: Vec<f64> = (0..width)
+            .map(|i| if i % 2 == 0 { 0.5 } else { -1.0 })
+            .collect();
+        let model = LinearModel::new(
+            schema,
+            Scaler {
+                mean: mean.clone(),
+                scale: scale.clone(),
+            },
+            weights.clone(),
+            7.0,
+        )
+        .unwrap();
+        let x = ndarray::Array2::from_shape_fn((3, width), |(r, c)| (r * width + c) as f64);
+        let got = model.predict(x.view()).unwrap().predictions;
+        for (r, row) in x.outer_iter().enumerate() {
+            let want: f64 = 7.0
+                + row
+                    .iter()
+                    .zip(&mean)
+                    .zip(&scale)
+                    .zip(&weights)
+                    .map(|(((x, m), s), w)| (x - m) / s * w)
+                    .sum::<f64>();
+            assert!(
+                (got[r] - want).abs() < 1e-9 * want.abs().max(1.0),
+                "width {width} row {r}: {} vs {want}",
+                got[r]
+            );
+        }
+    }
+}
+
 #[test]
 fn predict_checks_shape_and_finiteness() {
     for m in models() {

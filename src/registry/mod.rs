@@ -220,6 +220,18 @@ impl Snapshot {
         version: Option<u64>,
         alias: Option<&str>,
     ) -> Result<(Arc<VersionEntry>, Arc<dyn Model>), RegistryError> {
+        self.lookup(name, version, alias)
+            .map(|(entry, model)| (entry.clone(), model.clone()))
+    }
+
+    /// [`Snapshot::resolve`] by reference, for callers that finish with the version
+    /// before the snapshot goes.
+    pub fn lookup(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        alias: Option<&str>,
+    ) -> Result<(&Arc<VersionEntry>, &Arc<dyn Model>), RegistryError> {
         let model = self.model(name)?;
         let v = match (version, alias) {
             (Some(v), _) => v,
@@ -244,7 +256,7 @@ impl Snapshot {
                 version: v,
             })?;
         match &entry.state {
-            VersionState::Ready(m) => Ok((entry.clone(), m.clone())),
+            VersionState::Ready(m) => Ok((entry, m)),
             VersionState::Failed(reason) => Err(RegistryError::NotReady {
                 name: name.to_string(),
                 version: v,
@@ -287,6 +299,13 @@ impl Registry {
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// The current snapshot without a reference-count update, which on the predict path
+    /// is a write to a cache line every worker shares. For short synchronous use: a
+    /// thread has only a few such guards, beyond which loads fall back to the count.
+    pub fn current(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.snapshot.load()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {

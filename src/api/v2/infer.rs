@@ -19,9 +19,10 @@ use utoipa::ToSchema;
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
 use crate::api::extract::AppPath;
+use crate::api::predict;
 use crate::error::{ApiError, ErrorBody};
 use crate::models::tensors::{DataType, Role};
-use crate::models::Output;
+use crate::models::{ModelError, Output};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -129,9 +130,8 @@ async fn run(
         }
     })?;
     let (req, json_len) = parse_body(headers, &body)?;
-    let snapshot = state.registry.snapshot();
-    let (entry, model) = snapshot.resolve(name, version, None)?;
-    drop(snapshot);
+    let snapshot = state.registry.current();
+    let (entry, model) = snapshot.lookup(name, version, None)?;
     let sig = model.signature();
 
     let [input] = req.inputs.as_slice() else {
@@ -186,12 +186,24 @@ async fn run(
     };
 
     let rows = x.nrows();
+    let version = entry.version;
     let started = Instant::now();
-    let (_, output) = crate::api::predict::compute(state, name, &entry, &model, x).await?;
-    let output = output.map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let handles = crate::api::predict::handles(state, name, &entry);
-    handles.0.inc_by(rows as u64);
-    handles.1.observe(started.elapsed().as_secs_f64());
+    let failed = |e: ModelError| ApiError::BadRequest(e.to_string());
+    let output = match predict::compute_inline(state, name, entry, model, &x) {
+        Some(output) => {
+            let output = output.map_err(failed)?;
+            predict::count(state, name, entry, rows, started);
+            output
+        }
+        None => {
+            let (entry, model) = (entry.clone(), model.clone());
+            drop(snapshot);
+            let (_, output) = predict::compute(state, name, &entry, &model, x).await?;
+            let output = output.map_err(failed)?;
+            predict::count(state, name, &entry, rows, started);
+            output
+        }
+    };
 
     let outputs = selected
         .iter()
@@ -207,7 +219,7 @@ async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(InferResponse {
         model_name: name.to_string(),
-        model_version: entry.version.to_string(),
+        model_version: version.to_string(),
         id: req.id,
         outputs,
     }))
