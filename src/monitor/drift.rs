@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn bins_are_the_same_by_count_and_by_binary_search() {
-        for n_edges in [1, 9, 32, 33, 99] {
+        for n_edges in [1usize, 9, 32, 33, 99] {
             // Sorted, with repeated edges as quantiles of tied data give.
             let edges: Vec<f64> = (0..n_edges).map(|i| (i / 2) as f64).collect();
             for k in -4..=(2 * n_edges as i32 + 4) {
