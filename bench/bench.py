@@ -2,7 +2,7 @@
 """modeld benchmark driver (run through bench/run.sh).
 
 Throughput and latency: modeld and the bare-axum baseline are started on loopback and
-driven alternately (A, B, A, B, ...) by wrk for each scenario; medians over rounds and
+driven alternately (A B in odd rounds, B A in even ones) by wrk for each scenario; medians over rounds and
 the modeld/baseline ratio are printed as a Markdown table. Then: start-up time with
 1,000 versions in the store, idle RSS, RSS after ~1M predictions, and predict p99 while
 a training job runs.
@@ -201,7 +201,10 @@ def main():
             for name, body, conns, rows, targets in scenarios:
                 # The baseline always gets the native body of the same size (it does not
                 # speak V2): the comparison is per predicted row.
-                for who, url in [("baseline", burl)] + targets:
+                # Who goes first alternates by round (A B, B A, ...), so a machine that
+                # slows down or speeds up during a round does not favour either side.
+                order = [("baseline", burl)] + targets
+                for who, url in (order if r % 2 == 0 else order[::-1]):
                     res = wrk(url, (one if rows == 1 else batch) if who == "baseline" else body,
                               conns, args.duration)
                     res["rows_per_s"] = res["rps"] * rows
