@@ -165,14 +165,16 @@ async fn run(
     drop(instances);
     let started = Instant::now();
     if let Some(output) = compute_inline(state, name, entry, model, &x) {
-        return finish(state, name, entry, model, &x, output?, started, request_id);
+        return Ok(finish(
+            state, name, entry, model, &x, output?, started, request_id,
+        ));
     }
     let (entry, model) = (entry.clone(), model.clone());
     drop(snapshot);
     let (x, output) = compute(state, name, &entry, &model, x).await?;
-    finish(
+    Ok(finish(
         state, name, &entry, &model, &x, output?, started, request_id,
-    )
+    ))
 }
 
 /// Counts the prediction, logs it for feedback and drift, and answers.
@@ -186,7 +188,7 @@ fn finish(
     output: Output,
     started: Instant,
     request_id: &str,
-) -> Result<Response, ApiError> {
+) -> Response {
     count(state, name, entry, x.nrows(), started);
     state
         .monitor
@@ -209,7 +211,7 @@ fn finish(
             .map(|p| p.outer_iter().map(|r| r.to_vec()).collect()),
         classes,
     };
-    Ok(Json(body).into_response())
+    Json(body).into_response()
 }
 
 /// Runs the model here and now when that is the cheapest way: its family is not batched
