@@ -381,6 +381,7 @@ impl Done {
     }
 
     fn finish(&mut self, mut response: Response) -> Response {
+        self.release_slot();
         let status = response.status();
         let elapsed = self.started.elapsed();
         let routes = &self.shared.routes;
