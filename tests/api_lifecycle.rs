@@ -181,6 +181,72 @@ async fn versions_and_aliases_select_what_serves() {
     assert_eq!(train_iris(&restarted, "m", None).await, 3);
 }
 
+/// The predict route is served by the edge directly (src/api/edge.rs, `Direct`) except
+/// for a percent-encoded name, which goes through axum's router: both must answer alike.
+#[tokio::test]
+async fn predict_answers_alike_with_and_without_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    train_iris(&app, "m", Some("production")).await;
+    train_iris(&app, "m", None).await;
+    let body = json!({"instances": [SETOSA, VIRGINICA]});
+    let without = |r: &Reply| {
+        let mut b = r.body.clone();
+        b.as_object_mut().unwrap().remove("request_id");
+        b
+    };
+    for query in ["", "?version=2", "?alias=production"] {
+        let direct = app
+            .post(&format!("/v1/models/m/predict{query}"), body.clone())
+            .await;
+        // "%6D" is "m".
+        let routed = app
+            .post(&format!("/v1/models/%6D/predict{query}"), body.clone())
+            .await;
+        assert_eq!(direct.status, StatusCode::OK, "{}", direct.text);
+        assert_eq!(without(&direct), without(&routed), "{query}");
+        assert_eq!(direct.body["model"], "m");
+        assert_eq!(direct.body["predictions"], json!([0, 2]));
+    }
+    // The same errors either way.
+    for path in ["/v1/models/m/predict", "/v1/models/%6D/predict"] {
+        let r = app.post(&format!("{path}?version=9"), body.clone()).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text);
+        let r = app.post(&format!("{path}?colour=red"), body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
+        assert_eq!(r.body["code"], "invalid_input");
+        let r = app.post(path, json!({"instances": [[1.0]]})).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            r.text
+        );
+        let r = app.get(path).await;
+        assert_eq!(
+            r.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{path}: {}",
+            r.text
+        );
+    }
+    // A name that is not UTF-8 once decoded is the router's 400.
+    let r = app.post("/v1/models/%FF/predict", body.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["code"], "invalid_input");
+    let metrics = app.metrics().await;
+    let served = sample(
+        &metrics,
+        "modeld_http_requests_total",
+        &[
+            ("method", "POST"),
+            ("route", "/v1/models/{name}/predict"),
+            ("status", "200"),
+        ],
+    );
+    assert_eq!(served, Some(6.0));
+}
+
 #[tokio::test]
 async fn runs_table_sorts_and_filters_by_metric() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,10 @@
 //! the whole router rather than each route (`Router::layer`), which would box and clone
 //! every route once more per request; the route label for the metrics comes from its
 //! own lookup of the path in the route templates.
+//!
+//! That lookup also finds the one route the edge calls itself (see [`Direct`]): the
+//! one-row predict, where axum's routing (URL parameters, extensions, a boxed clone of
+//! the route's service per request) was the largest cost left above bare axum.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -24,9 +28,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::CatchUnwind;
+use futures_util::future::{BoxFuture, CatchUnwind, Either};
 use futures_util::FutureExt;
-use tokio::time::Timeout;
+use tokio::time::Sleep;
 use tower::{Layer, Service};
 
 use super::REQUEST_ID;
@@ -63,6 +67,16 @@ impl EdgeLayer {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
+        Self::with_direct(state, templates, None)
+    }
+
+    /// As [`EdgeLayer::new`], and `direct`'s route is answered by its handler without
+    /// going through the router (see [`Direct`]).
+    pub fn with_direct<I, T>(state: AppState, templates: I, direct: Option<Direct>) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
         let cfg = &state.cfg.server;
         let (limit, timeout) = (
             cfg.concurrency_limit,
@@ -70,7 +84,7 @@ impl EdgeLayer {
         );
         Self {
             shared: Arc::new(Shared {
-                routes: RouteLabels::new(templates),
+                routes: RouteLabels::new(templates, direct),
                 state,
                 in_flight: AtomicUsize::new(0),
                 limit,
@@ -97,6 +111,28 @@ pub struct Edge<S> {
     shared: Arc<Shared>,
 }
 
+/// A route with one path parameter that the edge hands to `handler` itself, for one
+/// method, instead of to the router. The handler gets the parameter as the router's
+/// `Path<String>` would give it; a parameter with a `%` (which the router would
+/// percent-decode) goes through the router instead, as does every other method.
+/// Everything the edge does (id, key, limit, deadline, panics, metrics) is the same.
+#[derive(Clone)]
+pub struct Direct {
+    pub template: &'static str,
+    pub method: Method,
+    pub handler: DirectHandler,
+}
+
+/// The handler of a [`Direct`] route: state, the path parameter and the request.
+pub type DirectHandler =
+    fn(AppState, String, Request) -> BoxFuture<'static, Result<Response, Infallible>>;
+
+/// Where the edge sends a request.
+enum Target {
+    Router,
+    Direct(DirectHandler, String),
+}
+
 /// Maps a request path to its route template, with the metric handles of each
 /// (template, method) resolved once, so the common request skips the label hashing and
 /// map lookups of `with_label_values`.
@@ -106,10 +142,12 @@ struct RouteLabels {
     labels: Vec<Box<str>>,
     /// `METHODS.len()` per label, in label order.
     handles: Vec<OnceLock<RouteHandles>>,
+    /// The [`Direct`] route's label index, its method and handler.
+    direct: Option<(usize, Method, DirectHandler)>,
 }
 
 impl RouteLabels {
-    fn new<I, T>(templates: I) -> Self
+    fn new<I, T>(templates: I, direct: Option<Direct>) -> Self
     where
         I: IntoIterator<Item = T>,
         T: Into<String>,
@@ -125,6 +163,13 @@ impl RouteLabels {
                 Err(e) => tracing::error!(route = %template, error = %e, "route label skipped"),
             }
         }
+        let direct = direct.and_then(|d| {
+            let index = labels.iter().position(|l| **l == *d.template);
+            if index.is_none() {
+                tracing::error!(route = d.template, "direct route is not a route template");
+            }
+            index.map(|i| (i, d.method, d.handler))
+        });
         labels.push(UNMATCHED.into());
         let handles = (0..labels.len() * METHODS.len())
             .map(|_| OnceLock::new())
@@ -133,14 +178,28 @@ impl RouteLabels {
             lookup,
             labels,
             handles,
+            direct,
         }
     }
 
-    /// The index of `path`'s template, or of [`UNMATCHED`].
-    fn find(&self, path: &str) -> usize {
-        self.lookup
-            .at(path)
-            .map_or(self.labels.len() - 1, |m| *m.value)
+    /// The index of `path`'s template (or of [`UNMATCHED`]) and where to send it.
+    fn find(&self, method: &Method, path: &str) -> (usize, Target) {
+        let Ok(found) = self.lookup.at(path) else {
+            return (self.labels.len() - 1, Target::Router);
+        };
+        let route = *found.value;
+        let target = match &self.direct {
+            Some((index, m, handler)) if *index == route && m == method => {
+                match found.params.iter().next() {
+                    Some((_, value)) if !value.contains('%') => {
+                        Target::Direct(*handler, value.to_string())
+                    }
+                    _ => Target::Router,
+                }
+            }
+            _ => Target::Router,
+        };
+        (route, target)
     }
 
     fn record(&self, m: &Metrics, route: usize, method: usize, status: StatusCode, secs: f64) {
@@ -211,7 +270,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = EdgeFuture<S::Future>;
+    type Future = EdgeFuture<Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -220,7 +279,7 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
         let method = method_index(req.method());
-        let route = self.shared.routes.find(req.uri().path());
+        let (route, target) = self.shared.routes.find(req.method(), req.uri().path());
         let id = match req.headers().get(REQUEST_ID) {
             Some(given) => given.clone(),
             None => {
@@ -252,15 +311,18 @@ where
             },
             // `call` builds the handler's future; a panic there is caught like one
             // inside it.
-            None => match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            None => match std::panic::catch_unwind(AssertUnwindSafe(|| match target {
+                Target::Router => Either::Left(self.inner.call(req)),
+                Target::Direct(handler, param) => {
+                    Either::Right(handler(shared.state.clone(), param, req))
+                }
+            })) {
                 Err(panic) => Stage::Answered {
                     response: Some(panic_response(panic)),
                 },
                 Ok(future) => Stage::Handling {
-                    future: tokio::time::timeout(
-                        shared.timeout,
-                        AssertUnwindSafe(future).catch_unwind(),
-                    ),
+                    future: AssertUnwindSafe(future).catch_unwind(),
+                    deadline: None,
                 },
             },
         };
@@ -293,9 +355,14 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = StageProj]
     enum Stage<F> {
+        // The deadline's timer is made only when the handler first waits: most
+        // requests answer in their first poll, and making a `Sleep` costs a clock read
+        // and a reference count on the runtime's handle that both workers write.
         Handling {
             #[pin]
-            future: Timeout<CatchUnwind<AssertUnwindSafe<F>>>,
+            future: CatchUnwind<AssertUnwindSafe<F>>,
+            #[pin]
+            deadline: Option<Sleep>,
         },
         // Only error answers without a JSON body (from axum itself) get here.
         Rewriting {
@@ -318,17 +385,32 @@ where
         let _entered = this.span.enter();
         loop {
             let response = match this.stage.as_mut().project() {
-                StageProj::Handling { future } => {
-                    let outcome = ready!(future.poll(cx));
+                StageProj::Handling {
+                    future,
+                    mut deadline,
+                } => {
+                    let outcome = match future.poll(cx) {
+                        Poll::Ready(outcome) => Some(outcome),
+                        Poll::Pending => {
+                            if deadline.is_none() {
+                                let at = this.done.started + this.done.shared.timeout;
+                                deadline.set(Some(tokio::time::sleep_until(at.into())));
+                            }
+                            match deadline.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                                Some(Poll::Ready(())) => None,
+                                _ => return Poll::Pending,
+                            }
+                        }
+                    };
                     this.done.release_slot();
                     // Drops the handler's future now (after a timeout it has not
                     // finished) rather than when the caller drops this one.
                     this.stage.set(Stage::Answered { response: None });
                     match outcome {
-                        Ok(Ok(Ok(response))) => response,
-                        Ok(Ok(Err(never))) => match never {},
-                        Ok(Err(panic)) => panic_response(panic),
-                        Err(_elapsed) => ApiError::Timeout.into_response(),
+                        Some(Ok(Ok(response))) => response,
+                        Some(Ok(Err(never))) => match never {},
+                        Some(Err(panic)) => panic_response(panic),
+                        None => ApiError::Timeout.into_response(),
                     }
                 }
                 // axum's own error bodies are small and already complete, so this stage
@@ -705,6 +787,83 @@ mod tests {
                 .get_sample_count()
         };
         assert_eq!((observed("GET"), observed("HEAD")), (4, 1));
+    }
+
+    fn echo_param(
+        _: AppState,
+        param: String,
+        _: Request,
+    ) -> BoxFuture<'static, Result<Response, Infallible>> {
+        Box::pin(async move {
+            if param == "boom" {
+                panic!("direct handler failed");
+            }
+            Ok(format!("direct {param}").into_response())
+        })
+    }
+
+    #[tokio::test]
+    async fn the_direct_route_skips_the_router_only_for_its_method_and_plain_params() {
+        let router = Router::new().route(
+            "/items/{id}",
+            get(
+                |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                    format!("router {id}")
+                },
+            ),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        })
+        .unwrap();
+        let direct = Direct {
+            template: "/items/{id}",
+            method: Method::GET,
+            handler: echo_param,
+        };
+        let app = EdgeLayer::with_direct(state.clone(), ["/items/{id}"], Some(direct))
+            .layer(router.with_state(state.clone()));
+        let text = |response: Response| async move {
+            let bytes = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let plain = app
+            .clone()
+            .oneshot(Request::get("/items/7").body(Body::empty()).unwrap());
+        let plain = plain.await.unwrap();
+        assert!(plain.headers().contains_key(REQUEST_ID));
+        assert_eq!(text(plain).await, "direct 7");
+        // A parameter the router would percent-decode goes to the router, which does.
+        let encoded = Request::get("/items/a%20b").body(Body::empty()).unwrap();
+        assert_eq!(
+            text(app.clone().oneshot(encoded).await.unwrap()).await,
+            "router a b"
+        );
+        // Another method is the router's to answer (here 405).
+        let post = Request::post("/items/7").body(Body::empty()).unwrap();
+        let refused = app.clone().oneshot(post).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        // A panic in the direct handler is caught like one behind the router.
+        let boom = Request::get("/items/boom").body(Body::empty()).unwrap();
+        let failed = app.clone().oneshot(boom).await.unwrap();
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body_json(failed).await["code"], "internal");
+        assert_eq!(app.shared.in_flight.load(Ordering::Acquire), 0);
+        // Both paths are counted under the template.
+        let count = |method: &str, status: &str| {
+            state
+                .metrics
+                .http_requests
+                .with_label_values(&[method, "/items/{id}", status])
+                .get()
+        };
+        assert_eq!(count("GET", "200"), 2);
+        assert_eq!(count("GET", "500"), 1);
+        assert_eq!(count("POST", "405"), 1);
     }
 
     #[tokio::test]

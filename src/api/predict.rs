@@ -1,11 +1,14 @@
 //! `POST /v1/models/{name}/predict` and `POST /predict`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::future::BoxFuture;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,6 +26,14 @@ use crate::state::AppState;
 /// Above this many input values the compute moves to the blocking pool; below it the work
 /// takes microseconds and the hand-off would cost more than it saves.
 pub const INLINE_CELLS: usize = 16_384;
+
+/// `POST /v1/models/{name}/predict`, the hot path, is called by the edge itself
+/// (see [`super::edge::Direct`]); the router keeps the route for everything else.
+pub const DIRECT: super::edge::Direct = super::edge::Direct {
+    template: "/v1/models/{name}/predict",
+    method: Method::POST,
+    handler: direct,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,6 +118,33 @@ pub async fn predict(
         request_id.as_str(),
     )
     .await
+}
+
+/// [`predict`] with its extractors run in the order axum runs them, each rejection
+/// answered as axum answers it: what the router would do for this route, without the
+/// router.
+fn direct(
+    state: AppState,
+    name: String,
+    req: Request,
+) -> BoxFuture<'static, Result<Response, Infallible>> {
+    Box::pin(async move {
+        let (mut parts, body) = req.into_parts();
+        let query = match AppQuery::from_request_parts(&mut parts, &state).await {
+            Ok(query) => query,
+            Err(rejection) => return Ok(rejection.into_response()),
+        };
+        let Ok(request_id) = RequestId::from_request_parts(&mut parts, &state).await;
+        let body = match AppJson::from_request(Request::from_parts(parts, body), &state).await {
+            Ok(body) => body,
+            Err(rejection) => return Ok(rejection.into_response()),
+        };
+        Ok(
+            predict(State(state), AppPath(name), query, request_id, body)
+                .await
+                .into_response(),
+        )
+    })
 }
 
 /// The same as `/v1/models/{name}/predict` with `"model"` (and optionally `"version"` or
