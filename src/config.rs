@@ -69,6 +69,11 @@ pub struct TrainingConfig {
     /// (the Newton solver's passes). 0 = half the cores (at least 1), which leaves the
     /// other half to predictions; results do not depend on it. Default 0.
     pub threads: usize,
+    /// Between epochs a job pauses (in 1 ms steps, about 9x the last epoch's compute at
+    /// most, 200 ms at the longest) while request handling keeps more than this many
+    /// cores busy, so training does not fill the gaps requests need. 0 = never pause.
+    /// Default 0.25.
+    pub pause_when_serving_cores: f64,
 }
 
 /// Upper bound of `training.threads`; more is a typo, not a machine.
@@ -170,6 +175,7 @@ impl Default for TrainingConfig {
             queue_size: 16,
             job_history: 100,
             threads: 0,
+            pause_when_serving_cores: 0.25,
         }
     }
 }
@@ -259,6 +265,10 @@ impl Config {
         }
         if self.training.job_history == 0 {
             return bad("training.job_history must be > 0");
+        }
+        let pause = self.training.pause_when_serving_cores;
+        if !(pause.is_finite() && pause >= 0.0) {
+            return bad("training.pause_when_serving_cores must be a number >= 0");
         }
         if self.training.threads > MAX_TRAINING_THREADS {
             return bad("training.threads must be 0 (auto) or between 1 and 256");

@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
+mod pacing;
 mod record;
 mod view;
 
@@ -176,11 +177,12 @@ impl JobManager {
         // lowered for the whole job, and the pool's threads stay at normal priority for
         // the request work (large predictions, store I/O) they also run.
         let (done, outcome) = tokio::sync::oneshot::channel();
+        let pacer = pacing::Pacer::new(self.cfg.pause_when_serving_cores, pacing::runtime_busy());
         let spawned = std::thread::Builder::new()
             .name("modeld-train".into())
             .spawn(move || {
                 crate::train::parallel::background_priority();
-                let _ = done.send(this.train_and_register(&job2, req));
+                let _ = done.send(this.train_and_register(&job2, req, pacer));
             });
         if let Err(e) = spawned {
             let msg = format!("could not start a training thread: {e}");
@@ -202,9 +204,15 @@ impl JobManager {
     }
 
     /// Runs on the job's own training thread.
-    fn train_and_register(&self, job: &Job, req: JobRequest) -> Result<u64, TrainError> {
+    fn train_and_register(
+        &self,
+        job: &Job,
+        req: JobRequest,
+        mut pacer: pacing::Pacer,
+    ) -> Result<u64, TrainError> {
         let started = Instant::now();
         let mut on_epoch = |rec: &EpochRecord, progress: f64| {
+            pacer.between_epochs(&job.cancel);
             let mut v = lock(&job.view);
             v.epoch = rec.epoch;
             v.loss = Some(rec.train_loss);

@@ -67,15 +67,16 @@ impl EdgeLayer {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        Self::with_direct(state, templates, None)
+        Self::with_direct(state, templates, [])
     }
 
-    /// As [`EdgeLayer::new`], and `direct`'s route is answered by its handler without
-    /// going through the router (see [`Direct`]).
-    pub fn with_direct<I, T>(state: AppState, templates: I, direct: Option<Direct>) -> Self
+    /// As [`EdgeLayer::new`], and each of `direct`'s routes is answered by its handler
+    /// without going through the router (see [`Direct`]).
+    pub fn with_direct<I, T, D>(state: AppState, templates: I, direct: D) -> Self
     where
         I: IntoIterator<Item = T>,
         T: Into<String>,
+        D: IntoIterator<Item = Direct>,
     {
         let cfg = &state.cfg.server;
         let (limit, timeout) = (
@@ -142,15 +143,16 @@ struct RouteLabels {
     labels: Vec<Box<str>>,
     /// `METHODS.len()` per label, in label order.
     handles: Vec<OnceLock<RouteHandles>>,
-    /// The [`Direct`] route's label index, its method and handler.
-    direct: Option<(usize, Method, DirectHandler)>,
+    /// Each [`Direct`] route's label index, its method and handler.
+    direct: Vec<(usize, Method, DirectHandler)>,
 }
 
 impl RouteLabels {
-    fn new<I, T>(templates: I, direct: Option<Direct>) -> Self
+    fn new<I, T, D>(templates: I, direct: D) -> Self
     where
         I: IntoIterator<Item = T>,
         T: Into<String>,
+        D: IntoIterator<Item = Direct>,
     {
         let mut lookup = matchit::Router::new();
         let mut labels: Vec<Box<str>> = Vec::new();
@@ -163,13 +165,16 @@ impl RouteLabels {
                 Err(e) => tracing::error!(route = %template, error = %e, "route label skipped"),
             }
         }
-        let direct = direct.and_then(|d| {
-            let index = labels.iter().position(|l| **l == *d.template);
-            if index.is_none() {
-                tracing::error!(route = d.template, "direct route is not a route template");
-            }
-            index.map(|i| (i, d.method, d.handler))
-        });
+        let direct = direct
+            .into_iter()
+            .filter_map(|d| {
+                let index = labels.iter().position(|l| **l == *d.template);
+                if index.is_none() {
+                    tracing::error!(route = d.template, "direct route is not a route template");
+                }
+                index.map(|i| (i, d.method, d.handler))
+            })
+            .collect();
         labels.push(UNMATCHED.into());
         let handles = (0..labels.len() * METHODS.len())
             .map(|_| OnceLock::new())
@@ -188,14 +193,13 @@ impl RouteLabels {
             return (self.labels.len() - 1, Target::Router);
         };
         let route = *found.value;
-        let target = match &self.direct {
-            Some((index, m, handler)) if *index == route && m == method => {
-                match found.params.iter().next() {
-                    Some((_, value)) if !value.contains('%') => {
-                        Target::Direct(*handler, value.to_string())
-                    }
-                    _ => Target::Router,
-                }
+        let direct = self
+            .direct
+            .iter()
+            .find(|(index, m, _)| *index == route && m == method);
+        let target = match (direct, found.params.iter().next()) {
+            (Some((_, _, handler)), Some((_, value))) if !value.contains('%') => {
+                Target::Direct(*handler, value.to_string())
             }
             _ => Target::Router,
         };
@@ -823,7 +827,7 @@ mod tests {
             method: Method::GET,
             handler: echo_param,
         };
-        let app = EdgeLayer::with_direct(state.clone(), ["/items/{id}"], Some(direct))
+        let app = EdgeLayer::with_direct(state.clone(), ["/items/{id}"], [direct])
             .layer(router.with_state(state.clone()));
         let text = |response: Response| async move {
             let bytes = axum::body::to_bytes(response.into_body(), 1024)

@@ -50,7 +50,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
 /// The whole body, refused with 413 past `limit` bytes. axum's `Bytes` extractor does the
 /// same through a boxed `Limited` body and a `Collect` buffer list; here a body that
 /// arrives in one chunk, as every small request does, is passed on as it came.
-async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || ApiError::PayloadTooLarge(limit);
     if usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > limit) {
         return Err(too_large());

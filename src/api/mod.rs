@@ -62,7 +62,8 @@ pub fn router(state: AppState) -> App {
     templates.push(OPENAPI_PATH.to_string());
     let openapi = std::sync::Arc::new(openapi);
     let body_limit = DefaultBodyLimit::max(state.cfg.server.body_limit_bytes);
-    let edge = edge::EdgeLayer::with_direct(state.clone(), templates, Some(predict::DIRECT));
+    let direct = [predict::DIRECT, v2::infer::DIRECT];
+    let edge = edge::EdgeLayer::with_direct(state.clone(), templates, direct);
 
     let router = routes
         .route(

@@ -5,20 +5,24 @@
 //! little-endian tensors of inputs that declare `parameters.binary_data_size`). Outputs
 //! are always returned as JSON `data`, which tritonclient also reads.
 
+use std::convert::Infallible;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
-use crate::api::extract::AppPath;
+use crate::api::edge::Direct;
+use crate::api::extract::{read_body, AppPath};
 use crate::api::predict;
 use crate::error::{ApiError, ErrorBody};
 use crate::models::tensors::{DataType, Role};
@@ -70,7 +74,38 @@ pub async fn infer(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<InferResponse>, ApiError> {
+    let body = body.map_err(|e| body_error(&state, e));
     run(&state, &name, None, &headers, body).await
+}
+
+/// `POST /v2/models/{name}/infer` is called by the edge itself (see [`Direct`]), with
+/// the body read to the same limit; the router keeps the route for everything else.
+pub const DIRECT: Direct = Direct {
+    template: "/v2/models/{name}/infer",
+    method: Method::POST,
+    handler: direct,
+};
+
+fn direct(
+    state: AppState,
+    name: String,
+    req: Request,
+) -> BoxFuture<'static, Result<Response, Infallible>> {
+    Box::pin(async move {
+        let (parts, body) = req.into_parts();
+        let body = read_body(body, state.cfg.server.body_limit_bytes).await;
+        Ok(run(&state, &name, None, &parts.headers, body)
+            .await
+            .into_response())
+    })
+}
+
+fn body_error(state: &AppState, e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
+    } else {
+        ApiError::BadRequest(e.body_text())
+    }
 }
 
 /// Runs inference on one version.
@@ -87,6 +122,7 @@ pub async fn infer_version(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<InferResponse>, ApiError> {
     let v = parse_version(&version)?;
+    let body = body.map_err(|e| body_error(&state, e));
     run(&state, &name, Some(v), &headers, body).await
 }
 
@@ -120,15 +156,9 @@ async fn run(
     name: &str,
     version: Option<u64>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, ApiError>,
 ) -> Result<Json<InferResponse>, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })?;
+    let body = body?;
     let (req, json_len) = parse_body(headers, &body)?;
     let snapshot = state.registry.current();
     let (entry, model) = snapshot.lookup(name, version, None)?;
