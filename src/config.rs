@@ -70,8 +70,9 @@ pub struct TrainingConfig {
     /// other half to predictions; results do not depend on it. Default 0.
     pub threads: usize,
     /// Between epochs a job pauses (in 1 ms steps, about 9x the last epoch's compute at
-    /// most, 200 ms at the longest) while request handling keeps more than this many
-    /// cores busy, so training does not fill the gaps requests need. 0 = never pause.
+    /// most, but 5 ms for short epochs and 200 ms at the longest) while the async
+    /// workers are busy with requests on more than this many cores, so training does not
+    /// fill the gaps requests need. 0 = never pause.
     /// Default 0.25.
     pub pause_when_serving_cores: f64,
 }

@@ -208,11 +208,14 @@ impl JobManager {
         &self,
         job: &Job,
         req: JobRequest,
-        mut pacer: pacing::Pacer,
+        pacer: pacing::Pacer,
     ) -> Result<u64, TrainError> {
         let started = Instant::now();
+        // Both the epochs' and the folds' callbacks pause through it.
+        let pacer = std::cell::RefCell::new(pacer);
+        let pause = || pacer.borrow_mut().between_epochs(&job.cancel);
         let mut on_epoch = |rec: &EpochRecord, progress: f64| {
-            pacer.between_epochs(&job.cancel);
+            pause();
             let mut v = lock(&job.view);
             v.epoch = rec.epoch;
             v.loss = Some(rec.train_loss);
@@ -240,6 +243,7 @@ impl JobManager {
                 let mut on_step = |rec: Option<&EpochRecord>, progress: f64| match rec {
                     Some(r) => on_epoch(r, progress),
                     None => {
+                        pause();
                         lock(&job.view).progress = progress.clamp(0.0, 1.0);
                         if job.cancel.load(Ordering::Relaxed) {
                             ControlFlow::Break(())

@@ -10,9 +10,9 @@
 //! every route once more per request; the route label for the metrics comes from its
 //! own lookup of the path in the route templates.
 //!
-//! That lookup also finds the one route the edge calls itself (see [`Direct`]): the
-//! one-row predict, where axum's routing (URL parameters, extensions, a boxed clone of
-//! the route's service per request) was the largest cost left above bare axum.
+//! That lookup also finds the routes the edge calls itself (see [`Direct`]): predict and
+//! V2 infer, where axum's routing (URL parameters, extensions, a boxed clone of the
+//! route's service per request) was the largest cost left above bare axum.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -30,6 +30,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{BoxFuture, CatchUnwind, Either};
 use futures_util::FutureExt;
+use tokio::task::coop::Unconstrained;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
@@ -361,12 +362,14 @@ pin_project_lite::pin_project! {
     enum Stage<F> {
         // The deadline's timer is made only when the handler first waits: most
         // requests answer in their first poll, and making a `Sleep` costs a clock read
-        // and a reference count on the runtime's handle that both workers write.
+        // and a reference count on the runtime's handle that both workers write. It is
+        // polled outside the task's coop budget, as `tokio::time::timeout` does, so a
+        // handler that spends the budget on every poll still times out.
         Handling {
             #[pin]
             future: CatchUnwind<AssertUnwindSafe<F>>,
             #[pin]
-            deadline: Option<Sleep>,
+            deadline: Option<Unconstrained<Sleep>>,
         },
         // Only error answers without a JSON body (from axum itself) get here.
         Rewriting {
@@ -397,8 +400,14 @@ where
                         Poll::Ready(outcome) => Some(outcome),
                         Poll::Pending => {
                             if deadline.is_none() {
-                                let at = this.done.started + this.done.shared.timeout;
-                                deadline.set(Some(tokio::time::sleep_until(at.into())));
+                                // A deadline past what `Instant` can hold is no deadline.
+                                let Some(at) =
+                                    this.done.started.checked_add(this.done.shared.timeout)
+                                else {
+                                    return Poll::Pending;
+                                };
+                                let sleep = tokio::time::sleep_until(at.into());
+                                deadline.set(Some(tokio::task::coop::unconstrained(sleep)));
                             }
                             match deadline.as_pin_mut().map(|sleep| sleep.poll(cx)) {
                                 Some(Poll::Ready(())) => None,
@@ -868,6 +877,35 @@ mod tests {
         assert_eq!(count("GET", "200"), 2);
         assert_eq!(count("GET", "500"), 1);
         assert_eq!(count("POST", "405"), 1);
+    }
+
+    #[tokio::test]
+    async fn the_app_serves_predict_and_v2_infer_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        })
+        .unwrap();
+        let app = crate::api::router(state);
+        let routes = &app.shared.routes;
+        let mut direct: Vec<&str> = routes
+            .direct
+            .iter()
+            .map(|(index, _, _)| routes.label(*index))
+            .collect();
+        direct.sort_unstable();
+        assert_eq!(
+            direct,
+            ["/v1/models/{name}/predict", "/v2/models/{name}/infer"]
+        );
+        let post = |path: &str| matches!(routes.find(&Method::POST, path).1, Target::Direct(..));
+        assert!(post("/v1/models/iris/predict"));
+        assert!(post("/v2/models/iris/infer"));
+        assert!(!post("/v1/models/ir%69s/predict"));
+        assert!(!post("/v2/models/iris/versions/1/infer"));
+        let get = routes.find(&Method::GET, "/v1/models/iris/predict").1;
+        assert!(matches!(get, Target::Router));
     }
 
     #[tokio::test]

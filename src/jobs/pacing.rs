@@ -7,7 +7,9 @@
 //! thread looks at how busy the runtime's workers have been (tokio's own per-worker
 //! busy time, which costs the request path nothing) and, while request handling keeps
 //! more than `[training] pause_when_serving_cores` cores busy, sleeps in short steps.
-//! Each pause is bounded, so a job under constant load still makes progress.
+//! Each pause is bounded, so a job under constant load still makes progress. Only the
+//! async workers count: work the request path hands to the blocking pool (large
+//! predictions, store I/O) does not.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,11 +17,16 @@ use std::time::{Duration, Instant};
 /// One sleep between two looks at the workers.
 const STEP: Duration = Duration::from_millis(1);
 
+/// Busy time is judged over at least this long: tokio publishes a worker's busy time in
+/// batches (when it parks, or every few dozen scheduler ticks), so a shorter window can
+/// see none on a saturated worker.
+const WINDOW: Duration = Duration::from_millis(5);
+
 /// A pause lasts at most this many times the compute time of the epoch before it, so
-/// training keeps about a tenth of what it would get...
+/// training keeps about a tenth of what it would get, but never less than [`MIN_PAUSE`]
+/// (short epochs pause longer than that ratio) nor more than [`MAX_PAUSE`].
 const PAUSE_PER_COMPUTE: u32 = 9;
 
-/// ...and at least [`MIN_PAUSE`] and at most [`MAX_PAUSE`].
 const MIN_PAUSE: Duration = Duration::from_millis(5);
 const MAX_PAUSE: Duration = Duration::from_millis(200);
 
@@ -44,8 +51,10 @@ pub struct Pacer {
     /// Cores of request work above which training pauses; 0 turns pacing off.
     threshold_cores: f64,
     busy: BusySource,
-    /// The last look: when, and the workers' busy time then.
+    /// The last judged window's end: when, and the workers' busy time then.
     last: Option<(Instant, Duration)>,
+    /// Whether that window was busy; kept until the next window is complete.
+    verdict: bool,
     /// When the current epoch's compute began (the end of the last pause).
     computing_since: Instant,
 }
@@ -56,6 +65,7 @@ impl Pacer {
             threshold_cores,
             busy,
             last: None,
+            verdict: false,
             computing_since: Instant::now(),
         }
     }
@@ -81,97 +91,102 @@ impl Pacer {
         steps
     }
 
-    /// Whether the workers were busy for more than the threshold since the last look.
-    /// The first look only takes a reading; so does a look under one step after the
-    /// last, which keeps the verdict (tokio publishes busy time in batches).
+    /// Whether the workers were busy for more than the threshold over the last complete
+    /// window of at least [`WINDOW`]. The first look only starts a window (not busy); a
+    /// look before the window is complete gives the last window's verdict.
     fn serving_is_busy(&mut self) -> bool {
+        let now = Instant::now();
+        if let Some((then, _)) = self.last {
+            if now.duration_since(then) < WINDOW {
+                return self.verdict;
+            }
+        }
         let Some(busy) = (self.busy)() else {
             return false;
         };
-        let now = Instant::now();
-        let Some((then, busy_then)) = self.last else {
-            self.last = Some((now, busy));
-            return false;
-        };
-        let wall = now.duration_since(then);
-        if wall < STEP {
-            return false;
+        if let Some((then, busy_then)) = self.last {
+            let wall = now.duration_since(then).as_secs_f64();
+            let cores = busy.saturating_sub(busy_then).as_secs_f64() / wall;
+            self.verdict = cores > self.threshold_cores;
         }
         self.last = Some((now, busy));
-        busy.saturating_sub(busy_then).as_secs_f64() / wall.as_secs_f64() > self.threshold_cores
+        self.verdict
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
 
-    /// A source whose busy time grows by `cores` times the wall time since it was made.
-    fn busy_at(cores: Arc<Mutex<f64>>) -> BusySource {
+    /// A source whose busy time grows by `cores` per second of wall time until `until`,
+    /// and not at all after it.
+    fn busy_until(cores: f64, until: Instant) -> BusySource {
         let start = Instant::now();
-        let mut total = Duration::ZERO;
-        let mut last = start;
         Box::new(move || {
-            let now = Instant::now();
-            total += now.duration_since(last).mul_f64(*cores.lock().unwrap());
-            last = now;
-            Some(total)
+            let busy_for = Instant::now().min(until).saturating_duration_since(start);
+            Some(busy_for.mul_f64(cores))
         })
     }
 
-    fn pacer(cores: f64, threshold: f64) -> (Pacer, Arc<Mutex<f64>>) {
-        let load = Arc::new(Mutex::new(cores));
-        let mut p = Pacer::new(threshold, busy_at(load.clone()));
-        // A first reading, as the first epoch's end would take.
+    /// A pacer whose first window has started and whose current epoch has computed for
+    /// `compute`.
+    fn pacer(threshold: f64, busy: BusySource, compute: Duration) -> Pacer {
+        let mut p = Pacer::new(threshold, busy);
         p.serving_is_busy();
-        std::thread::sleep(STEP * 2);
-        (p, load)
+        std::thread::sleep(WINDOW);
+        p.computing_since = Instant::now() - compute;
+        p
+    }
+
+    fn forever() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
     }
 
     #[test]
     fn an_idle_server_costs_training_no_pause() {
-        let (mut p, _) = pacer(0.0, 0.25);
+        let mut p = pacer(0.25, busy_until(0.0, forever()), Duration::ZERO);
         let cancel = AtomicBool::new(false);
-        for _ in 0..5 {
+        for _ in 0..3 {
             assert_eq!(p.between_epochs(&cancel), 0);
-            std::thread::sleep(STEP * 2);
+            std::thread::sleep(WINDOW);
         }
     }
 
     #[test]
-    fn a_busy_server_pauses_training_within_the_bound() {
-        let (mut p, _) = pacer(1.8, 0.25);
-        let cancel = AtomicBool::new(false);
-        let steps = p.between_epochs(&cancel);
-        // At least one step; never more than the longest pause allows.
-        assert!(steps >= 1, "{steps}");
-        assert!(
-            steps <= (MAX_PAUSE.as_millis() / STEP.as_millis()) as u32,
-            "{steps}"
-        );
+    fn under_constant_load_a_pause_lasts_nine_times_the_epoch_at_most() {
+        // 1 ms of compute allows 9 ms of pause: each step sleeps at least 1 ms and the
+        // last one starts before 9 ms have passed, so 10 steps at most.
+        let compute = Duration::from_millis(1);
+        let mut p = pacer(0.25, busy_until(1.8, forever()), compute);
+        let steps = p.between_epochs(&AtomicBool::new(false));
+        assert!((1..=10).contains(&steps), "{steps}");
     }
 
     #[test]
-    fn the_pause_ends_when_serving_quiets_down_or_the_job_is_cancelled() {
-        let (mut p, load) = pacer(1.8, 0.25);
-        let cancel = AtomicBool::new(true);
-        assert_eq!(p.between_epochs(&cancel), 0);
-        cancel.store(false, Ordering::Relaxed);
-        *load.lock().unwrap() = 0.1;
-        std::thread::sleep(STEP * 2);
-        assert_eq!(p.between_epochs(&cancel), 0);
+    fn a_pause_ends_when_serving_quiets_down() {
+        // Busy for 20 ms more, then idle, while the pause could last 200 ms.
+        let quiet_at = Instant::now() + WINDOW + Duration::from_millis(20);
+        let mut p = pacer(0.25, busy_until(1.8, quiet_at), Duration::from_secs(1));
+        let steps = p.between_epochs(&AtomicBool::new(false));
+        assert!(steps >= 1, "{steps}");
+        assert!(Instant::now() >= quiet_at);
+        // Ended by the quiet windows after `quiet_at`, well before the 200-step bound.
+        assert!(steps < 150, "{steps}");
+    }
+
+    #[test]
+    fn a_cancelled_job_does_not_pause() {
+        let mut p = pacer(0.25, busy_until(1.8, forever()), Duration::from_secs(1));
+        assert_eq!(p.between_epochs(&AtomicBool::new(true)), 0);
     }
 
     #[test]
     fn a_zero_threshold_or_no_runtime_never_pauses() {
-        let (mut off, _) = pacer(2.0, 0.0);
         let cancel = AtomicBool::new(false);
+        let mut off = pacer(0.0, busy_until(2.0, forever()), Duration::from_secs(1));
         assert_eq!(off.between_epochs(&cancel), 0);
         // Outside a runtime there is no busy time to read.
-        let mut none = Pacer::new(0.25, runtime_busy());
-        none.serving_is_busy();
-        std::thread::sleep(STEP * 2);
+        let mut none = pacer(0.25, runtime_busy(), Duration::from_secs(1));
         assert_eq!(none.between_epochs(&cancel), 0);
     }
 }

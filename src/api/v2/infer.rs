@@ -93,7 +93,14 @@ fn direct(
 ) -> BoxFuture<'static, Result<Response, Infallible>> {
     Box::pin(async move {
         let (parts, body) = req.into_parts();
-        let body = read_body(body, state.cfg.server.body_limit_bytes).await;
+        // A body that cannot be read is the same 400 `invalid_input` as through the
+        // router's `Bytes` extractor.
+        let body = read_body(body, state.cfg.server.body_limit_bytes)
+            .await
+            .map_err(|e| match e {
+                ApiError::InvalidJson(msg) => ApiError::BadRequest(msg),
+                other => other,
+            });
         Ok(run(&state, &name, None, &parts.headers, body)
             .await
             .into_response())
