@@ -644,6 +644,17 @@ mod tests {
         (app, state, dir)
     }
 
+    /// State over a temporary data dir with the default configuration.
+    fn default_state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        })
+        .unwrap();
+        (state, dir)
+    }
+
     async fn call(app: App, path: &str) -> Response {
         let req = Request::get(path).body(Body::empty()).unwrap();
         app.oneshot(req).await.unwrap()
@@ -742,12 +753,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_route_of_the_app_has_its_template_as_a_label() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = AppState::new(Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        })
-        .unwrap();
+        let (state, _dir) = default_state();
         let app = crate::api::router(state);
         let req = Request::get("/openapi.json").body(Body::empty()).unwrap();
         let doc = body_json(app.clone().oneshot(req).await.unwrap()).await;
@@ -825,12 +831,7 @@ mod tests {
                 },
             ),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let state = AppState::new(Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        })
-        .unwrap();
+        let (state, _dir) = default_state();
         let direct = Direct {
             template: "/items/{id}",
             method: Method::GET,
@@ -881,12 +882,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_app_serves_predict_and_v2_infer_directly() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = AppState::new(Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        })
-        .unwrap();
+        let (state, _dir) = default_state();
         let app = crate::api::router(state);
         let routes = &app.shared.routes;
         let mut direct: Vec<&str> = routes
