@@ -126,8 +126,10 @@ pub struct Direct {
 }
 
 /// The handler of a [`Direct`] route: state, the path parameter and the request.
-pub type DirectHandler =
-    fn(AppState, String, Request) -> BoxFuture<'static, Result<Response, Infallible>>;
+pub type DirectHandler = fn(AppState, String, Request) -> DirectFuture;
+
+/// What a [`DirectHandler`] answers with: the same as a route's future behind the router.
+pub type DirectFuture = BoxFuture<'static, Result<Response, Infallible>>;
 
 /// Where the edge sends a request.
 enum Target {
@@ -144,8 +146,8 @@ struct RouteLabels {
     labels: Vec<Box<str>>,
     /// `METHODS.len()` per label, in label order.
     handles: Vec<OnceLock<RouteHandles>>,
-    /// Each [`Direct`] route's label index, its method and handler.
-    direct: Vec<(usize, Method, DirectHandler)>,
+    /// Each [`Direct`] route with its label index.
+    direct: Vec<(usize, Direct)>,
 }
 
 impl RouteLabels {
@@ -173,7 +175,7 @@ impl RouteLabels {
                 if index.is_none() {
                     tracing::error!(route = d.template, "direct route is not a route template");
                 }
-                index.map(|i| (i, d.method, d.handler))
+                index.map(|i| (i, d))
             })
             .collect();
         labels.push(UNMATCHED.into());
@@ -197,10 +199,10 @@ impl RouteLabels {
         let direct = self
             .direct
             .iter()
-            .find(|(index, m, _)| *index == route && m == method);
+            .find(|(index, d)| *index == route && d.method == method);
         let target = match (direct, found.params.iter().next()) {
-            (Some((_, _, handler)), Some((_, value))) if !value.contains('%') => {
-                Target::Direct(*handler, value.to_string())
+            (Some((_, d)), Some((_, value))) if !value.contains('%') => {
+                Target::Direct(d.handler, value.to_string())
             }
             _ => Target::Router,
         };
@@ -275,7 +277,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = EdgeFuture<Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>>;
+    type Future = EdgeFuture<Either<S::Future, DirectFuture>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -808,11 +810,7 @@ mod tests {
         assert_eq!((observed("GET"), observed("HEAD")), (4, 1));
     }
 
-    fn echo_param(
-        _: AppState,
-        param: String,
-        _: Request,
-    ) -> BoxFuture<'static, Result<Response, Infallible>> {
+    fn echo_param(_: AppState, param: String, _: Request) -> DirectFuture {
         Box::pin(async move {
             if param == "boom" {
                 panic!("direct handler failed");
@@ -888,7 +886,7 @@ mod tests {
         let mut direct: Vec<&str> = routes
             .direct
             .iter()
-            .map(|(index, _, _)| routes.label(*index))
+            .map(|(index, _)| routes.label(*index))
             .collect();
         direct.sort_unstable();
         assert_eq!(

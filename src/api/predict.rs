@@ -1,6 +1,5 @@
 //! `POST /v1/models/{name}/predict` and `POST /predict`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,13 +7,13 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::future::BoxFuture;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::edge::{Direct, DirectFuture};
 use super::extract::{AppJson, AppPath, AppQuery, RequestId};
 use super::instances::{to_matrix, Instance};
 use crate::batching::{Batched, Batcher};
@@ -29,7 +28,7 @@ pub const INLINE_CELLS: usize = 16_384;
 
 /// `POST /v1/models/{name}/predict`, the hot path, is called by the edge itself
 /// (see [`super::edge::Direct`]); the router keeps the route for everything else.
-pub const DIRECT: super::edge::Direct = super::edge::Direct {
+pub const DIRECT: Direct = Direct {
     template: "/v1/models/{name}/predict",
     method: Method::POST,
     handler: direct,
@@ -97,9 +96,39 @@ pub struct PredictResponse<'a> {
 pub async fn predict(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
-    AppQuery(q): AppQuery<VersionQuery>,
-    request_id: RequestId,
-    AppJson(req): AppJson<PredictRequest>,
+    req: Request,
+) -> Response {
+    serve(state, name, req).await
+}
+
+fn direct(state: AppState, name: String, req: Request) -> DirectFuture {
+    Box::pin(async move { Ok(serve(state, name, req).await) })
+}
+
+/// The query, request id and JSON body of [`predict`], each rejection answered as its
+/// extractor answers it: the routed handler and the edge's direct call share it.
+async fn serve(state: AppState, name: String, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let query = match AppQuery::from_request_parts(&mut parts, &state).await {
+        Ok(AppQuery(query)) => query,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(request_id) = RequestId::from_request_parts(&mut parts, &state).await;
+    let body = match AppJson::from_request(Request::from_parts(parts, body), &state).await {
+        Ok(AppJson(body)) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    predict_named(&state, &name, query, &request_id, body)
+        .await
+        .into_response()
+}
+
+async fn predict_named(
+    state: &AppState,
+    name: &str,
+    q: VersionQuery,
+    request_id: &RequestId,
+    req: PredictRequest,
 ) -> Result<Response, ApiError> {
     if req.model.as_deref().is_some_and(|m| m != name) {
         return Err(ApiError::InvalidInput(format!(
@@ -110,41 +139,14 @@ pub async fn predict(
     let version = pick(q.version, req.version, "version")?;
     let alias = pick(q.alias, req.alias, "alias")?;
     run(
-        &state,
-        &name,
+        state,
+        name,
         version,
         alias.as_deref(),
         req.instances,
         request_id.as_str(),
     )
     .await
-}
-
-/// [`predict`] with its extractors run in the order axum runs them, each rejection
-/// answered as axum answers it: what the router would do for this route, without the
-/// router.
-fn direct(
-    state: AppState,
-    name: String,
-    req: Request,
-) -> BoxFuture<'static, Result<Response, Infallible>> {
-    Box::pin(async move {
-        let (mut parts, body) = req.into_parts();
-        let query = match AppQuery::from_request_parts(&mut parts, &state).await {
-            Ok(query) => query,
-            Err(rejection) => return Ok(rejection.into_response()),
-        };
-        let Ok(request_id) = RequestId::from_request_parts(&mut parts, &state).await;
-        let body = match AppJson::from_request(Request::from_parts(parts, body), &state).await {
-            Ok(body) => body,
-            Err(rejection) => return Ok(rejection.into_response()),
-        };
-        Ok(
-            predict(State(state), AppPath(name), query, request_id, body)
-                .await
-                .into_response(),
-        )
-    })
 }
 
 /// The same as `/v1/models/{name}/predict` with `"model"` (and optionally `"version"` or

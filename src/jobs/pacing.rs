@@ -77,7 +77,9 @@ impl Pacer {
             return 0;
         }
         let compute = self.computing_since.elapsed();
-        let limit = (compute * PAUSE_PER_COMPUTE).clamp(MIN_PAUSE, MAX_PAUSE);
+        let limit = compute
+            .saturating_mul(PAUSE_PER_COMPUTE)
+            .clamp(MIN_PAUSE, MAX_PAUSE);
         let paused = Instant::now();
         let mut steps = 0;
         while self.serving_is_busy() && !cancel.load(Ordering::Relaxed) {

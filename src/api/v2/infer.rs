@@ -5,23 +5,19 @@
 //! little-endian tensors of inputs that declare `parameters.binary_data_size`). Outputs
 //! are always returned as JSON `data`, which tritonclient also reads.
 
-use std::convert::Infallible;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method};
+use axum::response::IntoResponse;
 use axum::Json;
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
-use crate::api::edge::Direct;
+use crate::api::edge::{Direct, DirectFuture};
 use crate::api::extract::{read_body, AppPath};
 use crate::api::predict;
 use crate::error::{ApiError, ErrorBody};
@@ -71,11 +67,9 @@ pub struct InferResponse {
 pub async fn infer(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Result<Json<InferResponse>, ApiError> {
-    let body = body.map_err(|e| body_error(&state, e));
-    run(&state, &name, None, &headers, body).await
+    serve(&state, &name, None, req).await
 }
 
 /// `POST /v2/models/{name}/infer` is called by the edge itself (see [`Direct`]), with
@@ -86,33 +80,27 @@ pub const DIRECT: Direct = Direct {
     handler: direct,
 };
 
-fn direct(
-    state: AppState,
-    name: String,
-    req: Request,
-) -> BoxFuture<'static, Result<Response, Infallible>> {
-    Box::pin(async move {
-        let (parts, body) = req.into_parts();
-        // A body that cannot be read is the same 400 `invalid_input` as through the
-        // router's `Bytes` extractor.
-        let body = read_body(body, state.cfg.server.body_limit_bytes)
-            .await
-            .map_err(|e| match e {
-                ApiError::InvalidJson(msg) => ApiError::BadRequest(msg),
-                other => other,
-            });
-        Ok(run(&state, &name, None, &parts.headers, body)
-            .await
-            .into_response())
-    })
+fn direct(state: AppState, name: String, req: Request) -> DirectFuture {
+    Box::pin(async move { Ok(serve(&state, &name, None, req).await.into_response()) })
 }
 
-fn body_error(state: &AppState, e: BytesRejection) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
-    } else {
-        ApiError::BadRequest(e.body_text())
-    }
+/// Reads the body to `server.body_limit_bytes` (413 past it) and runs inference: the
+/// routed handlers and the edge's direct call share it.
+async fn serve(
+    state: &AppState,
+    name: &str,
+    version: Option<u64>,
+    req: Request,
+) -> Result<Json<InferResponse>, ApiError> {
+    let (parts, body) = req.into_parts();
+    // A body that cannot be read is a 400 `invalid_input`: it need not be JSON.
+    let body = read_body(body, state.cfg.server.body_limit_bytes)
+        .await
+        .map_err(|e| match e {
+            ApiError::InvalidJson(msg) => ApiError::BadRequest(msg),
+            other => other,
+        })?;
+    run(state, name, version, &parts.headers, &body).await
 }
 
 /// Runs inference on one version.
@@ -125,12 +113,10 @@ fn body_error(state: &AppState, e: BytesRejection) -> ApiError {
 pub async fn infer_version(
     State(state): State<AppState>,
     AppPath((name, version)): AppPath<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Result<Json<InferResponse>, ApiError> {
     let v = parse_version(&version)?;
-    let body = body.map_err(|e| body_error(&state, e));
-    run(&state, &name, Some(v), &headers, body).await
+    serve(&state, &name, Some(v), req).await
 }
 
 /// Splits the body into the JSON request and the binary tail (binary extension).
@@ -163,10 +149,9 @@ async fn run(
     name: &str,
     version: Option<u64>,
     headers: &HeaderMap,
-    body: Result<Bytes, ApiError>,
+    body: &[u8],
 ) -> Result<Json<InferResponse>, ApiError> {
-    let body = body?;
-    let (req, json_len) = parse_body(headers, &body)?;
+    let (req, json_len) = parse_body(headers, body)?;
     let snapshot = state.registry.current();
     let (entry, model) = snapshot.lookup(name, version, None)?;
     let sig = model.signature();
