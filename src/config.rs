@@ -8,6 +8,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::models::Family;
+
 /// Everything modeld can be told at start-up.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -25,7 +27,56 @@ pub struct Config {
     pub demo: DemoConfig,
     pub monitoring: MonitoringConfig,
     pub repository: RepositoryConfig,
-    pub batching: crate::batching::BatchingConfig,
+    pub batching: BatchingConfig,
+}
+
+/// `[batching]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchingConfig {
+    /// Model families whose requests are batched. Empty turns batching off. Default
+    /// `["mlp_regressor", "mlp_classifier", "onnx"]`.
+    pub families: Vec<Family>,
+    /// Rows gathered into one call at most; a request larger than this runs alone.
+    /// Default 64.
+    pub max_batch_rows: usize,
+    /// Longest a request waits for others to join its batch, in microseconds. 0 batches
+    /// only what queued while the previous call ran, which measured best on 2 cores
+    /// (bench/RESULTS.md). Default 0.
+    pub max_delay_us: u64,
+    /// Requests that may wait for a batch per version; beyond this they run alone rather
+    /// than queue without bound. Default 1024.
+    pub queue_size: usize,
+}
+
+impl Default for BatchingConfig {
+    fn default() -> Self {
+        Self {
+            families: vec![Family::MlpRegressor, Family::MlpClassifier, Family::Onnx],
+            max_batch_rows: 64,
+            max_delay_us: 0,
+            queue_size: 1024,
+        }
+    }
+}
+
+impl BatchingConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_batch_rows == 0 {
+            return Err("batching.max_batch_rows must be > 0".into());
+        }
+        if self.max_delay_us > 1_000_000 {
+            return Err("batching.max_delay_us must be at most 1000000 (1 s)".into());
+        }
+        if self.queue_size == 0 {
+            return Err("batching.queue_size must be > 0".into());
+        }
+        Ok(())
+    }
+
+    pub fn applies_to(&self, family: Family) -> bool {
+        self.families.contains(&family)
+    }
 }
 
 /// The model store as a repository other processes write to.

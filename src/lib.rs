@@ -3,15 +3,14 @@
 //! [`run`] serves it until SIGINT/SIGTERM.
 
 pub mod api;
-pub mod batching;
 pub mod config;
 pub mod demo;
-pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod monitor;
 pub mod registry;
+pub mod serving;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -39,11 +38,13 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("routes: {0}")]
+    Routes(#[from] api::edge::hot::HotRouteError),
 }
 
 /// The application over `state`.
-pub fn app(state: AppState) -> api::App {
-    api::router(state)
+pub fn app(state: AppState) -> Result<api::App, StartError> {
+    Ok(api::router(state)?)
 }
 
 /// Reads the store into the registry, trains missing demo models if enabled, and marks
@@ -137,7 +138,7 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
         lifecycle.start_draining();
         let _ = stop_tx.send(());
     };
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state));
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state)?);
     let server = axum::serve(listener, service).with_graceful_shutdown(shutdown);
     let deadline = async move {
         if stop_rx.await.is_ok() {

@@ -1,12 +1,13 @@
 //! Prometheus metrics. `Metrics` owns a private registry (not the process-global one) so
 //! every app instance, and so every test, starts from zero. Names are fixed by API.md.
+//! A leaf: the per-version gauges are filled by the serving layer at scrape time.
 
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
     TextEncoder,
 };
 
-use crate::registry::Snapshot;
+use std::collections::BTreeMap;
 
 /// Latency buckets from 50 µs to 10 s, roughly ×2.5 apart, so sub-millisecond predictions
 /// and slow training-era requests are both resolved.
@@ -31,7 +32,7 @@ pub struct Metrics {
     pub prediction_duration: HistogramVec,
     pub training_jobs: GaugeVec,
     pub training_duration: Histogram,
-    model_info: GaugeVec,
+    pub model_info: GaugeVec,
     quality: Vec<(&'static str, GaugeVec)>,
     pub feature_drift: GaugeVec,
     pub feedback: IntCounterVec,
@@ -159,13 +160,14 @@ impl Metrics {
         String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
 
-    /// Sets the quality gauges of one version and split from a metrics map.
+    /// Sets the quality gauges of one version and split from a metrics map (name →
+    /// value, as training and the online window report them).
     pub fn set_quality(
         &self,
         model: &str,
         version: &str,
         split: &str,
-        values: &crate::train::Metrics,
+        values: &BTreeMap<String, f64>,
     ) {
         for (metric, gauge) in &self.quality {
             if let Some(x) = values.get(*metric) {
@@ -174,26 +176,13 @@ impl Metrics {
         }
     }
 
-    /// Rebuilds the per-version gauges from a registry snapshot, so versions that were
-    /// deleted or reloaded away stop being exported.
-    pub fn sync_models(&self, snapshot: &Snapshot) {
+    /// Clears every per-version gauge, before they are set again from what is loaded
+    /// now, so versions that were deleted or reloaded away stop being exported.
+    pub fn reset_version_gauges(&self) {
         self.model_info.reset();
+        self.feature_drift.reset();
         for (_, g) in &self.quality {
             g.reset();
-        }
-        for (name, model) in &snapshot.models {
-            for (version, entry) in &model.versions {
-                let v = version.to_string();
-                if entry.model().is_some() {
-                    self.model_info
-                        .with_label_values(&[name.as_str(), &v, &entry.family()])
-                        .set(1.0);
-                }
-                let Some(meta) = &entry.meta else { continue };
-                for (split, values) in &meta.metrics {
-                    self.set_quality(name, &v, split, values);
-                }
-            }
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::monitor::Monitor;
 use crate::registry::store::Store;
 use crate::registry::Registry;
+use crate::serving::Serving;
 
 /// Cloned for every request by each layer and extractor that takes state, so it is one
 /// reference count rather than one per field.
@@ -28,6 +29,7 @@ pub struct Shared {
     pub jobs: Arc<JobManager>,
     pub metrics: Arc<Metrics>,
     pub monitor: Arc<Monitor>,
+    pub serving: Arc<Serving>,
     pub lifecycle: Arc<Lifecycle>,
 }
 
@@ -62,15 +64,23 @@ impl AppState {
             path: cfg.store_dir(),
             source: e,
         })?;
-        let registry = Arc::new(Registry::new(store, metrics.clone()));
+        let registry = Arc::new(Registry::new(store));
         let jobs = Arc::new(JobManager::new(
             cfg.training.clone(),
             cfg.monitoring.drift_bins,
             registry.clone(),
             metrics.clone(),
         ));
+        let monitor = Arc::new(Monitor::new(cfg.monitoring.clone()));
+        let serving = Arc::new(Serving::new(
+            registry.clone(),
+            monitor.clone(),
+            metrics.clone(),
+            cfg.batching.clone(),
+        ));
         Ok(Self(Arc::new(Shared {
-            monitor: Arc::new(Monitor::new(cfg.monitoring.clone())),
+            monitor,
+            serving,
             cfg: Arc::new(cfg),
             registry,
             jobs,

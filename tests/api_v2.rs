@@ -336,9 +336,17 @@ async fn infer_answers_alike_with_and_without_the_router() {
     let data: Vec<f64> = ROWS.iter().flatten().copied().collect();
     let body =
         json!({"inputs": [{"name": "input", "shape": [3, 4], "datatype": "FP64", "data": data}]});
-    let direct = app.post("/v2/models/iris/infer", body.clone()).await;
-    let routed = app.post("/v2/models/ir%69s/infer", body).await;
+    let mut direct = app.post("/v2/models/iris/infer", body.clone()).await;
+    let mut routed = app.post("/v2/models/ir%69s/infer", body).await;
     assert_eq!(direct.status, StatusCode::OK, "{}", direct.text);
+    // Each answer carries its own generated id (the request had none); the rest match.
+    for r in [&mut direct, &mut routed] {
+        let id = r.body["id"].take();
+        assert_eq!(
+            Some(id.as_str().unwrap()),
+            r.headers["x-request-id"].to_str().ok()
+        );
+    }
     assert_eq!(direct.body, routed.body);
     assert_eq!(direct.body["model_name"], "iris");
     let big: Vec<f64> = (0..400).map(f64::from).collect();

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde::de::value::MapDeserializer;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::state::AppState;
 
 /// `Json<T>` whose rejections are [`ApiError`]s: syntax errors are 400 `invalid_json`,
@@ -128,7 +128,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let id = parts.headers.get(crate::api::REQUEST_ID).cloned();
+        let id = parts
+            .headers
+            .get(crate::api::edge::ids::REQUEST_ID)
+            .cloned();
         Ok(RequestId(id.unwrap_or(HeaderValue::from_static(""))))
     }
 }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -73,13 +73,8 @@ pub async fn version() -> Json<VersionResponse> {
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    state
-        .monitor
-        .export(&state.registry.snapshot(), &state.metrics);
-    let body = state
-        .metrics
-        .render()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let serving = state.serving.clone();
+    let body = super::extract::blocking(move || Ok(serving.render_metrics()?)).await?;
     Ok((
         [(
             header::CONTENT_TYPE,

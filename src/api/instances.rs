@@ -7,7 +7,7 @@ use ndarray::Array2;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::models::Schema;
 
 /// One instance as sent: a row of numbers or a record of name → number.

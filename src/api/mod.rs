@@ -2,6 +2,7 @@
 //! router in the edge layer.
 
 pub mod edge;
+pub mod error;
 pub mod extract;
 pub mod health;
 pub mod instances;
@@ -14,16 +15,15 @@ pub mod tune;
 pub mod v2;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
+use axum::http::Method;
 use axum::{Json, Router};
 use tower::Layer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::ApiError;
+use crate::api::edge::hot::{HotRouteError, HotRoutes};
+use crate::api::error::ApiError;
 use crate::state::AppState;
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +36,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "monitoring", description = "Feedback, online metrics, drift"),
         (name = "v2", description = "Open Inference Protocol (KServe V2)"),
     ),
-    components(schemas(crate::error::ErrorBody))
+    components(schemas(crate::api::error::ErrorBody))
 )]
 struct ApiDoc;
 
@@ -46,8 +46,9 @@ pub type App = edge::Edge<<DefaultBodyLimit as Layer<Router>>::Service>;
 
 /// The full application: routes, `/openapi.json` and the edge layer, ready for
 /// `axum::serve` (through `axum::ServiceExt::into_make_service`) or
-/// `tower::ServiceExt::oneshot`.
-pub fn router(state: AppState) -> App {
+/// `tower::ServiceExt::oneshot`. Fails only if a hot route is not a route of the
+/// router, a programming error caught at start-up.
+pub fn router(state: AppState) -> Result<App, HotRouteError> {
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(models::router())
@@ -58,12 +59,21 @@ pub fn router(state: AppState) -> App {
         .merge(v2::router())
         .merge(onnx::router())
         .split_for_parts();
-    let mut templates: Vec<String> = openapi.paths.paths.keys().cloned().collect();
-    templates.push(OPENAPI_PATH.to_string());
+    let hot = HotRoutes::new([predict::DIRECT, v2::infer::DIRECT])?;
+    let routed: Vec<(Method, &str)> = openapi
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            documented_methods(item)
+                .into_iter()
+                .map(move |m| (m, path.as_str()))
+        })
+        .collect();
+    edge::hot::check(&hot, routed.iter().map(|(m, p)| (m.clone(), *p)))?;
     let openapi = std::sync::Arc::new(openapi);
     let body_limit = DefaultBodyLimit::max(state.cfg.server.body_limit_bytes);
-    let direct = [predict::DIRECT, v2::infer::DIRECT];
-    let edge = edge::EdgeLayer::with_direct(state.clone(), templates, direct);
+    let edge = edge::EdgeLayer::new(state.clone(), hot);
 
     let router = routes
         .route(
@@ -74,8 +84,26 @@ pub fn router(state: AppState) -> App {
             }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(edge::metrics::label_route))
         .with_state(state);
-    edge.layer(body_limit.layer(router))
+    Ok(edge.layer(body_limit.layer(router)))
+}
+
+/// The methods a documented path item serves.
+fn documented_methods(item: &utoipa::openapi::PathItem) -> Vec<Method> {
+    let ops = [
+        (&item.get, Method::GET),
+        (&item.post, Method::POST),
+        (&item.put, Method::PUT),
+        (&item.delete, Method::DELETE),
+        (&item.patch, Method::PATCH),
+        (&item.head, Method::HEAD),
+        (&item.options, Method::OPTIONS),
+    ];
+    ops.into_iter()
+        .filter(|(op, _)| op.is_some())
+        .map(|(_, m)| m)
+        .collect()
 }
 
 const OPENAPI_PATH: &str = "/openapi.json";

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath, AppQuery};
-use crate::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::registry::{ModelEntry, Provenance, VersionEntry, VersionState};
 use crate::state::AppState;
 

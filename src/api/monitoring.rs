@@ -10,9 +10,10 @@ use utoipa_axum::routes;
 
 use super::extract::{AppJson, AppPath};
 use super::instances::{to_matrix, Instance};
-use crate::error::{ApiError, ErrorBody};
-use crate::models::Schema;
-use crate::monitor::{FeedbackError, VersionReport};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::models::{Model, Schema};
+use crate::monitor::VersionReport;
+use crate::serving::{Codec, Context, ModelRef, Prediction};
 use crate::state::AppState;
 use crate::train::Metrics as Quality;
 
@@ -20,16 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(feedback))
         .routes(routes!(monitoring))
-}
-
-impl From<FeedbackError> for ApiError {
-    fn from(e: FeedbackError) -> Self {
-        match e {
-            FeedbackError::UnknownRequest(_) => ApiError::NotFound(e.to_string()),
-            FeedbackError::AlreadyRecorded(_) => ApiError::Conflict(e.to_string()),
-            FeedbackError::Invalid(m) => ApiError::InvalidInput(m),
-        }
-    }
 }
 
 /// Either `request_id` (joins the logged prediction) or `instances` (predicted now with
@@ -73,9 +64,8 @@ fn parse_actual(actual: &[Value], schema: &Schema, rows: usize) -> Result<Vec<f6
         .iter()
         .enumerate()
         .map(|(i, v)| match (&schema.classes, v) {
-            (Some(classes), Value::Number(n)) => n
-                .as_u64()
-                .filter(|c| (*c as usize) < classes.len())
+            (Some(classes), Value::Number(n)) => class_index(n)
+                .filter(|c| *c < classes.len())
                 .map(|c| c as f64)
                 .ok_or_else(|| {
                     ApiError::InvalidInput(format!(
@@ -106,6 +96,34 @@ fn parse_actual(actual: &[Value], schema: &Schema, rows: usize) -> Result<Vec<f6
         .collect()
 }
 
+/// A class index sent as an integer, or as an integral float (`1.0`), as numpy-backed
+/// clients send labels.
+fn class_index(n: &serde_json::Number) -> Option<usize> {
+    if let Some(i) = n.as_u64() {
+        return usize::try_from(i).ok();
+    }
+    let f = n.as_f64()?;
+    // Bounded well below 2^53, so the float is an exact integer and the cast exact.
+    (f >= 0.0 && f.fract() == 0.0 && f < 1e15).then_some(f as usize)
+}
+
+/// Scores `instances` for a feedback call: predicted now, neither logged nor counted as
+/// drift (the rows are labelled data, not traffic).
+struct Score(Vec<Instance>);
+
+impl Codec for Score {
+    type Answer = (u64, Vec<f64>);
+    type Error = ApiError;
+
+    fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
+        to_matrix(&self.0, model.schema())
+    }
+
+    fn encode(self, p: Prediction<'_>) -> Result<Self::Answer, ApiError> {
+        Ok((p.version, p.output.predictions))
+    }
+}
+
 /// Records ground truth for earlier predictions; online metrics are computed over a
 /// sliding window per version and exported as `modeld_model_*{split="online"}`.
 #[utoipa::path(post, path = "/v1/models/{name}/feedback", tag = "monitoring",
@@ -118,17 +136,15 @@ pub async fn feedback(
     AppPath(name): AppPath<String>,
     AppJson(req): AppJson<FeedbackRequest>,
 ) -> Result<Json<FeedbackResponse>, ApiError> {
-    let snapshot = state.registry.snapshot();
-    let (entry, predicted, request_id) = match (req.request_id, req.instances) {
+    let (version, predicted, request_id) = match (req.request_id, req.instances) {
         (Some(id), None) => {
             if req.version.is_some() || req.alias.is_some() {
                 return Err(ApiError::InvalidInput(
                     "version/alias are implied by request_id; do not send them".into(),
                 ));
             }
-            let logged = state.monitor.logged(&name, &id)?;
-            let (entry, _) = snapshot.resolve(&name, Some(logged.version), None)?;
-            (entry, logged.predictions, Some(id))
+            let logged = state.serving.logged(&name, &id)?;
+            (logged.version, logged.predictions, Some(id))
         }
         (None, Some(instances)) => {
             if req.version.is_some() && req.alias.is_some() {
@@ -136,14 +152,14 @@ pub async fn feedback(
                     "give either version or alias, not both".into(),
                 ));
             }
-            let (entry, model) = snapshot.resolve(&name, req.version, req.alias.as_deref())?;
-            let x = to_matrix(&instances, model.schema())?;
-            let out = if x.len() <= super::predict::INLINE_CELLS {
-                model.predict(x.view())?
-            } else {
-                super::extract::blocking(move || Ok(model.predict(x.view())?)).await?
+            let target = ModelRef {
+                name: &name,
+                version: req.version,
+                alias: req.alias.as_deref(),
             };
-            (entry, out.predictions, None)
+            let ctx = Context { request_id: None };
+            let (version, predicted) = state.serving.predict(target, Score(instances), ctx).await?;
+            (version, predicted, None)
         }
         _ => {
             return Err(ApiError::InvalidInput(
@@ -151,22 +167,16 @@ pub async fn feedback(
             ))
         }
     };
-    let model = entry
-        .model()
-        .ok_or_else(|| ApiError::Internal("resolved version has no model".into()))?;
+    let snapshot = state.registry.snapshot();
+    let (entry, model) = snapshot.resolve(&name, Some(version), None)?;
     let actual = parse_actual(&req.actual, model.schema(), predicted.len())?;
-    state
-        .monitor
-        .record_feedback(&name, &entry, request_id.as_deref(), &predicted, &actual)?;
-    state
-        .metrics
-        .feedback
-        .with_label_values(&[name.as_str(), &entry.version.to_string()])
-        .inc_by(actual.len() as u64);
-    let report = state.monitor.report(&name, &entry);
+    let report =
+        state
+            .serving
+            .record_feedback(&name, &entry, request_id.as_deref(), &predicted, &actual)?;
     Ok(Json(FeedbackResponse {
         model: name,
-        version: entry.version,
+        version,
         recorded: actual.len(),
         window_rows: report.window_rows,
         online: report.online,
@@ -201,17 +211,17 @@ pub async fn monitoring(
     let versions = model
         .versions
         .values()
-        .filter(|v| v.model().is_some())
-        .map(|v| state.monitor.report(&name, v))
+        .filter_map(|v| state.serving.report(&name, v))
         .collect();
-    let (entries, rows) = state.monitor.log_usage();
+    let monitor = state.serving.monitor();
+    let (entries, rows) = monitor.log_usage();
     Ok(Json(MonitoringResponse {
         model: name,
         versions,
         prediction_log: LogUsage {
             entries,
             rows,
-            capacity_rows: state.monitor.config().prediction_log_rows,
+            capacity_rows: monitor.config().prediction_log_rows,
         },
     }))
 }

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{blocking, AppPath, AppQuery};
-use crate::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::models::onnx::OnnxArtifact;
 use crate::registry::VersionMeta;
 use crate::state::AppState;

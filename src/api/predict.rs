@@ -1,13 +1,9 @@
 //! `POST /v1/models/{name}/predict` and `POST /predict`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,20 +12,19 @@ use utoipa_axum::routes;
 use super::edge::{Direct, DirectFuture};
 use super::extract::{AppJson, AppPath, AppQuery, RequestId};
 use super::instances::{to_matrix, Instance};
-use crate::batching::{Batched, Batcher};
-use crate::error::{ApiError, ErrorBody};
-use crate::models::{Model, ModelError, Output};
-use crate::registry::VersionEntry;
+use crate::api::error::{ApiError, ErrorBody};
+use crate::models::Model;
+use crate::serving::{Codec, Context, ModelRef, Prediction};
 use crate::state::AppState;
 
-/// Above this many input values the compute moves to the blocking pool; below it the work
-/// takes microseconds and the hand-off would cost more than it saves.
-pub const INLINE_CELLS: usize = 16_384;
+/// The route of [`predict`], declared once for the router, its documentation and the
+/// edge's hot route.
+pub const PREDICT_PATH: &str = "/v1/models/{name}/predict";
 
 /// `POST /v1/models/{name}/predict`, the hot path, is called by the edge itself
 /// (see [`super::edge::Direct`]); the router keeps the route for everything else.
 pub const DIRECT: Direct = Direct {
-    template: "/v1/models/{name}/predict",
+    template: PREDICT_PATH,
     method: Method::POST,
     handler: direct,
 };
@@ -88,7 +83,7 @@ pub struct PredictResponse<'a> {
 
 /// Predict with a model: `?version=N` or `?alias=A` picks a version, else `production`,
 /// else the highest ready version.
-#[utoipa::path(post, path = "/v1/models/{name}/predict", tag = "predict",
+#[utoipa::path(post, path = PREDICT_PATH, tag = "predict",
     params(("name" = String, Path, description = "Model name"), VersionQuery),
     request_body = PredictRequest,
     responses((status = 200, body = PredictResponse),
@@ -199,156 +194,58 @@ async fn run(
             "give either version or alias, not both".into(),
         ));
     }
-    let snapshot = state.registry.current();
-    let (entry, model) = snapshot.lookup(name, version, alias)?;
-    let x = to_matrix(&instances, model.schema())?;
-    drop(instances);
-    let started = Instant::now();
-    if let Some(output) = compute_inline(state, name, entry, model, &x) {
-        return Ok(finish(
-            state, name, entry, model, &x, output?, started, request_id,
-        ));
-    }
-    let (entry, model) = (entry.clone(), model.clone());
-    drop(snapshot);
-    let (x, output) = compute(state, name, &entry, &model, x).await?;
-    Ok(finish(
-        state, name, &entry, &model, &x, output?, started, request_id,
-    ))
-}
-
-/// Counts the prediction, logs it for feedback and drift, and answers.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    state: &AppState,
-    name: &str,
-    entry: &Arc<VersionEntry>,
-    model: &Arc<dyn Model>,
-    x: &Array2<f64>,
-    output: Output,
-    started: Instant,
-    request_id: &str,
-) -> Response {
-    count(state, name, entry, x.nrows(), started);
-    state
-        .monitor
-        .record_prediction(name, entry, request_id, x.view(), &output.predictions);
-    let classes = model.schema().classes.as_deref();
-    let predictions = if classes.is_some() {
-        // Classifier outputs are class indices held in f64; they are small non-negative
-        // integers by construction.
-        Predictions::Classes(output.predictions.iter().map(|p| *p as usize).collect())
-    } else {
-        Predictions::Values(output.predictions)
+    let target = ModelRef {
+        name,
+        version,
+        alias,
     };
-    let body = PredictResponse {
-        model: name,
-        version: entry.version,
+    let ctx = Context {
+        request_id: Some(request_id),
+    };
+    let codec = Native {
+        instances,
         request_id,
-        predictions,
-        probabilities: output
-            .probabilities
-            .map(|p| p.outer_iter().map(|r| r.to_vec()).collect()),
-        classes,
     };
-    Json(body).into_response()
+    state.serving.predict(target, codec, ctx).await
 }
 
-/// Runs the model here and now when that is the cheapest way: its family is not batched
-/// and the input is small enough that a hand-off to the blocking pool would cost more
-/// than the work. `None` sends the request through [`compute`].
-pub(crate) fn compute_inline(
-    state: &AppState,
-    name: &str,
-    entry: &VersionEntry,
-    model: &Arc<dyn Model>,
-    x: &Array2<f64>,
-) -> Option<Result<Output, ModelError>> {
-    (batcher(state, name, entry, model).is_none() && x.len() <= INLINE_CELLS)
-        .then(|| model.predict(x.view()))
+/// `instances` in, [`PredictResponse`] out.
+pub(crate) struct Native<'a> {
+    pub instances: Vec<Instance>,
+    pub request_id: &'a str,
 }
 
-fn batcher<'e>(
-    state: &AppState,
-    name: &str,
-    entry: &'e VersionEntry,
-    model: &Arc<dyn Model>,
-) -> Option<&'e Batcher> {
-    let cfg = &state.cfg.batching;
-    entry
-        .batcher
-        .get_or_init(|| {
-            cfg.applies_to(model.family()).then(|| {
-                let v = entry.version.to_string();
-                let rows = state.metrics.batch_rows.with_label_values(&[name, &v]);
-                Batcher::spawn(model.clone(), cfg, rows)
-            })
-        })
-        .as_ref()
-}
+impl Codec for Native<'_> {
+    type Answer = Response;
+    type Error = ApiError;
 
-/// Runs the model on `x`: through the version's batch worker when its family is
-/// batched, else here for small inputs and on the blocking pool for large ones. Gives
-/// `x` back for the prediction log; the outer error is the server's, the inner the
-/// model's.
-pub(crate) async fn compute(
-    state: &AppState,
-    name: &str,
-    entry: &VersionEntry,
-    model: &Arc<dyn Model>,
-    x: Array2<f64>,
-) -> Result<(Array2<f64>, Result<Output, ModelError>), ApiError> {
-    let x = match batcher(state, name, entry, model) {
-        Some(b) => match b.predict(x).await {
-            Batched::Done(x, out) => return Ok((x, out)),
-            Batched::RunAlone(x) => x,
-            Batched::Lost => {
-                return Err(ApiError::Internal(
-                    "the batch worker stopped while predicting".into(),
-                ))
-            }
-        },
-        None => x,
-    };
-    if x.len() <= INLINE_CELLS {
-        let out = model.predict(x.view());
-        return Ok((x, out));
+    fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
+        let x = to_matrix(&self.instances, model.schema());
+        // The rows are copied into the matrix; the parsed instances are not needed again.
+        self.instances = Vec::new();
+        x
     }
-    let m = model.clone();
-    super::extract::blocking(move || {
-        let out = m.predict(x.view());
-        Ok((x, out))
-    })
-    .await
-}
 
-/// Counts a successful prediction of `rows` rows that started computing at `started`.
-pub(crate) fn count(
-    state: &AppState,
-    name: &str,
-    entry: &VersionEntry,
-    rows: usize,
-    started: Instant,
-) {
-    let (predictions, duration) = handles(state, name, entry);
-    predictions.inc_by(rows as u64);
-    duration.observe(started.elapsed().as_secs_f64());
-}
-
-/// Metric handles resolved once per loaded version, not per request.
-fn handles<'a>(
-    state: &AppState,
-    name: &str,
-    entry: &'a VersionEntry,
-) -> &'a (prometheus::IntCounter, prometheus::Histogram) {
-    entry.handles.get_or_init(|| {
-        let v = entry.version.to_string();
-        (
-            state.metrics.predictions.with_label_values(&[name, &v]),
-            state
-                .metrics
-                .prediction_duration
-                .with_label_values(&[name, &v]),
-        )
-    })
+    fn encode(self, p: Prediction<'_>) -> Result<Response, ApiError> {
+        let classes = p.model.schema().classes.as_deref();
+        let predictions = if classes.is_some() {
+            // Classifier outputs are class indices held in f64; they are small
+            // non-negative integers by construction.
+            Predictions::Classes(p.output.predictions.iter().map(|c| *c as usize).collect())
+        } else {
+            Predictions::Values(p.output.predictions)
+        };
+        let body = PredictResponse {
+            model: p.name,
+            version: p.version,
+            request_id: self.request_id,
+            predictions,
+            probabilities: p
+                .output
+                .probabilities
+                .map(|m| m.outer_iter().map(|r| r.to_vec()).collect()),
+            classes,
+        };
+        Ok(Json(body).into_response())
+    }
 }

@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath};
-use crate::error::{ApiError, ErrorBody};
-use crate::jobs::{JobError, JobRequest, JobState, JobView};
+use crate::api::error::{ApiError, ErrorBody};
+use crate::jobs::{JobRequest, JobState, JobView};
 use crate::models::Task;
 use crate::registry::valid_name;
 use crate::state::AppState;
@@ -76,15 +76,6 @@ pub struct JobAccepted {
 #[derive(Serialize, ToSchema)]
 pub struct JobList {
     pub jobs: Vec<JobView>,
-}
-
-impl From<JobError> for ApiError {
-    fn from(e: JobError) -> Self {
-        match e {
-            JobError::QueueFull(_) => ApiError::Busy(e.to_string()),
-            JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
-        }
-    }
 }
 
 /// Model and alias names become folder names: both must be valid before a job exists.

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath};
 use super::train::JobAccepted;
-use crate::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::JobRequest;
 use crate::state::AppState;
 use crate::train::dataset::{self, DataSpec};

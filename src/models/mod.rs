@@ -112,6 +112,17 @@ pub enum ModelError {
     /// label outside the model's classes, or a target of the wrong length).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The runtime failed on input the model accepted (a tract error): the server's
+    /// fault, not the client's.
+    #[error("model runtime failed: {0}")]
+    Runtime(String),
+}
+
+impl ModelError {
+    /// Whether the failure is the runtime's rather than the input's.
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, ModelError::Runtime(_))
+    }
 }
 
 /// A trained, immutable model that can be shared across request handlers.

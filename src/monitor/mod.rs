@@ -1,6 +1,8 @@
 //! Production monitoring: the prediction log (for joining ground truth later), online
 //! quality windows per version, and live feature drift against the training profile.
-//! State is keyed by (model, version), so it survives a reload of the registry.
+//! State is keyed by (model, version), so it survives a reload of the registry. The
+//! monitor knows nothing of the registry: callers hand it a version's name, number,
+//! class count and training profile, and keep the [`Tracked`] handle it gives back.
 
 pub mod drift;
 pub mod log;
@@ -12,8 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ndarray::ArrayView2;
 
 use crate::config::MonitoringConfig;
-use crate::metrics::Metrics;
-use crate::registry::{Snapshot, VersionEntry};
 use crate::train::Metrics as Quality;
 pub use drift::{FeatureProfile, LiveDrift};
 pub use log::LoggedPrediction;
@@ -70,19 +70,42 @@ pub enum FeedbackError {
 
 /// Shared per-version state, keyed by (model, version).
 type VersionKey = (String, u64);
-pub(crate) type SharedVersion = Arc<TrackedVersion>;
+
+/// One version's monitoring state, shared by every request to it and kept by the caller
+/// (the serving layer caches it per loaded version) so the hot path skips the map.
+pub type Tracked = Arc<TrackedVersion>;
 
 #[derive(Debug)]
-pub(crate) struct TrackedVersion {
+pub struct TrackedVersion {
     /// The model's name, shared by every prediction of it in the log.
     name: Arc<str>,
+    version: u64,
     state: Mutex<VersionMonitor>,
+}
+
+impl TrackedVersion {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// What the monitor needs to know of a version to start tracking it.
+pub struct VersionInfo<'a> {
+    pub name: &'a str,
+    pub version: u64,
+    /// `Some(k)` for a classifier of k classes.
+    pub n_classes: Option<usize>,
+    pub profile: Option<&'a FeatureProfile>,
 }
 
 pub struct Monitor {
     cfg: MonitoringConfig,
     log: Mutex<PredictionLog>,
-    versions: Mutex<HashMap<VersionKey, SharedVersion>>,
+    versions: Mutex<HashMap<VersionKey, Tracked>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,33 +125,20 @@ impl Monitor {
         &self.cfg
     }
 
-    /// The version's state, found in the map once and then kept on the entry, so the
-    /// predict path does not build a key and hash it on every request.
-    fn version<'e>(&self, name: &str, entry: &'e VersionEntry) -> &'e SharedVersion {
-        entry
-            .monitor
-            .get_or_init(|| self.version_in_map(name, entry))
-    }
-
-    fn version_in_map(&self, name: &str, entry: &VersionEntry) -> SharedVersion {
+    /// The version's state, created on first use and found again after a reload.
+    pub fn track(&self, info: VersionInfo<'_>) -> Tracked {
         let mut map = lock(&self.versions);
-        map.entry((name.to_string(), entry.version))
+        map.entry((info.name.to_string(), info.version))
             .or_insert_with(|| {
-                let n_classes = entry
-                    .model()
-                    .and_then(|m| m.schema().classes.as_ref().map(Vec::len));
-                let drift = entry
-                    .meta
-                    .as_ref()
-                    .and_then(|m| m.profile.clone())
-                    .map(|p| {
-                        let live = LiveDrift::new(&p, self.cfg.drift_window);
-                        (Arc::new(p), live)
-                    });
+                let drift = info.profile.map(|p| {
+                    let live = LiveDrift::new(p, self.cfg.drift_window);
+                    (Arc::new(p.clone()), live)
+                });
                 Arc::new(TrackedVersion {
-                    name: name.into(),
+                    name: info.name.into(),
+                    version: info.version,
                     state: Mutex::new(VersionMonitor {
-                        online: OnlineWindow::new(self.cfg.feedback_window, n_classes),
+                        online: OnlineWindow::new(self.cfg.feedback_window, info.n_classes),
                         drift,
                     }),
                 })
@@ -136,19 +146,22 @@ impl Monitor {
             .clone()
     }
 
+    /// Every version tracked so far, loaded or not.
+    pub fn tracked(&self) -> Vec<Tracked> {
+        lock(&self.versions).values().cloned().collect()
+    }
+
     /// Called after each successful prediction: logs it by request id and feeds the
     /// drift window.
     pub fn record_prediction(
         &self,
-        name: &str,
-        entry: &VersionEntry,
+        tracked: &TrackedVersion,
         request_id: &str,
         x: ArrayView2<f64>,
         predictions: &[f64],
     ) {
-        let tracked = self.version(name, entry);
         if self.cfg.prediction_log_rows > 0 {
-            lock(&self.log).insert(request_id, &tracked.name, entry.version, predictions);
+            lock(&self.log).insert(request_id, &tracked.name, tracked.version, predictions);
         }
         let mut vm = lock(&tracked.state);
         if let Some((profile, live)) = vm.drift.as_mut() {
@@ -174,8 +187,7 @@ impl Monitor {
     /// Adds labelled pairs to the version's online window; marks the request consumed.
     pub fn record_feedback(
         &self,
-        name: &str,
-        entry: &VersionEntry,
+        tracked: &TrackedVersion,
         request_id: Option<&str>,
         predicted: &[f64],
         actual: &[f64],
@@ -190,14 +202,12 @@ impl Monitor {
                 None => return Err(FeedbackError::UnknownRequest(id.to_string())),
             }
         }
-        let vm = self.version(name, entry);
-        lock(&vm.state).online.push(predicted, actual);
+        lock(&tracked.state).online.push(predicted, actual);
         Ok(())
     }
 
-    pub fn report(&self, name: &str, entry: &VersionEntry) -> VersionReport {
-        let vm = self.version(name, entry);
-        let vm = lock(&vm.state);
+    pub fn report(&self, tracked: &TrackedVersion) -> VersionReport {
+        let vm = lock(&tracked.state);
         let drift = vm.drift.as_ref().map(|(profile, live)| {
             let psi = live.psi(profile);
             let judged = live.rows() >= self.cfg.drift_min_rows;
@@ -222,45 +232,11 @@ impl Monitor {
             }
         });
         VersionReport {
-            version: entry.version,
+            version: tracked.version,
             window_rows: vm.online.len(),
             feedback_rows: vm.online.total(),
             online: vm.online.metrics(),
             drift,
-        }
-    }
-
-    /// Sets the online-quality and drift gauges for every version in `snapshot` that has
-    /// seen traffic; versions no longer loaded are not exported.
-    pub fn export(&self, snapshot: &Snapshot, metrics: &Metrics) {
-        metrics.feature_drift.reset();
-        let known: Vec<(VersionKey, SharedVersion)> = lock(&self.versions)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for ((name, version), _) in known {
-            let Some(entry) = snapshot
-                .models
-                .get(&name)
-                .and_then(|m| m.versions.get(&version))
-            else {
-                continue;
-            };
-            let report = self.report(&name, entry);
-            let v = version.to_string();
-            if let Some(online) = &report.online {
-                metrics.set_quality(&name, &v, "online", online);
-            }
-            if let Some(drift) = &report.drift {
-                if drift.window_rows >= drift.min_rows {
-                    for f in &drift.features {
-                        metrics
-                            .feature_drift
-                            .with_label_values(&[name.as_str(), &v, &f.feature])
-                            .set(f.psi);
-                    }
-                }
-            }
         }
     }
 

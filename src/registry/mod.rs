@@ -2,269 +2,27 @@
 //! immutable [`Snapshot`] behind an `ArcSwap` (the predict path loads it without a lock)
 //! and persisted through [`store::Store`]. Writers serialise on a mutex, build a new
 //! snapshot and swap it in, so a reader sees the old registry or the new one, never a mix.
+//! It knows nothing of serving, metrics or monitoring: each version has one opaque slot
+//! where the layer above caches what it builds for it (see [`VersionEntry::cache`]).
 
+pub mod error;
+pub mod index;
 pub mod meta;
 pub mod policy;
 pub mod poll;
 pub mod store;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use crate::metrics::Metrics;
 use crate::models::{Artifact, Model};
+use error::check_name;
+pub use error::{valid_name, RegistryError};
+use index::clone_entry;
+pub use index::{ModelEntry, Snapshot, VersionEntry, VersionState, PRODUCTION};
 pub use meta::{Provenance, VersionMeta};
-use store::{Store, StoredModel};
-
-/// Alias that serving uses when a request names no version.
-pub const PRODUCTION: &str = "production";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("model '{0}' not found")]
-    ModelNotFound(String),
-    #[error("model '{name}' has no version {version}")]
-    VersionNotFound { name: String, version: u64 },
-    #[error("model '{name}' has no alias '{alias}'")]
-    AliasNotFound { name: String, alias: String },
-    #[error("version {version} of '{name}' is the target of alias(es) {aliases}; move them first")]
-    AliasInUse {
-        name: String,
-        version: u64,
-        aliases: String,
-    },
-    #[error("version {version} of '{name}' is not ready: {reason}")]
-    NotReady {
-        name: String,
-        version: u64,
-        reason: String,
-    },
-    #[error("invalid name '{0}': use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit")]
-    InvalidName(String),
-    #[error("model store: {0}")]
-    Store(#[from] std::io::Error),
-    /// A model whose parameters fail validation (a length or a non-finite value) is
-    /// never registered, so predicting only needs to re-check lengths.
-    #[error("invalid model: {0}")]
-    InvalidModel(#[from] crate::models::ModelError),
-}
-
-/// Model and alias names double as folder names, so they are restricted to a safe set.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && name.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// A version is either loaded and ready to serve, or failed with the reason.
-#[derive(Debug, Clone)]
-pub enum VersionState {
-    Ready(Arc<dyn Model>),
-    Failed(String),
-}
-
-#[derive(Debug)]
-pub struct VersionEntry {
-    pub version: u64,
-    pub meta: Option<VersionMeta>,
-    pub state: VersionState,
-    /// Prediction counters for this version, resolved on first use by the predict path.
-    pub handles: std::sync::OnceLock<(prometheus::IntCounter, prometheus::Histogram)>,
-    /// This version's batch worker (`None` when its family is not batched), started on
-    /// first use by the predict path and stopped when the entry is dropped.
-    pub batcher: std::sync::OnceLock<Option<crate::batching::Batcher>>,
-    /// This version's online-metrics and drift state, looked up once by the monitor.
-    pub(crate) monitor: std::sync::OnceLock<crate::monitor::SharedVersion>,
-}
-
-impl VersionEntry {
-    pub fn model(&self) -> Option<&Arc<dyn Model>> {
-        match &self.state {
-            VersionState::Ready(m) => Some(m),
-            VersionState::Failed(_) => None,
-        }
-    }
-
-    pub fn status(&self) -> &'static str {
-        match self.state {
-            VersionState::Ready(_) => "ready",
-            VersionState::Failed(_) => "failed",
-        }
-    }
-
-    pub fn family(&self) -> String {
-        match (&self.state, &self.meta) {
-            (VersionState::Ready(m), _) => m.family().as_str().to_string(),
-            (_, Some(meta)) => meta.family.clone(),
-            _ => "unknown".into(),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct ModelEntry {
-    pub name: String,
-    pub versions: BTreeMap<u64, Arc<VersionEntry>>,
-    pub aliases: BTreeMap<String, u64>,
-    /// Problems reading the model's folder that are not tied to one version.
-    pub problems: Vec<String>,
-}
-
-impl ModelEntry {
-    /// The version served when a request names none: `production` if set, else the
-    /// highest ready version.
-    pub fn default_version(&self) -> Option<u64> {
-        if let Some(v) = self.aliases.get(PRODUCTION) {
-            return Some(*v);
-        }
-        self.versions
-            .values()
-            .rev()
-            .find(|v| v.model().is_some())
-            .map(|v| v.version)
-    }
-
-    pub fn aliases_of(&self, version: u64) -> Vec<String> {
-        self.aliases
-            .iter()
-            .filter(|(_, v)| **v == version)
-            .map(|(a, _)| a.clone())
-            .collect()
-    }
-
-    fn from_stored(stored: StoredModel) -> Self {
-        let mut problems = Vec::new();
-        if let Some(e) = stored.alias_error {
-            tracing::warn!(model = %stored.name, error = %e, "aliases unreadable");
-            problems.push(e);
-        }
-        if let Some(e) = stored.policy_error {
-            tracing::warn!(model = %stored.name, error = %e, "version policy unreadable; serving all versions");
-            problems.push(e);
-        }
-        let mut versions = BTreeMap::new();
-        for sv in stored.versions {
-            let entry = match sv.content {
-                Ok((mut meta, artifact)) => match artifact.into_model() {
-                    Ok(model) => VersionEntry {
-                        meta: Some({
-                            // A bare model.onnx gets its schema from the loaded graph.
-                            if meta.schema.feature_names.is_empty() {
-                                meta.schema = model.schema().clone();
-                            }
-                            meta
-                        }),
-                        version: sv.version,
-                        state: VersionState::Ready(model),
-                        handles: Default::default(),
-                        batcher: Default::default(),
-                        monitor: Default::default(),
-                    },
-                    Err(e) => failed(&stored.name, sv.version, Some(meta), e.to_string()),
-                },
-                Err(reason) => failed(&stored.name, sv.version, None, reason),
-            };
-            versions.insert(sv.version, Arc::new(entry));
-        }
-        let mut aliases = stored.aliases;
-        aliases.retain(|alias, v| {
-            let keep = versions.contains_key(v) && valid_name(alias);
-            if !keep {
-                let msg = format!("alias '{alias}' points to missing version {v}; ignored");
-                tracing::warn!(model = %stored.name, "{msg}");
-                problems.push(msg);
-            }
-            keep
-        });
-        ModelEntry {
-            name: stored.name,
-            versions,
-            aliases,
-            problems,
-        }
-    }
-}
-
-fn failed(name: &str, version: u64, meta: Option<VersionMeta>, reason: String) -> VersionEntry {
-    tracing::error!(model = %name, version, %reason, "version failed to load");
-    VersionEntry {
-        version,
-        meta,
-        state: VersionState::Failed(reason),
-        handles: Default::default(),
-        batcher: Default::default(),
-        monitor: Default::default(),
-    }
-}
-
-/// An immutable view of every model; cheap to clone (maps of `Arc`s).
-#[derive(Debug, Default, Clone)]
-pub struct Snapshot {
-    pub models: BTreeMap<String, Arc<ModelEntry>>,
-}
-
-impl Snapshot {
-    pub fn model(&self, name: &str) -> Result<&Arc<ModelEntry>, RegistryError> {
-        self.models
-            .get(name)
-            .ok_or_else(|| RegistryError::ModelNotFound(name.to_string()))
-    }
-
-    /// Picks the version a request asked for: an explicit number, an alias, or the default.
-    pub fn resolve(
-        &self,
-        name: &str,
-        version: Option<u64>,
-        alias: Option<&str>,
-    ) -> Result<(Arc<VersionEntry>, Arc<dyn Model>), RegistryError> {
-        self.lookup(name, version, alias)
-            .map(|(entry, model)| (entry.clone(), model.clone()))
-    }
-
-    /// [`Snapshot::resolve`] by reference, for callers that finish with the version
-    /// before the snapshot goes.
-    pub fn lookup(
-        &self,
-        name: &str,
-        version: Option<u64>,
-        alias: Option<&str>,
-    ) -> Result<(&Arc<VersionEntry>, &Arc<dyn Model>), RegistryError> {
-        let model = self.model(name)?;
-        let v = match (version, alias) {
-            (Some(v), _) => v,
-            (None, Some(a)) => {
-                *model
-                    .aliases
-                    .get(a)
-                    .ok_or_else(|| RegistryError::AliasNotFound {
-                        name: name.to_string(),
-                        alias: a.to_string(),
-                    })?
-            }
-            (None, None) => model
-                .default_version()
-                .ok_or_else(|| RegistryError::ModelNotFound(name.to_string()))?,
-        };
-        let entry = model
-            .versions
-            .get(&v)
-            .ok_or_else(|| RegistryError::VersionNotFound {
-                name: name.to_string(),
-                version: v,
-            })?;
-        match &entry.state {
-            VersionState::Ready(m) => Ok((entry, m)),
-            VersionState::Failed(reason) => Err(RegistryError::NotReady {
-                name: name.to_string(),
-                version: v,
-                reason: reason.clone(),
-            }),
-        }
-    }
-}
+use store::Store;
 
 pub struct Registry {
     store: Store,
@@ -274,7 +32,6 @@ pub struct Registry {
     /// Models unloaded through the V2 repository API: kept out of serving (and out of
     /// repository polling) until loaded again. Guarded by `write`'s holders.
     unloaded: Mutex<std::collections::BTreeSet<String>>,
-    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -287,13 +44,12 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// An empty registry over `store`; call [`Registry::reload_all`] to read it.
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
+    pub fn new(store: Store) -> Self {
         Self {
             store,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
             unloaded: Mutex::default(),
-            metrics,
         }
     }
 
@@ -315,7 +71,6 @@ impl Registry {
     }
 
     fn publish(&self, snapshot: Snapshot) {
-        self.metrics.sync_models(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
     }
 
@@ -416,14 +171,11 @@ impl Registry {
             });
         entry.versions.insert(
             version,
-            Arc::new(VersionEntry {
+            Arc::new(VersionEntry::new(
                 version,
-                meta: Some(meta),
-                state: VersionState::Ready(model),
-                handles: Default::default(),
-                batcher: Default::default(),
-                monitor: Default::default(),
-            }),
+                Some(meta),
+                VersionState::Ready(model),
+            )),
         );
         if let Some(a) = alias {
             entry.aliases.insert(a.to_string(), version);
@@ -517,23 +269,6 @@ impl Registry {
     }
 }
 
-fn check_name(name: &str) -> Result<(), RegistryError> {
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(RegistryError::InvalidName(name.to_string()))
-    }
-}
-
-fn clone_entry(m: &ModelEntry) -> ModelEntry {
-    ModelEntry {
-        name: m.name.clone(),
-        versions: m.versions.clone(),
-        aliases: m.aliases.clone(),
-        problems: m.problems.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -547,7 +282,7 @@ mod tests {
     fn a_model_with_non_finite_parameters_is_never_registered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("models")).unwrap();
-        let registry = Registry::new(store, Arc::new(crate::metrics::Metrics::new().unwrap()));
+        let registry = Registry::new(store);
         let schema = Schema {
             feature_names: vec!["a".into()],
             target: "t".into(),

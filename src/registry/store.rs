@@ -69,7 +69,7 @@ impl Store {
                 continue;
             }
             if let Some(name) = entry.file_name().to_str() {
-                if super::valid_name(name) {
+                if super::error::valid_name(name) {
                     names.push(name.to_string());
                 }
             }
@@ -213,7 +213,7 @@ impl Store {
 
 /// A blob file name from an artifact must stay inside the version folder.
 fn blob_name(file: &str) -> std::io::Result<&str> {
-    if super::valid_name(file) {
+    if super::error::valid_name(file) {
         Ok(file)
     } else {
         Err(std::io::Error::new(

@@ -34,7 +34,7 @@ pub async fn app_with(cfg: Config) -> TestApp {
         .await
         .unwrap();
     TestApp {
-        router: modeld::app(state.clone()),
+        router: modeld::app(state.clone()).expect("the app builds"),
         state,
     }
 }

@@ -5,8 +5,6 @@
 //! little-endian tensors of inputs that declare `parameters.binary_data_size`). Outputs
 //! are always returned as JSON `data`, which tritonclient also reads.
 
-use std::time::Instant;
-
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::IntoResponse;
@@ -17,12 +15,12 @@ use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
-use crate::api::edge::{Direct, DirectFuture};
+use crate::api::edge::{Direct, DirectFuture, REQUEST_ID};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{read_body, AppPath};
-use crate::api::predict;
-use crate::error::{ApiError, ErrorBody};
-use crate::models::tensors::{DataType, Role};
-use crate::models::{ModelError, Output};
+use crate::models::tensors::{DataType, OutputSpec, Role};
+use crate::models::{Model, Output};
+use crate::serving::{Codec, Context, ModelRef, Prediction};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -58,8 +56,12 @@ pub struct InferResponse {
     pub outputs: Vec<OutputTensor>,
 }
 
+/// The route of [`infer`], declared once for the router, its documentation and the
+/// edge's hot route.
+pub const INFER_PATH: &str = "/v2/models/{name}/infer";
+
 /// Runs inference on the default version (`production` alias, else the highest ready).
-#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = V2,
+#[utoipa::path(post, path = INFER_PATH, tag = V2,
     params(("name" = String, Path, description = "Model name")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
@@ -75,7 +77,7 @@ pub async fn infer(
 /// `POST /v2/models/{name}/infer` is called by the edge itself (see [`Direct`]), with
 /// the body read to the same limit; the router keeps the route for everything else.
 pub const DIRECT: Direct = Direct {
-    template: "/v2/models/{name}/infer",
+    template: INFER_PATH,
     method: Method::POST,
     handler: direct,
 };
@@ -152,101 +154,116 @@ async fn run(
     body: &[u8],
 ) -> Result<Json<InferResponse>, ApiError> {
     let (req, json_len) = parse_body(headers, body)?;
-    let snapshot = state.registry.current();
-    let (entry, model) = snapshot.lookup(name, version, None)?;
-    let sig = model.signature();
-
-    let [input] = req.inputs.as_slice() else {
-        return Err(ApiError::BadRequest(format!(
-            "model '{name}' takes exactly one input tensor '{}', got {}",
-            sig.input.name,
-            req.inputs.len()
-        )));
+    // The request's own id, else the edge's `x-request-id`: either joins feedback.
+    let header_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
+    let id = req.id.clone().or_else(|| header_id.map(str::to_string));
+    let target = ModelRef {
+        name,
+        version,
+        alias: None,
     };
-    if input.name != sig.input.name {
-        return Err(ApiError::BadRequest(format!(
-            "unknown input '{}': model '{name}' takes '{}'",
-            input.name, sig.input.name
-        )));
-    }
-    let binary = match binary_size(input)? {
-        Some(n) => Some(
-            json_len
-                .checked_add(n)
-                .and_then(|end| body.get(json_len..end))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "input '{}': binary_data_size {n} exceeds the body",
-                        input.name
-                    ))
-                })?,
-        ),
-        None => None,
+    let ctx = Context {
+        request_id: Some(id.as_deref().unwrap_or_default()),
     };
-    let x = to_matrix(input, model.schema().n_features(), binary)?;
-
-    // Requested outputs, in request order; all outputs when none are named.
-    let selected = match &req.outputs {
-        None => sig.outputs.clone(),
-        Some(list) => list
-            .iter()
-            .map(|o| {
-                sig.outputs
-                    .iter()
-                    .find(|s| s.tensor.name == o.name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        let names: Vec<&str> =
-                            sig.outputs.iter().map(|s| s.tensor.name.as_str()).collect();
-                        ApiError::BadRequest(format!(
-                            "unknown output '{}': model '{name}' has {names:?}",
-                            o.name
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+    let codec = Tensors {
+        req: &req,
+        body,
+        json_len,
+        selected: Vec::new(),
+        id: id.clone(),
     };
-
-    let rows = x.nrows();
-    let version = entry.version;
-    let started = Instant::now();
-    let failed = |e: ModelError| ApiError::BadRequest(e.to_string());
-    let output = match predict::compute_inline(state, name, entry, model, &x) {
-        Some(output) => {
-            let output = output.map_err(failed)?;
-            predict::count(state, name, entry, rows, started);
-            output
-        }
-        None => {
-            let (entry, model) = (entry.clone(), model.clone());
-            drop(snapshot);
-            let (_, output) = predict::compute(state, name, &entry, &model, x).await?;
-            let output = output.map_err(failed)?;
-            predict::count(state, name, &entry, rows, started);
-            output
-        }
-    };
-
-    let outputs = selected
-        .iter()
-        .map(|s| {
-            encode(
-                &s.tensor.name,
-                s.tensor.datatype,
-                s.role,
-                &s.tensor.shape,
-                &output,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(InferResponse {
-        model_name: name.to_string(),
-        model_version: version.to_string(),
-        id: req.id,
-        outputs,
-    }))
+    state.serving.predict(target, codec, ctx).await.map(Json)
 }
 
+/// A V2 infer request in, its response out. `decode` also checks the requested
+/// outputs, so a bad name is refused before the model runs.
+struct Tensors<'a> {
+    req: &'a InferRequest,
+    body: &'a [u8],
+    json_len: usize,
+    selected: Vec<OutputSpec>,
+    id: Option<String>,
+}
+
+impl Codec for Tensors<'_> {
+    type Answer = InferResponse;
+    type Error = ApiError;
+
+    fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
+        let sig = model.signature();
+        let [input] = self.req.inputs.as_slice() else {
+            return Err(ApiError::BadRequest(format!(
+                "the model takes exactly one input tensor '{}', got {}",
+                sig.input.name,
+                self.req.inputs.len()
+            )));
+        };
+        if input.name != sig.input.name {
+            return Err(ApiError::BadRequest(format!(
+                "unknown input '{}': the model takes '{}'",
+                input.name, sig.input.name
+            )));
+        }
+        let binary = match binary_size(input)? {
+            Some(n) => Some(
+                self.json_len
+                    .checked_add(n)
+                    .and_then(|end| self.body.get(self.json_len..end))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "input '{}': binary_data_size {n} exceeds the body",
+                            input.name
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        // Requested outputs, in request order; all outputs when none are named.
+        self.selected = match &self.req.outputs {
+            None => sig.outputs.clone(),
+            Some(list) => list
+                .iter()
+                .map(|o| {
+                    sig.outputs
+                        .iter()
+                        .find(|s| s.tensor.name == o.name)
+                        .cloned()
+                        .ok_or_else(|| {
+                            let names: Vec<&str> =
+                                sig.outputs.iter().map(|s| s.tensor.name.as_str()).collect();
+                            ApiError::BadRequest(format!(
+                                "unknown output '{}': the model has {names:?}",
+                                o.name
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        to_matrix(input, model.schema().n_features(), binary)
+    }
+
+    fn encode(self, p: Prediction<'_>) -> Result<InferResponse, ApiError> {
+        let outputs = self
+            .selected
+            .iter()
+            .map(|s| {
+                encode(
+                    &s.tensor.name,
+                    s.tensor.datatype,
+                    s.role,
+                    &s.tensor.shape,
+                    &p.output,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(InferResponse {
+            model_name: p.name.to_string(),
+            model_version: p.version.to_string(),
+            id: self.id,
+            outputs,
+        })
+    }
+}
 fn encode(
     name: &str,
     datatype: DataType,

@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::AppPath;
-use crate::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiError, ErrorBody};
 use crate::models::tensors::TensorSpec;
 use crate::registry::Snapshot;
 use crate::state::AppState;

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::V2;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{blocking, AppPath};
-use crate::error::{ApiError, ErrorBody};
 use crate::registry::VersionState;
 use crate::state::AppState;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::models::tensors::DataType;
 
 /// One input tensor of an infer request.

@@ -288,7 +288,7 @@ impl OnnxModel {
         .map_err(|e| invalid(format!("building the input tensor: {e}")))?;
         self.plan
             .run(tvec![input.into_tvalue()])
-            .map_err(|e| ModelError::InvalidInput(format!("the ONNX graph failed: {e:#}")))
+            .map_err(|e| ModelError::Runtime(format!("the ONNX graph failed: {e:#}")))
     }
 }
 

@@ -12,59 +12,11 @@ use std::time::Duration;
 
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use prometheus::Histogram;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::models::{Family, Model, ModelError, Output};
-
-/// `[batching]` settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchingConfig {
-    /// Model families whose requests are batched. Empty turns batching off. Default
-    /// `["mlp_regressor", "mlp_classifier", "onnx"]`.
-    pub families: Vec<Family>,
-    /// Rows gathered into one call at most; a request larger than this runs alone.
-    /// Default 64.
-    pub max_batch_rows: usize,
-    /// Longest a request waits for others to join its batch, in microseconds. 0 batches
-    /// only what queued while the previous call ran, which measured best on 2 cores
-    /// (bench/RESULTS.md). Default 0.
-    pub max_delay_us: u64,
-    /// Requests that may wait for a batch per version; beyond this they run alone rather
-    /// than queue without bound. Default 1024.
-    pub queue_size: usize,
-}
-
-impl Default for BatchingConfig {
-    fn default() -> Self {
-        Self {
-            families: vec![Family::MlpRegressor, Family::MlpClassifier, Family::Onnx],
-            max_batch_rows: 64,
-            max_delay_us: 0,
-            queue_size: 1024,
-        }
-    }
-}
-
-impl BatchingConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.max_batch_rows == 0 {
-            return Err("batching.max_batch_rows must be > 0".into());
-        }
-        if self.max_delay_us > 1_000_000 {
-            return Err("batching.max_delay_us must be at most 1000000 (1 s)".into());
-        }
-        if self.queue_size == 0 {
-            return Err("batching.queue_size must be > 0".into());
-        }
-        Ok(())
-    }
-
-    pub fn applies_to(&self, family: Family) -> bool {
-        self.families.contains(&family)
-    }
-}
+use super::compute::INLINE_CELLS;
+use crate::config::BatchingConfig;
+use crate::models::{Model, ModelError, Output};
 
 /// The input handed back with the model's answer for it.
 type Answer = (Array2<f64>, Result<Output, ModelError>);
@@ -181,7 +133,7 @@ impl Worker {
         let work = move || run_batch(model.as_ref(), batch);
         // Same rule as the unbatched path: small batches are cheaper to run here than to
         // hand to the blocking pool.
-        if cells <= crate::api::predict::INLINE_CELLS {
+        if cells <= INLINE_CELLS {
             work();
         } else {
             // If the blocking task panics, its replies drop and each caller gets Err.
@@ -240,7 +192,7 @@ fn slice_output(out: &Output, start: usize, end: usize) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{Artifact, Schema};
+    use crate::models::{Artifact, Family, Schema};
     use ndarray::array;
 
     /// Doubles the first feature, and refuses any call that contains the value 13, so a

@@ -1,0 +1,47 @@
+//! The API key: with `server.api_key` set, every route but the open ones needs
+//! `Authorization: Bearer <key>`.
+
+use axum::extract::Request;
+use axum::http::header;
+
+/// Routes that orchestrators and Prometheus reach without credentials.
+pub const OPEN_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// Whether `req` may go on, given the configured key.
+pub fn authorized(key: Option<&str>, req: &Request) -> bool {
+    let Some(key) = key else {
+        return true;
+    };
+    if OPEN_ROUTES.contains(&req.uri().path()) {
+        return true;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    constant_time_eq(given.as_bytes(), key.as_bytes())
+}
+
+/// Compares without an early exit so response timing does not reveal the key's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ x);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn keys_compare_equal_only_when_identical() {
+        assert!(constant_time_eq(b"secret-key", b"secret-key"));
+        assert!(!constant_time_eq(b"secret-ke", b"secret-key"));
+        assert!(!constant_time_eq(b"secret-keyx", b"secret-key"));
+        assert!(!constant_time_eq(b"", b"secret-key"));
+    }
+}

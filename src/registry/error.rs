@@ -1,0 +1,47 @@
+//! What registry operations can fail with, and the rule for model and alias names.
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("model '{0}' not found")]
+    ModelNotFound(String),
+    #[error("model '{name}' has no version {version}")]
+    VersionNotFound { name: String, version: u64 },
+    #[error("model '{name}' has no alias '{alias}'")]
+    AliasNotFound { name: String, alias: String },
+    #[error("version {version} of '{name}' is the target of alias(es) {aliases}; move them first")]
+    AliasInUse {
+        name: String,
+        version: u64,
+        aliases: String,
+    },
+    #[error("version {version} of '{name}' is not ready: {reason}")]
+    NotReady {
+        name: String,
+        version: u64,
+        reason: String,
+    },
+    #[error("invalid name '{0}': use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit")]
+    InvalidName(String),
+    #[error("model store: {0}")]
+    Store(#[from] std::io::Error),
+    /// A model whose parameters fail validation (a length or a non-finite value) is
+    /// never registered, so predicting only needs to re-check lengths.
+    #[error("invalid model: {0}")]
+    InvalidModel(#[from] crate::models::ModelError),
+}
+
+/// Model and alias names double as folder names, so they are restricted to a safe set.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+pub fn check_name(name: &str) -> Result<(), RegistryError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(RegistryError::InvalidName(name.to_string()))
+    }
+}
