@@ -124,7 +124,7 @@ def prepare_models(port):
                 raise SystemExit(f"MLP training for the benchmark failed: {j}")
             break
         time.sleep(0.2)
-    onnx = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+    onnx = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures",
                         "models", "linreg_diabetes.onnx")
     if not os.path.exists(onnx):
         print(f"({onnx} not found: the ONNX scenario is skipped)")

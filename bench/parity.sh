@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quality parity with scikit-learn's reference numbers (../shared/data/reference.json).
+# Quality parity with scikit-learn's reference numbers (tests/fixtures/data/reference.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The example needs no ONNX: skip compiling tract.

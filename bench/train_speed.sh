@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 OUT=bench/out
 mkdir -p "$OUT"
-GEN=../shared/data/gen_synthetic.py
+GEN=tests/fixtures/data/gen_synthetic.py
 if [ ! -x bench/.venv/bin/python ]; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install -q numpy scikit-learn

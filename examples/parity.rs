@@ -1,8 +1,8 @@
 //! Quality parity with scikit-learn: trains every algorithm on the reference
-//! train split of iris, breast_cancer and diabetes (../shared/data/reference.json)
+//! train split of iris, breast_cancer and diabetes (tests/fixtures/data/reference.json)
 //! and prints modeld's test metrics beside scikit-learn's.
 //!
-//! `cargo run --release --example parity [-- path/to/shared/data]`
+//! `cargo run --release --example parity [-- path/to/data]` (default: tests/fixtures/data)
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data"));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json"))?)?;
     // (dataset, task, metric, modeld algorithm + params, reference model)
     let cases: Vec<(&str, Task, &str, Algorithm, Value, &str)> = vec![

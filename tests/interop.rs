@@ -65,7 +65,7 @@ fn tritonclient_and_onnxruntime_agree_with_modeld() {
     let out = Command::new(&py)
         .arg(root.join("tests/interop/suite.py"))
         .arg(format!("http://{addr}"))
-        .arg(root.join("../shared"))
+        .arg(root.join("tests/fixtures"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -1,4 +1,4 @@
-//! ONNX import through tract: the five scikit-learn files in ../shared/models served on
+//! ONNX import through tract: the five scikit-learn files in tests/fixtures/models served on
 //! the native and V2 APIs with outputs equal to onnxruntime's (expected.json), bad files
 //! refused with 422 and no trace, and graphs placed in the store by hand.
 #![cfg(feature = "onnx")]

@@ -1,5 +1,5 @@
 //! Test harness: an in-process app over a temporary data dir, driven with `oneshot`, and
-//! loaders for the shared reference data.
+//! loaders for the reference data in tests/fixtures.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -114,10 +114,10 @@ impl TestApp {
     }
 }
 
-/// Path to the shared reference data (read-only, beside the repository).
+/// Path to a reference file in the repository's tests/fixtures (read-only).
 pub fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
+        .join("tests/fixtures")
         .join(rel)
 }
 

@@ -1,6 +1,6 @@
 """Interop suite: real clients against a live modeld.
 
-Usage: python suite.py BASE_URL SHARED_DIR
+Usage: python suite.py BASE_URL FIXTURES_DIR  (FIXTURES_DIR: tests/fixtures)
 
 * tritonclient[http]: server/model metadata, readiness and infer with numpy arrays
   (binary tensor extension and plain JSON) return what the native API returns;
@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 import tritonclient.http as httpclient
 
-BASE, SHARED = sys.argv[1].rstrip("/"), Path(sys.argv[2])
+BASE, FIXTURES = sys.argv[1].rstrip("/"), Path(sys.argv[2])
 CHECKS = 0
 
 
@@ -43,7 +43,7 @@ def http(method, path, body=None, content_type="application/json"):
 
 
 def train(name, algorithm, dataset, extra=None):
-    csv = (SHARED / "data" / f"{dataset}.csv").read_text()
+    csv = (FIXTURES / "data" / f"{dataset}.csv").read_text()
     body = {"algorithm": algorithm, "data": {"csv": csv, "target": "target"}, "params": {"seed": 1}}
     body.update(extra or {})
     job = http("POST", f"/v1/models/{name}/train", body)
@@ -57,7 +57,7 @@ def train(name, algorithm, dataset, extra=None):
 
 
 def rows_of(dataset, n=12):
-    lines = (SHARED / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
+    lines = (FIXTURES / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
     step = max(1, len(lines) // n)
     return np.array([[float(v) for v in l.split(",")[:-1]] for l in lines[::step][:n]])
 
@@ -91,7 +91,7 @@ def main():
         train(name, algo, dataset)
     for stem in ["logreg_breast_cancer", "mlp_classifier_iris", "mlp_regressor_diabetes"]:
         out = http("POST", f"/v1/models/{stem}/versions",
-                   (SHARED / "models" / f"{stem}.onnx").read_bytes(), "application/octet-stream")
+                   (FIXTURES / "models" / f"{stem}.onnx").read_bytes(), "application/octet-stream")
         assert out == {"version": 1}, out
     ok(f"trained {len(native)} native models, uploaded 3 ONNX files")
 

@@ -1,5 +1,5 @@
 //! Unit tests of the training pipeline (reference-data tests read
-//! `../shared/data` relative to the crate root).
+//! `tests/fixtures/data` relative to the crate root).
 
 mod common;
 mod data;
