@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{app_with, config, read_csv, sample, shared, TestApp};
+use common::{app_with, config, read_csv, sample, fixture, TestApp};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
@@ -20,7 +20,7 @@ fn batched_config(dir: &std::path::Path) -> modeld::Config {
 }
 
 async fn train_mlp(app: &TestApp) {
-    let csv = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
     let job = app
         .train(
             "flowers",
@@ -33,7 +33,7 @@ async fn train_mlp(app: &TestApp) {
 }
 
 fn iris_rows() -> Vec<Vec<f64>> {
-    let csv = read_csv(&shared("data/iris.csv"));
+    let csv = read_csv(&fixture("data/iris.csv"));
     // Spread over the three classes so the answers differ from row to row.
     csv.rows
         .iter()
@@ -120,7 +120,7 @@ async fn a_request_larger_than_a_batch_runs_alone_and_linear_models_are_not_batc
     let app = app_with(batched_config(dir.path())).await;
     train_mlp(&app).await;
     common::train_iris(&app, "linear", None).await;
-    let csv = read_csv(&shared("data/iris.csv"));
+    let csv = read_csv(&fixture("data/iris.csv"));
     let big: Vec<Vec<f64>> = csv.rows.iter().take(ROWS * 2 + 1).cloned().collect();
 
     let r = app

@@ -130,7 +130,7 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
     );
 
     // Training requests that are refused before any job exists.
-    let iris = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
+    let iris = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
     for body in [
         json!({"algorithm": "random_forest", "data": {"csv": iris}}),
         json!({"algorithm": "softmax_regression", "data": {"csv": iris}, "params": {"learning_rate": -1.0}}),
@@ -267,7 +267,7 @@ async fn oversized_bodies_get_413() {
 /// With a 1 KiB body limit the CSV cannot be sent inline; train from a file instead.
 async fn train_iris_small(app: &TestApp) {
     std::fs::copy(
-        shared("data/iris.csv"),
+        fixture("data/iris.csv"),
         app.state.cfg.data_dir.join("iris.csv"),
     )
     .unwrap();
@@ -354,7 +354,7 @@ async fn a_full_training_queue_answers_429_and_cancel_registers_nothing() {
     cfg.training.max_concurrent_jobs = 1;
     cfg.training.queue_size = 0;
     let app = app_with(cfg).await;
-    let csv = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
     let long = json!({"algorithm": "linear_regression", "data": {"csv": csv},
         "params": {"solver": "gd", "optimizer": "sgd", "epochs": 1000000, "learning_rate": 0.001}});
     let first = app.post("/v1/models/slow/train", long.clone()).await;
@@ -383,7 +383,7 @@ async fn a_full_training_queue_answers_429_and_cancel_registers_nothing() {
     );
     assert!(!dir.path().join("models/slow/1").exists());
     // The slot is free again.
-    let csv = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
     let ok = app
         .train(
             "slow",

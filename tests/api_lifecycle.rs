@@ -251,7 +251,7 @@ async fn predict_answers_alike_with_and_without_the_router() {
 async fn runs_table_sorts_and_filters_by_metric() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let csv = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
     for l2 in [0.0, 10.0, 1.0] {
         let job = app
             .train(

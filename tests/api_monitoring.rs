@@ -15,7 +15,7 @@ async fn online_classification_metrics_equal_the_hand_computed_ones() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     train_iris(&app, "iris", None).await;
-    let csv = read_csv(&shared("data/iris.csv"));
+    let csv = read_csv(&fixture("data/iris.csv"));
     // Rows 0, 60, 120, 130: setosa, versicolor, virginica, virginica.
     let rows: Vec<Vec<f64>> = [0, 60, 120, 130]
         .iter()
@@ -133,7 +133,7 @@ async fn online_regression_metrics_and_the_sliding_window() {
     let mut cfg = config(dir.path());
     cfg.monitoring.feedback_window = 4;
     let app = app_with(cfg).await;
-    let csv = read_csv(&shared("data/diabetes.csv"));
+    let csv = read_csv(&fixture("data/diabetes.csv"));
     let all: Vec<usize> = (0..csv.rows.len()).collect();
     let job = app
         .train(
@@ -181,7 +181,7 @@ async fn online_regression_metrics_and_the_sliding_window() {
 async fn drift_is_zero_for_the_training_distribution_and_large_when_shifted() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let csv = read_csv(&shared("data/diabetes.csv"));
+    let csv = read_csv(&fixture("data/diabetes.csv"));
     let all: Vec<usize> = (0..csv.rows.len()).collect();
     let job = app
         .train(

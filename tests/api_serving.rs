@@ -18,7 +18,7 @@ async fn v2_predictions_join_feedback_by_their_id_and_feed_drift() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     train_iris(&app, "iris", None).await;
-    let csv = read_csv(&shared("data/iris.csv"));
+    let csv = read_csv(&fixture("data/iris.csv"));
     let rows: Vec<Vec<f64>> = [0, 60, 120].iter().map(|&i| csv.rows[i].clone()).collect();
 
     // By the request's own `id`.
@@ -95,7 +95,7 @@ async fn class_indices_as_floats_must_be_whole_and_in_range() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     train_iris(&app, "iris", None).await;
-    let row = read_csv(&shared("data/iris.csv")).rows[0].clone();
+    let row = read_csv(&fixture("data/iris.csv")).rows[0].clone();
     for (actual, want) in [
         (json!([0.5]), StatusCode::UNPROCESSABLE_ENTITY),
         (json!([3.0]), StatusCode::UNPROCESSABLE_ENTITY),

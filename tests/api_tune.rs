@@ -17,7 +17,7 @@ async fn tune(app: &TestApp, model: &str, body: Value) -> Value {
 fn reference_train(ds: &str) -> (Value, Value) {
     let r = reference();
     let g = r["datasets"][ds]["grid_search"].clone();
-    let csv = read_csv(&shared(&format!("data/{ds}.csv")));
+    let csv = read_csv(&fixture(&format!("data/{ds}.csv")));
     let train = indices(&r["datasets"][ds]["split"]["train_indices"]);
     (rows_data(&csv, &train), g)
 }
@@ -114,7 +114,7 @@ async fn logistic_grid_on_breast_cancer_matches_scikit_learn() {
 async fn two_key_grid_with_mlp_and_f1() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let iris = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
+    let iris = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
     let job = tune(
         &app,
         "iris",
@@ -184,7 +184,7 @@ async fn cancel_stops_a_tune_job_and_registers_nothing() {
 async fn bad_tune_requests_are_422_with_clear_messages() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let iris = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
+    let iris = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
     let tiny = "a,target\n1,1.5\n2,2.5\n3,3.5\n";
     let d = json!({"csv": iris});
     let cases = [
@@ -277,8 +277,8 @@ async fn bad_tune_requests_are_422_with_clear_messages() {
 async fn dataset_fingerprint_is_stable_across_data_forms() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let text = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
-    let csv = read_csv(&shared("data/diabetes.csv"));
+    let text = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
+    let csv = read_csv(&fixture("data/diabetes.csv"));
     let all: Vec<usize> = (0..csv.rows.len()).collect();
     let a = app
         .train(

@@ -210,7 +210,7 @@ async fn classifier_metadata_and_infer_match_native_predict() {
 async fn regressor_infer_matches_native_predict() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let csv = std::fs::read_to_string(shared("data/diabetes.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
     let job = app
         .train(
             "diabetes",
@@ -218,7 +218,7 @@ async fn regressor_infer_matches_native_predict() {
         )
         .await;
     assert_eq!(job["state"], "succeeded", "{job}");
-    let data = read_csv(&shared("data/diabetes.csv"));
+    let data = read_csv(&fixture("data/diabetes.csv"));
     let rows: Vec<Vec<f64>> = data.rows[..4].to_vec();
     let native = app
         .post("/v1/models/diabetes/predict", json!({"instances": rows}))

@@ -45,7 +45,7 @@ async fn exported_models_round_trip_through_import() {
         ("mlp_regressor", "diabetes"),
     ];
     for (algorithm, data_name) in cases {
-        let csv = std::fs::read_to_string(shared(&format!("data/{data_name}.csv"))).unwrap();
+        let csv = std::fs::read_to_string(fixture(&format!("data/{data_name}.csv"))).unwrap();
         // One model per case: the name says what it is.
         let dataset = format!("{data_name}-{}", algorithm.replace('_', "-"));
         let job = app
@@ -68,7 +68,7 @@ async fn exported_models_round_trip_through_import() {
         let r = app.request(req).await;
         assert_eq!(r.status, StatusCode::CREATED, "{algorithm}: {}", r.text);
 
-        let data = read_csv(&shared(&format!("data/{data_name}.csv")));
+        let data = read_csv(&fixture(&format!("data/{data_name}.csv")));
         let rows: Vec<Vec<f64>> = data.rows.iter().step_by(7).cloned().collect();
         let a = app
             .post(

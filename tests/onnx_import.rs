@@ -19,12 +19,12 @@ const FILES: [&str; 5] = [
 ];
 
 fn onnx_bytes(stem: &str) -> Vec<u8> {
-    std::fs::read(shared(&format!("models/{stem}.onnx"))).unwrap()
+    std::fs::read(fixture(&format!("models/{stem}.onnx"))).unwrap()
 }
 
 fn expected(stem: &str) -> Value {
     serde_json::from_str(
-        &std::fs::read_to_string(shared(&format!("models/{stem}.expected.json"))).unwrap(),
+        &std::fs::read_to_string(fixture(&format!("models/{stem}.expected.json"))).unwrap(),
     )
     .unwrap()
 }

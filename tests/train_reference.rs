@@ -14,7 +14,7 @@ async fn fit_and_predict(
 ) -> (Vec<f64>, Vec<f64>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
-    let csv = read_csv(&shared(&format!("data/{dataset}.csv")));
+    let csv = read_csv(&fixture(&format!("data/{dataset}.csv")));
     let reference = reference();
     let split = &reference["datasets"][dataset]["split"];
     let train = indices(&split["train_indices"]);

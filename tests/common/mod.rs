@@ -115,7 +115,7 @@ impl TestApp {
 }
 
 /// Path to a reference file in the repository's tests/fixtures (read-only).
-pub fn shared(rel: &str) -> PathBuf {
+pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
@@ -151,7 +151,7 @@ pub fn read_csv(path: &Path) -> Csv {
 }
 
 pub fn reference() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(shared("data/reference.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture("data/reference.json")).unwrap()).unwrap()
 }
 
 pub fn indices(v: &Value) -> Vec<usize> {
@@ -174,7 +174,7 @@ pub fn rows_data(csv: &Csv, idx: &[usize]) -> Value {
 
 /// A small iris-like classifier trained through the API, returning its version.
 pub async fn train_iris(app: &TestApp, name: &str, alias: Option<&str>) -> u64 {
-    let csv = std::fs::read_to_string(shared("data/iris.csv")).unwrap();
+    let csv = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
     let mut body = json!({
         "algorithm": "softmax_regression",
         "data": {"csv": csv, "target": "target", "class_names": ["setosa", "versicolor", "virginica"]},
