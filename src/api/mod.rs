@@ -49,16 +49,7 @@ pub type App = edge::Edge<<DefaultBodyLimit as Layer<Router>>::Service>;
 /// `tower::ServiceExt::oneshot`. Fails only if a hot route is not a route of the
 /// router, a programming error caught at start-up.
 pub fn router(state: AppState) -> Result<App, HotRouteError> {
-    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(health::router())
-        .merge(models::router())
-        .merge(predict::router())
-        .merge(train::router())
-        .merge(monitoring::router())
-        .merge(tune::router())
-        .merge(v2::router())
-        .merge(onnx::router())
-        .split_for_parts();
+    let (routes, openapi) = documented_routes().split_for_parts();
     let hot = HotRoutes::new([predict::DIRECT, v2::infer::DIRECT])?;
     let routed: Vec<(Method, &str)> = openapi
         .paths
@@ -89,6 +80,19 @@ pub fn router(state: AppState) -> Result<App, HotRouteError> {
     Ok(edge.layer(body_limit.layer(router)))
 }
 
+/// Every route with its documentation.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(models::router())
+        .merge(predict::router())
+        .merge(train::router())
+        .merge(monitoring::router())
+        .merge(tune::router())
+        .merge(v2::router())
+        .merge(onnx::router())
+}
+
 /// The methods a documented path item serves.
 fn documented_methods(item: &utoipa::openapi::PathItem) -> Vec<Method> {
     let ops = [
@@ -107,6 +111,13 @@ fn documented_methods(item: &utoipa::openapi::PathItem) -> Vec<Method> {
 }
 
 const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The OpenAPI document as served at `/openapi.json`, as JSON.
+#[cfg(test)]
+pub(crate) fn openapi_document() -> serde_json::Value {
+    let (_, openapi) = documented_routes().split_for_parts();
+    serde_json::to_value(openapi).unwrap_or_default()
+}
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))

@@ -18,7 +18,7 @@ use ndarray::Array2;
 use crate::config::BatchingConfig;
 use crate::metrics::Metrics;
 use crate::models::{Model, ModelError, Output};
-use crate::monitor::{FeedbackError, LoggedPrediction, Monitor, VersionReport};
+use crate::monitor::{FeedbackError, LoggedPrediction, Monitor, Tracked, VersionReport};
 use crate::registry::{Registry, RegistryError, VersionEntry};
 use batcher::Batched;
 use version::{Deps, Served};
@@ -35,8 +35,9 @@ pub struct ModelRef<'a> {
 /// Per-request facts serving needs besides the rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
-    /// The id the prediction is logged under (feedback joins on it) and that feeds
-    /// drift; `None` computes without logging (e.g. scoring inside a feedback call).
+    /// The id the prediction is logged under (feedback joins on it); such a prediction
+    /// is traffic: counted, logged and fed to drift. `None` only computes (scoring the
+    /// labelled rows of a feedback call, which are not traffic).
     pub request_id: Option<&'a str>,
 }
 
@@ -188,9 +189,9 @@ impl Serving {
         codec: C,
     ) -> Result<C::Answer, C::Error> {
         let Done { served, started } = done;
-        served.predictions.inc_by(x.nrows() as u64);
-        served.duration.observe(started.elapsed().as_secs_f64());
         if let Some(id) = ctx.request_id {
+            served.predictions.inc_by(x.nrows() as u64);
+            served.duration.observe(started.elapsed().as_secs_f64());
             self.monitor
                 .record_prediction(&served.tracked, id, x.view(), &output.predictions);
         }
@@ -222,21 +223,30 @@ impl Serving {
             version: entry.version,
             reason: "not loaded".into(),
         })?;
-        let served = self.served(name, entry, model)?;
+        let tracked = self.tracked(name, entry, model);
         self.monitor
-            .record_feedback(&served.tracked, request_id, predicted, actual)?;
+            .record_feedback(&tracked, request_id, predicted, actual)?;
         self.metrics
             .feedback
             .with_label_values(&[name, &entry.version.to_string()])
             .inc_by(actual.len() as u64);
-        Ok(self.monitor.report(&served.tracked))
+        Ok(self.monitor.report(&tracked))
     }
 
     /// Online metrics and drift of a ready version (`None` for a failed one).
     pub fn report(&self, name: &str, entry: &VersionEntry) -> Option<VersionReport> {
         let model = entry.model()?;
-        let served = self.served(name, entry, model).ok()?;
-        Some(self.monitor.report(&served.tracked))
+        Some(self.monitor.report(&self.tracked(name, entry, model)))
+    }
+
+    /// The version's monitoring state, without starting its serving state (a batch
+    /// worker, metric series) for a version that has had no traffic.
+    fn tracked(&self, name: &str, entry: &VersionEntry, model: &Arc<dyn Model>) -> Tracked {
+        let cached = entry.cache.get().and_then(|c| c.downcast_ref::<Served>());
+        match cached {
+            Some(served) => served.tracked.clone(),
+            None => version::track(&self.monitor, name, entry, model),
+        }
     }
 
     /// The Prometheus exposition, with the per-version gauges set from what is loaded

@@ -48,12 +48,7 @@ fn build(deps: &Deps<'_>, name: &str, entry: &VersionEntry, model: &Arc<dyn Mode
         let rows = deps.metrics.batch_rows.with_label_values(&[name, &v]);
         Batcher::spawn(model.clone(), deps.batching, rows)
     });
-    let tracked = deps.monitor.track(VersionInfo {
-        name,
-        version: entry.version,
-        n_classes: model.schema().classes.as_ref().map(Vec::len),
-        profile: entry.meta.as_ref().and_then(|m| m.profile.as_ref()),
-    });
+    let tracked = track(deps.monitor, name, entry, model);
     Served {
         predictions: deps.metrics.predictions.with_label_values(&[name, &v]),
         duration: deps
@@ -63,4 +58,19 @@ fn build(deps: &Deps<'_>, name: &str, entry: &VersionEntry, model: &Arc<dyn Mode
         batcher,
         tracked,
     }
+}
+
+/// The version's monitoring state (shared with its [`Served`] once that exists).
+pub fn track(
+    monitor: &Monitor,
+    name: &str,
+    entry: &VersionEntry,
+    model: &Arc<dyn Model>,
+) -> Tracked {
+    monitor.track(VersionInfo {
+        name,
+        version: entry.version,
+        n_classes: model.schema().classes.as_ref().map(Vec::len),
+        profile: entry.meta.as_ref().and_then(|m| m.profile.as_ref()),
+    })
 }

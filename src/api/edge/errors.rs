@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, InternalDetail};
 
 /// A panic becomes a 500; its message is kept for the log, never shown to the client.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -35,8 +35,9 @@ pub fn needs_json_body(response: &Response) -> bool {
 }
 
 /// Gives an error answer API.md's JSON body, its text taken from the original body and
-/// its code from the error table; the status stays as it was.
-pub async fn json_error_body(response: Response) -> Response {
+/// its code from the error table; the status stays as it was. `body_limit` is the limit
+/// a 413 names; a 500's text goes to the log, not to the client.
+pub async fn json_error_body(response: Response, body_limit: usize) -> Response {
     let status = response.status();
     let (mut parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024)
@@ -45,8 +46,14 @@ pub async fn json_error_body(response: Response) -> Response {
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-    let error = ApiError::from_status(status, text);
+    let error = match ApiError::from_status(status, text) {
+        ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(body_limit),
+        other => other,
+    };
     let body = serde_json::json!({ "error": error.to_string(), "code": error.code() });
+    if let ApiError::Internal(detail) = error {
+        parts.extensions.insert(InternalDetail(detail));
+    }
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

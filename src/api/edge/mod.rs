@@ -7,8 +7,9 @@
 //! One hand-written layer instead of a stack of nine: each tower-http/`from_fn` layer
 //! adds its own future, and some a clone of the service below or a box, per request;
 //! on a one-row predict that was a measurable share of the server's CPU
-//! (bench/RESULTS.md). It wraps the whole router rather than each route, which would
-//! box and clone every route once more per request.
+//! (bench/RESULTS.md). It wraps the whole router rather than each route; only the
+//! route-label layer ([`metrics::label_route`]) sits on each route, and only requests
+//! that are not hot pay for it.
 
 pub mod admission;
 pub mod auth;
@@ -178,6 +179,7 @@ where
                 method,
                 route,
                 id: Some(id),
+                refused,
             },
             span,
         }
@@ -275,8 +277,9 @@ where
                 },
             };
             if errors::needs_json_body(&response) {
+                let limit = this.done.shared.state.cfg.server.body_limit_bytes;
                 this.stage.set(Stage::Rewriting {
-                    future: Box::pin(errors::json_error_body(response)),
+                    future: Box::pin(errors::json_error_body(response, limit)),
                 });
                 continue;
             }
@@ -294,6 +297,9 @@ struct Done {
     method: &'static str,
     route: Route,
     id: Option<HeaderValue>,
+    /// Set when the edge refused the request: whatever the router answered, the
+    /// client gets the refusal (fail closed).
+    refused: Option<Refused>,
 }
 
 impl Drop for Done {
@@ -311,20 +317,30 @@ impl Done {
 
     fn finish(&mut self, mut response: Response) -> Response {
         self.release_slot();
+        if let Some(refused) = self.refused {
+            let refusal = ApiError::from(refused).into_response();
+            if response.status() != refusal.status() {
+                tracing::error!(
+                    status = response.status().as_u16(),
+                    "a refused request reached a route without the label layer; refused here"
+                );
+                response = refusal;
+            }
+        }
         let status = response.status();
         let elapsed = self.started.elapsed();
         let (shared, secs) = (&self.shared, elapsed.as_secs_f64());
-        let metrics = &shared.state.metrics;
+        let registry = &shared.state.metrics;
         let route = match &self.route {
             Route::Hot(index) => {
                 let route = shared.hot.template(*index).unwrap_or(metrics::UNMATCHED);
                 let handles = &shared.hot_handles;
-                handles.record(metrics, *index, self.method, route, status, secs);
+                handles.record(registry, *index, self.method, route, status, secs);
                 route
             }
             Route::Routed(slot) => {
                 let route = slot.label();
-                metrics::record(metrics, self.method, route, status, secs);
+                metrics::record(registry, self.method, route, status, secs);
                 route
             }
         };

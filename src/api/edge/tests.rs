@@ -50,6 +50,17 @@ fn app_with(
     (app, state, dir)
 }
 
+/// State over a temporary data dir with the configuration `configure` leaves.
+fn state_with(configure: impl FnOnce(&mut Config)) -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    configure(&mut cfg);
+    (AppState::new(cfg).unwrap(), dir)
+}
+
 /// State over a temporary data dir with the default configuration.
 fn default_state() -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -157,16 +168,18 @@ async fn a_timed_out_request_answers_504_and_frees_its_slot() {
     assert_eq!(call(app, "/boom").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn every_documented_route_is_labelled_by_its_template() {
-    let (state, _dir) = default_state();
+/// Calls every documented (method, route) once, each parameter filled with a plain value
+/// no route knows, and checks the answer is counted under the route's template; `want`
+/// is the status every route must answer, if one is required.
+async fn call_every_route(api_key: Option<&str>, want: Option<StatusCode>) {
+    let (state, _dir) = state_with(|cfg| {
+        cfg.server.api_key = api_key.map(str::to_string);
+    });
     let app = crate::api::router(state.clone()).unwrap();
-    let req = Request::get("/openapi.json").body(Body::empty()).unwrap();
-    let doc = body_json(app.clone().oneshot(req).await.unwrap()).await;
+    let doc = crate::api::openapi_document();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() > 30, "{paths:?}");
     for (template, item) in paths {
-        // Every parameter filled with a plain value the route does not know.
         let path = template
             .split('/')
             .map(|seg| if seg.starts_with('{') { "zz" } else { seg })
@@ -180,6 +193,10 @@ async fn every_documented_route_is_labelled_by_its_template() {
                 .body(Body::empty())
                 .unwrap();
             let status = app.clone().oneshot(req).await.unwrap().status();
+            let open = auth::OPEN_ROUTES.contains(&template.as_str());
+            if let (Some(want), false) = (want, open) {
+                assert_eq!(status, want, "{method} {path}");
+            }
             let counted = state
                 .metrics
                 .http_requests
@@ -191,6 +208,19 @@ async fn every_documented_route_is_labelled_by_its_template() {
             );
         }
     }
+    assert_eq!(app.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn every_documented_route_is_labelled_by_its_template() {
+    call_every_route(None, None).await;
+}
+
+/// A refused request is answered inside the router by the label layer, before its
+/// handler: counted under the route and, for every route, 401.
+#[tokio::test]
+async fn without_the_key_every_route_but_the_open_ones_answers_401_under_its_label() {
+    call_every_route(Some("a-long-enough-key"), Some(StatusCode::UNAUTHORIZED)).await;
 }
 
 #[tokio::test]

@@ -65,7 +65,8 @@ pub const INFER_PATH: &str = "/v2/models/{name}/infer";
     params(("name" = String, Path, description = "Model name")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub async fn infer(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -111,7 +112,8 @@ async fn serve(
         ("version" = String, Path, description = "Version number")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub async fn infer_version(
     State(state): State<AppState>,
     AppPath((name, version)): AppPath<(String, String)>,
@@ -156,21 +158,19 @@ async fn run(
     let (req, json_len) = parse_body(headers, body)?;
     // The request's own id, else the edge's `x-request-id`: either joins feedback.
     let header_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
-    let id = req.id.clone().or_else(|| header_id.map(str::to_string));
+    let id = req.id.as_deref().filter(|id| !id.is_empty()).or(header_id);
     let target = ModelRef {
         name,
         version,
         alias: None,
     };
-    let ctx = Context {
-        request_id: Some(id.as_deref().unwrap_or_default()),
-    };
+    let ctx = Context { request_id: id };
     let codec = Tensors {
         req: &req,
         body,
         json_len,
         selected: Vec::new(),
-        id: id.clone(),
+        id,
     };
     state.serving.predict(target, codec, ctx).await.map(Json)
 }
@@ -182,7 +182,7 @@ struct Tensors<'a> {
     body: &'a [u8],
     json_len: usize,
     selected: Vec<OutputSpec>,
-    id: Option<String>,
+    id: Option<&'a str>,
 }
 
 impl Codec for Tensors<'_> {
@@ -259,7 +259,7 @@ impl Codec for Tensors<'_> {
         Ok(InferResponse {
             model_name: p.name.to_string(),
             model_version: p.version.to_string(),
-            id: self.id,
+            id: self.id.map(str::to_string),
             outputs,
         })
     }
