@@ -71,3 +71,97 @@ async fn a_v2_shape_larger_than_its_body_is_refused_before_allocating() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
+
+async fn train_diabetes(app: &TestApp) {
+    let csv = std::fs::read_to_string(fixture("data/diabetes.csv")).unwrap();
+    let job = app
+        .train(
+            "diabetes",
+            json!({"algorithm": "linear_regression", "data": {"csv": csv, "target": "target"}}),
+        )
+        .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+}
+
+#[tokio::test]
+async fn a_non_finite_prediction_is_refused_and_never_reaches_monitoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    train_iris(&app, "iris", None).await;
+    train_diabetes(&app).await;
+    let diabetes = read_csv(&fixture("data/diabetes.csv"));
+    let d = diabetes.rows[0].len();
+    let huge = |n: usize| vec![1e308; n];
+
+    // Honest feedback first, so the online window has something to lose.
+    let rows = diabetes.rows[..5].to_vec();
+    let actual = &diabetes.targets[..5];
+    let r = app
+        .post(
+            "/v1/models/diabetes/feedback",
+            json!({"instances": rows, "actual": actual}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // Regressor, classifier, V2: 422 naming the row, nothing logged under the id.
+    let req = Request::post("/v1/models/diabetes/predict")
+        .header("content-type", "application/json")
+        .header("x-request-id", "extreme-1")
+        .body(Body::from(
+            json!({"instances": [diabetes.rows[0].clone(), huge(d)]}).to_string(),
+        ))
+        .unwrap();
+    let r = app.request(req).await;
+    assert_invalid(&r, StatusCode::UNPROCESSABLE_ENTITY, "row 1");
+    let r = app
+        .post(
+            "/v1/models/diabetes/feedback",
+            json!({"request_id": "extreme-1", "actual": [1.0, 1.0]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = app
+        .post("/v1/models/iris/predict", json!({"instances": [huge(4)]}))
+        .await;
+    assert_invalid(&r, StatusCode::UNPROCESSABLE_ENTITY, "row 0");
+    for model in ["iris", "diabetes"] {
+        let n = if model == "iris" { 4 } else { d };
+        let r = app
+            .post(
+                &format!("/v2/models/{model}/infer"),
+                json!({"inputs": [{"name": "input", "shape": [1, n], "datatype": "FP64",
+                    "data": huge(n)}]}),
+            )
+            .await;
+        assert_invalid(&r, StatusCode::UNPROCESSABLE_ENTITY, "row 0");
+    }
+
+    // Feedback scoring such a row is refused too; the window keeps its honest rows.
+    let r = app
+        .post(
+            "/v1/models/diabetes/feedback",
+            json!({"instances": [huge(d)], "actual": [100.0]}),
+        )
+        .await;
+    assert_invalid(&r, StatusCode::UNPROCESSABLE_ENTITY, "row 0");
+    let m = app.get("/v1/models/diabetes/monitoring").await;
+    assert_eq!(m.body["versions"][0]["window_rows"], 5, "{}", m.text);
+    let online = m.body["versions"][0]["online"].as_object().unwrap();
+    assert!(online
+        .values()
+        .all(|v| v.as_f64().is_some_and(f64::is_finite)));
+    let text = app.metrics().await;
+    assert!(!text.contains("NaN"), "NaN exported:\n{text}");
+    let mse = sample(
+        &text,
+        "modeld_model_mse",
+        &[("model", "diabetes"), ("split", "online")],
+    );
+    assert!(mse.is_some_and(f64::is_finite), "{mse:?}");
+    // Still serving.
+    let r = app
+        .post("/v1/models/iris/predict", json!({"instances": [IRIS_ROW]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
