@@ -64,7 +64,7 @@ impl AppState {
             path: cfg.store_dir(),
             source: e,
         })?;
-        let registry = Arc::new(Registry::new(store));
+        let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
         let jobs = Arc::new(JobManager::new(
             cfg.training.clone(),
             cfg.monitoring.drift_bins,
