@@ -65,12 +65,15 @@ impl AppState {
             source: e,
         })?;
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
-        let jobs = Arc::new(JobManager::new(
-            cfg.training.clone(),
-            cfg.monitoring.drift_bins,
-            registry.clone(),
-            metrics.clone(),
-        ));
+        let jobs = Arc::new(
+            JobManager::new(
+                cfg.training.clone(),
+                cfg.monitoring.drift_bins,
+                registry.clone(),
+                metrics.clone(),
+            )
+            .with_limits(cfg.training_limits.clone()),
+        );
         let monitor = Arc::new(Monitor::new(cfg.monitoring.clone()));
         let serving = Arc::new(Serving::new(
             registry.clone(),

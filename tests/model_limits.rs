@@ -96,7 +96,10 @@ async fn an_onnx_file_declaring_a_huge_model_is_refused_before_allocating() {
     let msg = r.body["error"].as_str().unwrap();
     assert!(msg.contains("models.max_parameters = 50000000"), "{msg}");
     // Nothing was stored, and the server is alive: an honest graph imports and serves.
-    assert_eq!(app.get("/v1/models/wide").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/models/wide").await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = upload(&app, "small", identity_graph(1, Vec::new())).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let r = app
@@ -123,7 +126,10 @@ async fn native_models_are_held_to_the_limits_on_register_and_on_load() {
     let reason = r.body["versions"][0]["error"].as_str().unwrap();
     assert!(reason.contains("models.max_parameters = 10"), "{reason}");
     let r = app
-        .post("/v1/models/iris/predict", json!({"instances": [[5.1, 3.5, 1.4, 0.2]]}))
+        .post(
+            "/v1/models/iris/predict",
+            json!({"instances": [[5.1, 3.5, 1.4, 0.2]]}),
+        )
         .await;
     // Its only version failed to load: nothing serves it.
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
@@ -138,5 +144,8 @@ async fn native_models_are_held_to_the_limits_on_register_and_on_load() {
     assert_eq!(job["state"], "failed", "{job}");
     let error = job["error"].as_str().unwrap();
     assert!(error.contains("models.max_parameters = 10"), "{error}");
-    assert_eq!(app.get("/v1/models/iris2").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/models/iris2").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -165,3 +165,60 @@ async fn a_non_finite_prediction_is_refused_and_never_reaches_monitoring() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_training_request_above_the_budget_is_refused_at_submit() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let csv = std::fs::read_to_string(fixture("data/iris.csv")).unwrap();
+    let data = json!({"csv": csv, "target": "target"});
+    let mlp = |hidden: Value, epochs: u64| {
+        json!({"algorithm": "mlp_classifier", "data": data,
+            "params": {"hidden_layers": hidden, "epochs": epochs}})
+    };
+    // 2.1 GB of weights and optimiser state: (4+1)x4096 + 2 x 4097x4096 + 4097x3.
+    let r = app
+        .post(
+            "/v1/models/big/train",
+            mlp(json!([4096, 4096, 4096]), 1_000_000),
+        )
+        .await;
+    assert_invalid(&r, StatusCode::UNPROCESSABLE_ENTITY, "33595395 parameters");
+    assert_invalid(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "training_limits.max_parameters",
+    );
+    // Small enough, but for a million epochs: 8195 x 150 rows x 1e6.
+    let r = app
+        .post("/v1/models/big/train", mlp(json!([1024]), 1_000_000))
+        .await;
+    assert_invalid(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "1229250000000 units of work",
+    );
+    assert_invalid(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "training_limits.max_work",
+    );
+    // A grid search counts every fold of every combination.
+    let r = app
+        .post(
+            "/v1/models/big/tune",
+            json!({"algorithm": "mlp_classifier", "data": data,
+                "params": {"hidden_layers": [1024]},
+                "param_grid": {"epochs": [10, 200000]}, "folds": 5}),
+        )
+        .await;
+    assert_invalid(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "training_limits.max_work",
+    );
+    // Nothing was queued, and a job within the budget still trains.
+    assert_eq!(app.get("/v1/jobs").await.body["jobs"], json!([]));
+    let job = app.train("small", mlp(json!([8]), 5)).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+}

@@ -245,6 +245,7 @@ impl From<JobError> for ApiError {
         match e {
             JobError::QueueFull(_) => ApiError::Busy(e.to_string()),
             JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            JobError::OverBudget(m) => ApiError::InvalidInput(m),
         }
     }
 }
