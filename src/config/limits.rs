@@ -52,8 +52,7 @@ pub struct TrainingLimitsConfig {
     /// four times that with the optimiser's state).
     pub max_parameters: usize,
     /// Most work of one job: parameters × rows × epochs, summed over every fit of a
-    /// tuning job (each combination once per fold plus the refit). Default 1e12
-    /// (minutes of training on one core).
+    /// tuning job (each combination once per fold plus the refit). Default 1e12.
     pub max_work: u64,
 }
 
