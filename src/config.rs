@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::models::Family;
 
+mod limits;
+pub use limits::{ModelsConfig, TrainingLimitsConfig};
+
 /// Everything modeld can be told at start-up.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +31,8 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub repository: RepositoryConfig,
     pub batching: BatchingConfig,
+    pub models: ModelsConfig,
+    pub training_limits: TrainingLimitsConfig,
 }
 
 /// `[batching]` settings.
@@ -204,6 +209,8 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             repository: RepositoryConfig::default(),
             batching: Default::default(),
+            models: ModelsConfig::default(),
+            training_limits: TrainingLimitsConfig::default(),
         }
     }
 }
@@ -336,6 +343,10 @@ impl Config {
             return bad("monitoring.drift_threshold must be a positive number");
         }
         self.batching.validate().map_err(ConfigError::Invalid)?;
+        self.models.validate().map_err(ConfigError::Invalid)?;
+        self.training_limits
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
             return Err(ConfigError::Invalid(format!("log.filter is invalid: {e}")));
         }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
+pub mod budget;
 mod pacing;
 mod record;
 mod view;
@@ -18,7 +19,7 @@ mod view;
 pub use record::{thin, version_meta, MAX_HISTORY_POINTS};
 pub use view::{JobState, JobView};
 
-use crate::config::TrainingConfig;
+use crate::config::{TrainingConfig, TrainingLimitsConfig};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::train::tune::{self, Plan};
@@ -27,7 +28,8 @@ use crate::train::{self, Dataset, EpochRecord, Threads, TrainError, TrainSpec};
 #[derive(Debug)]
 struct Job {
     view: Mutex<JobView>,
-    cancel: AtomicBool,
+    /// Shared with the training thread (see [`crate::train::cancel`]).
+    cancel: Arc<AtomicBool>,
 }
 
 impl Job {
@@ -57,10 +59,15 @@ pub enum JobError {
     QueueFull(usize),
     #[error("job '{0}' not found")]
     NotFound(String),
+    /// Above `[training_limits]`: the message names the limit and the computed value.
+    #[error("{0}")]
+    OverBudget(String),
 }
 
 pub struct JobManager {
     cfg: TrainingConfig,
+    /// Model size and work a job may ask for, checked at submit.
+    limits: TrainingLimitsConfig,
     /// Quantile bins of the feature profile stored with each version (drift reference).
     profile_bins: usize,
     slots: Arc<Semaphore>,
@@ -86,15 +93,24 @@ impl JobManager {
                 Threads::sequential()
             }),
             cfg,
+            limits: TrainingLimitsConfig::default(),
             jobs: Mutex::new(VecDeque::new()),
             registry,
             metrics,
         }
     }
 
-    /// Queues a job, or refuses with `QueueFull` when `max_concurrent_jobs + queue_size`
-    /// jobs are already waiting or running.
+    /// The same manager holding jobs to `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: TrainingLimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Queues a job, or refuses with `OverBudget` when it is above `[training_limits]`
+    /// and with `QueueFull` when `max_concurrent_jobs + queue_size` jobs are already
+    /// waiting or running.
     pub fn submit(self: &Arc<Self>, req: JobRequest) -> Result<JobView, JobError> {
+        budget::check(&self.limits, &req)?;
         let id = uuid::Uuid::new_v4().to_string();
         let job = Arc::new(Job {
             view: Mutex::new(JobView {
@@ -117,7 +133,7 @@ impl JobManager {
                 finished_at: None,
                 status_url: format!("/v1/jobs/{id}"),
             }),
-            cancel: AtomicBool::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
         });
         {
             let mut jobs = lock(&self.jobs);
@@ -182,6 +198,8 @@ impl JobManager {
             .name("modeld-train".into())
             .spawn(move || {
                 crate::train::parallel::background_priority();
+                // Mini-batch loops stop within a batch, not an epoch, once cancelled.
+                crate::train::cancel::watch(job2.cancel.clone());
                 let _ = done.send(this.train_and_register(&job2, req, pacer));
             });
         if let Err(e) = spawned {

@@ -64,13 +64,16 @@ impl AppState {
             path: cfg.store_dir(),
             source: e,
         })?;
-        let registry = Arc::new(Registry::new(store));
-        let jobs = Arc::new(JobManager::new(
-            cfg.training.clone(),
-            cfg.monitoring.drift_bins,
-            registry.clone(),
-            metrics.clone(),
-        ));
+        let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
+        let jobs = Arc::new(
+            JobManager::new(
+                cfg.training.clone(),
+                cfg.monitoring.drift_bins,
+                registry.clone(),
+                metrics.clone(),
+            )
+            .with_limits(cfg.training_limits.clone()),
+        );
         let monitor = Arc::new(Monitor::new(cfg.monitoring.clone()));
         let serving = Arc::new(Serving::new(
             registry.clone(),

@@ -156,7 +156,7 @@ async fn cancel_stops_a_tune_job_and_registers_nothing() {
         .post(
             "/v1/models/slow/tune",
             json!({"algorithm": "mlp_classifier", "data": data,
-                   "params": {"epochs": 100000, "hidden_layers": [64]},
+                   "params": {"epochs": 50000, "hidden_layers": [64]},
                    "param_grid": {"l2": [0.0, 0.1]}}),
         )
         .await;

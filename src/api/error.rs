@@ -224,6 +224,7 @@ impl From<ServeError> for ApiError {
             ServeError::Registry(e) => e.into(),
             ServeError::Model(e) => e.into(),
             ServeError::Feedback(e) => e.into(),
+            ServeError::NonFinitePrediction { .. } => ApiError::InvalidInput(e.to_string()),
             ServeError::Lost(_) | ServeError::Metrics(_) => ApiError::Internal(e.to_string()),
         }
     }
@@ -244,6 +245,7 @@ impl From<JobError> for ApiError {
         match e {
             JobError::QueueFull(_) => ApiError::Busy(e.to_string()),
             JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            JobError::OverBudget(m) => ApiError::InvalidInput(m),
         }
     }
 }

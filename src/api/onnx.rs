@@ -80,7 +80,8 @@ pub async fn import(
     let registry = state.registry.clone();
     let version = blocking(move || {
         let n_bytes = body.len();
-        let model = crate::models::onnx::load(OnnxArtifact::new(body.to_vec()))?;
+        let limits = *registry.limits();
+        let model = crate::models::onnx::load(OnnxArtifact::new(body.to_vec()), &limits)?;
         let meta = VersionMeta {
             version: 0,
             family: model.family().as_str().to_string(),

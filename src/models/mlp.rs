@@ -142,10 +142,13 @@ impl MlpModel {
             return bad(format!("expected {n_layers} weight and bias layers"));
         }
         for (l, pair) in self.sizes.windows(2).enumerate() {
+            let Some(n_weights) = pair[0].checked_mul(pair[1]) else {
+                return bad(format!("layer sizes {:?} are too large", self.sizes));
+            };
             validate_weights(
                 format_args!("weights[{l}]"),
                 &self.weights[l],
-                pair[0] * pair[1],
+                n_weights,
                 scan,
             )?;
             validate_weights(format_args!("biases[{l}]"), &self.biases[l], pair[1], scan)?;

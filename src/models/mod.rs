@@ -5,6 +5,7 @@
 //! Every concrete model keeps its own [`scaler::Scaler`] so callers always pass
 //! raw feature values; weights live in standardised space.
 
+pub mod limits;
 pub mod linear;
 pub mod logistic;
 pub mod mlp;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
+
+pub use limits::Limits;
 
 /// What kind of target a model predicts.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +119,9 @@ pub enum ModelError {
     /// fault, not the client's.
     #[error("model runtime failed: {0}")]
     Runtime(String),
+    /// A model above [`Limits`] (features or parameters); the message names the limit.
+    #[error("model too large: {0}")]
+    TooLarge(String),
 }
 
 impl ModelError {
@@ -187,16 +193,24 @@ impl Artifact {
 
     /// Validates every shape and value, then wraps the model for sharing. A
     /// corrupt artifact yields [`ModelError::InvalidArtifact`] here, so it can
-    /// never cause a panic at prediction time.
+    /// never cause a panic at prediction time. Within the default [`Limits`].
     pub fn into_model(self) -> Result<Arc<dyn Model>, ModelError> {
+        self.into_model_within(&Limits::default())
+    }
+
+    /// [`Artifact::into_model`] refusing a model above `limits` with
+    /// [`ModelError::TooLarge`] (an ONNX graph before anything sized by it is built).
+    pub fn into_model_within(self, limits: &Limits) -> Result<Arc<dyn Model>, ModelError> {
         self.validate()?;
-        Ok(match self {
+        let model: Arc<dyn Model> = match self {
             Artifact::LinearRegression(m) => Arc::new(m),
             Artifact::LogisticRegression(m) => Arc::new(m),
             Artifact::SoftmaxRegression(m) => Arc::new(m),
             Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => Arc::new(m),
-            Artifact::Onnx(a) => onnx::load(a)?,
-        })
+            Artifact::Onnx(a) => onnx::load(a, limits)?,
+        };
+        limits.check(model.as_ref())?;
+        Ok(model)
     }
 
     pub fn family(&self) -> Family {

@@ -26,8 +26,13 @@ impl OnlineWindow {
         }
     }
 
+    /// Adds the pairs; a pair with a non-finite side is skipped (serving refuses such
+    /// predictions, but one would turn the window's metrics into NaN until it slid out).
     pub fn push(&mut self, predicted: &[f64], actual: &[f64]) {
         for (p, a) in predicted.iter().zip(actual) {
+            if !(p.is_finite() && a.is_finite()) {
+                continue;
+            }
             self.pairs.push_back((*p, *a));
             if self.pairs.len() > self.capacity {
                 self.pairs.pop_front();
@@ -82,6 +87,17 @@ mod tests {
         assert_eq!(w.len(), 4);
         assert_eq!(w.total(), 6);
         assert_eq!(w.metrics().unwrap()["accuracy"], 0.75);
+    }
+
+    #[test]
+    fn non_finite_pairs_never_enter_the_window() {
+        let mut w = OnlineWindow::new(10, None);
+        w.push(
+            &[1.0, f64::NAN, f64::INFINITY, 3.0],
+            &[2.0, 1.0, 1.0, f64::NAN],
+        );
+        assert_eq!((w.len(), w.total()), (1, 1));
+        assert!(w.metrics().unwrap().values().all(|v| v.is_finite()));
     }
 
     #[test]

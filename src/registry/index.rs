@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::{valid_name, RegistryError};
 use super::meta::VersionMeta;
 use super::store::StoredModel;
-use crate::models::Model;
+use crate::models::{Limits, Model};
 
 /// Alias that serving uses when a request names no version.
 pub const PRODUCTION: &str = "production";
@@ -103,7 +103,7 @@ impl ModelEntry {
             .collect()
     }
 
-    pub(super) fn from_stored(stored: StoredModel) -> Self {
+    pub(super) fn from_stored(stored: StoredModel, limits: &Limits) -> Self {
         let mut problems = Vec::new();
         if let Some(e) = stored.alias_error {
             tracing::warn!(model = %stored.name, error = %e, "aliases unreadable");
@@ -116,7 +116,7 @@ impl ModelEntry {
         let mut versions = BTreeMap::new();
         for sv in stored.versions {
             let entry = match sv.content {
-                Ok((mut meta, artifact)) => match artifact.into_model() {
+                Ok((mut meta, artifact)) => match artifact.into_model_within(limits) {
                     Ok(model) => {
                         // A bare model.onnx gets its schema from the loaded graph.
                         if meta.schema.feature_names.is_empty() {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use crate::models::{Artifact, Model};
+use crate::models::{Artifact, Limits, Model};
 use error::check_name;
 pub use error::{valid_name, RegistryError};
 use index::clone_entry;
@@ -32,6 +32,8 @@ pub struct Registry {
     /// Models unloaded through the V2 repository API: kept out of serving (and out of
     /// repository polling) until loaded again. Guarded by `write`'s holders.
     unloaded: Mutex<std::collections::BTreeSet<String>>,
+    /// How large a model may be, checked on register and on every load from the store.
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Registry {
@@ -43,14 +45,26 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// An empty registry over `store`; call [`Registry::reload_all`] to read it.
+    /// An empty registry over `store` with the default [`Limits`]; call
+    /// [`Registry::reload_all`] to read it.
     pub fn new(store: Store) -> Self {
+        Self::with_limits(store, Limits::default())
+    }
+
+    /// An empty registry over `store` that refuses models above `limits`.
+    pub fn with_limits(store: Store, limits: Limits) -> Self {
         Self {
             store,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
             unloaded: Mutex::default(),
+            limits,
         }
+    }
+
+    /// The size bounds every registered or loaded model is held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -106,7 +120,7 @@ impl Registry {
         self.unloaded().clear();
         let mut snap = Snapshot::default();
         for name in self.store.model_names()? {
-            let entry = ModelEntry::from_stored(self.store.read_model(&name)?);
+            let entry = ModelEntry::from_stored(self.store.read_model(&name)?, &self.limits);
             if !entry.versions.is_empty() {
                 snap.models.insert(name, Arc::new(entry));
             }
@@ -121,7 +135,7 @@ impl Registry {
         check_name(name)?;
         let _guard = self.lock();
         self.unloaded().remove(name);
-        let entry = ModelEntry::from_stored(self.store.read_model(name)?);
+        let entry = ModelEntry::from_stored(self.store.read_model(name)?, &self.limits);
         let mut snap = (*self.snapshot()).clone();
         let result = if entry.versions.is_empty() {
             snap.models.remove(name);
@@ -157,6 +171,7 @@ impl Registry {
             .unwrap_or(0);
         let version = in_memory.max(self.store.max_version_on_disk(name)?) + 1;
         meta.version = version;
+        self.limits.check(model.as_ref())?;
         let artifact: Artifact = model.to_artifact();
         artifact.validate()?;
         self.store.write_version(name, &meta, &artifact)?;

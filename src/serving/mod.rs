@@ -75,6 +75,10 @@ pub enum ServeError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Feedback(#[from] FeedbackError),
+    /// The model answered a value or probability that is not a finite number (an input
+    /// far outside what it was trained on, e.g. 1e308): refused, never logged.
+    #[error("the prediction for row {row} is not a finite number; the input is outside what the model can score")]
+    NonFinitePrediction { row: usize },
 }
 
 pub struct Serving {
@@ -189,6 +193,9 @@ impl Serving {
         codec: C,
     ) -> Result<C::Answer, C::Error> {
         let Done { served, started } = done;
+        if let Some(row) = non_finite_row(&output) {
+            return Err(ServeError::NonFinitePrediction { row }.into());
+        }
         if let Some(id) = ctx.request_id {
             served.predictions.inc_by(x.nrows() as u64);
             served.duration.observe(started.elapsed().as_secs_f64());
@@ -255,6 +262,20 @@ impl Serving {
         let _one_at_a_time = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         gauges::refresh(&self.registry.snapshot(), &self.monitor, &self.metrics);
         Ok(self.metrics.render()?)
+    }
+}
+
+/// The first row whose prediction (value, or any class probability) is not finite.
+fn non_finite_row(output: &Output) -> Option<usize> {
+    let bad_value = output.predictions.iter().position(|v| !v.is_finite());
+    let bad_probability = output.probabilities.as_ref().and_then(|p| {
+        p.rows()
+            .into_iter()
+            .position(|r| r.iter().any(|v| !v.is_finite()))
+    });
+    match (bad_value, bad_probability) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

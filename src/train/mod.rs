@@ -13,6 +13,7 @@
 //! `LogisticRegression(C)` ⇔ l2 = 1/(C·n_train); `Ridge(alpha)` ⇔
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
+pub mod cancel;
 pub mod dataset;
 pub mod fingerprint;
 pub mod fit;

@@ -258,6 +258,9 @@ pub fn minimize(
                     obj.per_row_pass(&mut theta, &order, &mut grad, &mut update)?;
                 } else {
                     for chunk in order.chunks(b) {
+                        if super::cancel::requested() {
+                            return Err(TrainError::Cancelled);
+                        }
                         obj.loss_grad_into(theta.view(), Some(chunk), &mut grad)?;
                         update(&mut theta, &mut grad);
                     }

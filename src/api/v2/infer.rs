@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
+use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, Source, TensorData};
 use super::{parse_version, V2};
 use crate::api::edge::{Direct, DirectFuture, REQUEST_ID};
 use crate::api::error::{ApiError, ErrorBody};
@@ -169,6 +169,7 @@ async fn run(
         req: &req,
         body,
         json_len,
+        body_limit: state.cfg.server.body_limit_bytes,
         selected: Vec::new(),
         id,
     };
@@ -181,6 +182,8 @@ struct Tensors<'a> {
     req: &'a InferRequest,
     body: &'a [u8],
     json_len: usize,
+    /// `server.body_limit_bytes`: no tensor may declare more bytes than this.
+    body_limit: usize,
     selected: Vec<OutputSpec>,
     id: Option<&'a str>,
 }
@@ -204,8 +207,8 @@ impl Codec for Tensors<'_> {
                 input.name, sig.input.name
             )));
         }
-        let binary = match binary_size(input)? {
-            Some(n) => Some(
+        let source = match binary_size(input)? {
+            Some(n) => Source::Binary(
                 self.json_len
                     .checked_add(n)
                     .and_then(|end| self.body.get(self.json_len..end))
@@ -216,7 +219,9 @@ impl Codec for Tensors<'_> {
                         ))
                     })?,
             ),
-            None => None,
+            None => Source::Json {
+                header_bytes: self.json_len,
+            },
         };
         // Requested outputs, in request order; all outputs when none are named.
         self.selected = match &self.req.outputs {
@@ -239,7 +244,7 @@ impl Codec for Tensors<'_> {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        to_matrix(input, model.schema().n_features(), binary)
+        to_matrix(input, model.schema().n_features(), source, self.body_limit)
     }
 
     fn encode(self, p: Prediction<'_>) -> Result<InferResponse, ApiError> {

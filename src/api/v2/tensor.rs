@@ -63,12 +63,23 @@ pub fn binary_size(t: &InputTensor) -> Result<Option<usize>, ApiError> {
     }
 }
 
+/// Where a tensor's values come from, and how many bytes the request could spend on them.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// JSON `data`, inside a JSON header of this many bytes.
+    Json { header_bytes: usize },
+    /// The tensor's raw little-endian bytes (binary tensor extension).
+    Binary(&'a [u8]),
+}
+
 /// Checks the shape against the model's feature count and turns the tensor into rows.
-/// `binary` holds the tensor's raw little-endian bytes when it came as binary data.
+/// The declared shape is checked against the bytes that carry it (and
+/// `server.body_limit_bytes`) before anything sized by it is allocated.
 pub fn to_matrix(
     t: &InputTensor,
     d: usize,
-    binary: Option<&[u8]>,
+    source: Source<'_>,
+    body_limit: usize,
 ) -> Result<Array2<f64>, ApiError> {
     let datatype = DataType::parse(&t.datatype).ok_or_else(|| {
         bad(format!(
@@ -94,17 +105,15 @@ pub fn to_matrix(
     if rows == 0 {
         return Err(bad(format!("input '{}': empty batch (N = 0)", t.name)));
     }
-    let expected = rows
-        .checked_mul(cols)
-        .ok_or_else(|| bad(format!("input '{}': shape is too large", t.name)))?;
-    let values = match (binary, &t.data) {
-        (Some(bytes), _) => from_binary(&t.name, bytes, datatype, expected)?,
-        (None, Some(data)) => {
+    let expected = checked_size(t, rows, cols, datatype, source, body_limit)?;
+    let values = match (source, &t.data) {
+        (Source::Binary(bytes), _) => from_binary(&t.name, bytes, datatype, expected)?,
+        (Source::Json { .. }, Some(data)) => {
             let mut out = Vec::with_capacity(expected);
             flatten(&t.name, data, datatype, expected, &mut out)?;
             out
         }
-        (None, None) => return Err(bad(format!("input '{}' has no data", t.name))),
+        (Source::Json { .. }, None) => return Err(bad(format!("input '{}' has no data", t.name))),
     };
     if values.len() != expected {
         return Err(bad(format!(
@@ -115,6 +124,58 @@ pub fn to_matrix(
         )));
     }
     Array2::from_shape_vec((rows, cols), values).map_err(|e| bad(e.to_string()))
+}
+
+/// The values `rows x cols` declares, once it is known the request can hold them: their
+/// size in the datatype must fit the body limit, binary data must be exactly that size,
+/// and JSON `data` has at most one value per two bytes of the header (a digit and a
+/// separator).
+fn checked_size(
+    t: &InputTensor,
+    rows: usize,
+    cols: usize,
+    dt: DataType,
+    source: Source<'_>,
+    body_limit: usize,
+) -> Result<usize, ApiError> {
+    let too_large = |why: String| {
+        bad(format!(
+            "input '{}': shape {:?} of {} {why}",
+            t.name,
+            t.shape,
+            dt.as_str()
+        ))
+    };
+    let values = rows.checked_mul(cols);
+    let bytes = values.and_then(|v| v.checked_mul(width(dt)));
+    let (Some(values), Some(bytes)) = (values, bytes) else {
+        return Err(too_large("is too large to address".into()));
+    };
+    if bytes > body_limit {
+        return Err(too_large(format!(
+            "declares {bytes} bytes, above the request body limit of {body_limit} bytes"
+        )));
+    }
+    match source {
+        Source::Binary(data) if data.len() != bytes => Err(too_large(format!(
+            "needs {bytes} binary bytes, binary_data_size gives {}",
+            data.len()
+        ))),
+        Source::Json { header_bytes } if values > header_bytes.div_ceil(2) => {
+            Err(too_large(format!(
+                "declares {values} values, more than a JSON body of {header_bytes} bytes can hold"
+            )))
+        }
+        _ => Ok(values),
+    }
+}
+
+/// Bytes per value of a binary tensor.
+fn width(dt: DataType) -> usize {
+    match dt {
+        DataType::Fp32 | DataType::Int32 => 4,
+        DataType::Fp64 | DataType::Int64 => 8,
+    }
 }
 
 /// Depth-first walk of nested arrays in row-major order, converting each number as the
@@ -168,11 +229,8 @@ fn from_binary(
     dt: DataType,
     expected: usize,
 ) -> Result<Vec<f64>, ApiError> {
-    let width = match dt {
-        DataType::Fp32 | DataType::Int32 => 4,
-        DataType::Fp64 | DataType::Int64 => 8,
-    };
-    if bytes.len() != expected * width {
+    let width = width(dt);
+    if Some(bytes.len()) != expected.checked_mul(width) {
         return Err(bad(format!(
             "input '{name}': {} binary bytes for {expected} {} values",
             bytes.len(),

@@ -66,6 +66,29 @@ pub fn declared(v: &pb::ValueInfoProto) -> Result<Declared, String> {
     })
 }
 
+/// Elements the graph's initializers and `Constant` nodes declare (the product of each
+/// tensor's dims, a negative dim counting as 0): the parameters of an imported model,
+/// read from the protobuf before tract builds any of them. `None` when the sum does not
+/// fit a `usize`.
+pub fn declared_parameters(graph: &pb::GraphProto) -> Option<usize> {
+    let constants = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Constant")
+        .flat_map(|n| &n.attribute)
+        .flat_map(|a| a.t.iter().chain(&a.tensors));
+    graph
+        .initializer
+        .iter()
+        .chain(constants)
+        .try_fold(0usize, |sum, t| {
+            let n = t.dims.iter().try_fold(1usize, |n, &d| {
+                n.checked_mul(usize::try_from(d.max(0)).ok()?)
+            })?;
+            sum.checked_add(n)
+        })
+}
+
 /// The graph's real inputs: declared inputs that are not also initializers.
 pub fn inputs(graph: &pb::GraphProto) -> Vec<&pb::ValueInfoProto> {
     graph

@@ -13,6 +13,8 @@ pub mod export;
 #[cfg(feature = "onnx")]
 mod graph;
 #[cfg(feature = "onnx")]
+mod outputs;
+#[cfg(feature = "onnx")]
 mod rewrite;
 #[cfg(feature = "onnx")]
 mod runtime;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Model, ModelError};
+use super::{Limits, Model, ModelError};
 
 /// File name of the graph inside a version folder.
 pub const ONNX_FILE: &str = "model.onnx";
@@ -55,15 +57,17 @@ impl std::fmt::Debug for OnnxArtifact {
 }
 
 /// Parses, checks and prepares a graph for serving; a graph tract cannot run, or whose
-/// inputs/outputs modeld cannot map, is an [`ModelError::InvalidArtifact`] saying why.
-pub fn load(artifact: OnnxArtifact) -> Result<Arc<dyn Model>, ModelError> {
+/// inputs/outputs modeld cannot map, is an [`ModelError::InvalidArtifact`] saying why; one
+/// above `limits` (input width, initializer elements) is [`ModelError::TooLarge`], found
+/// before anything sized by the declared dims is allocated.
+pub fn load(artifact: OnnxArtifact, limits: &Limits) -> Result<Arc<dyn Model>, ModelError> {
     #[cfg(feature = "onnx")]
     {
-        Ok(Arc::new(runtime::OnnxModel::load(artifact.bytes)?))
+        Ok(Arc::new(runtime::OnnxModel::load(artifact.bytes, limits)?))
     }
     #[cfg(not(feature = "onnx"))]
     {
-        let _ = artifact;
+        let _ = (artifact, limits);
         Err(ModelError::InvalidArtifact(
             "this modeld was built without the `onnx` feature".into(),
         ))

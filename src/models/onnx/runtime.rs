@@ -11,9 +11,10 @@ use prost::Message;
 use tract_onnx::prelude::*;
 
 use super::graph::{self, Declared};
+use super::outputs::{as_f64, values};
 use super::OnnxArtifact;
 use crate::models::tensors::{DataType, OutputSpec, Role, Signature, TensorSpec};
-use crate::models::{check_input, Artifact, Family, Model, ModelError, Output, Schema};
+use crate::models::{check_input, Artifact, Family, Limits, Model, ModelError, Output, Schema};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -36,6 +37,8 @@ pub struct OnnxModel {
     signature: Signature,
     input_f64: bool,
     kind: Kind,
+    /// Initializer and constant elements, see [`graph::declared_parameters`].
+    n_parameters: usize,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -59,11 +62,11 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, ModelError>) -> Result<T
 }
 
 impl OnnxModel {
-    pub fn load(bytes: Arc<Vec<u8>>) -> Result<Self, ModelError> {
-        guarded("loading the ONNX graph", || Self::load_inner(bytes))
+    pub fn load(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
+        guarded("loading the ONNX graph", || Self::load_inner(bytes, limits))
     }
 
-    fn load_inner(bytes: Arc<Vec<u8>>) -> Result<Self, ModelError> {
+    fn load_inner(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
         let mut proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice())
             .map_err(|e| invalid(format!("not an ONNX file: {e}")))?;
         super::rewrite::rewrite(&mut proto).map_err(invalid)?;
@@ -81,7 +84,7 @@ impl OnnxModel {
         };
         let input = graph::declared(input).map_err(invalid)?;
         let d = match input.dims.as_slice() {
-            [_, Some(d)] => *d as usize,
+            [_, Some(d)] => usize::try_from(*d).ok(),
             _ => {
                 return Err(invalid(format!(
                     "input '{}' must be declared [N, d] with a fixed d, got {:?}",
@@ -89,6 +92,11 @@ impl OnnxModel {
                 )))
             }
         };
+        // Before anything sized by the declared dims (feature names, tract's tensors).
+        limits.check_features(d)?;
+        let d = d.unwrap_or_default();
+        let n_parameters = graph::declared_parameters(g);
+        limits.check_parameters(n_parameters)?;
         if !input.is_float() {
             return Err(invalid(format!(
                 "input '{}' is {}; only float and double inputs are supported",
@@ -128,8 +136,9 @@ impl OnnxModel {
             },
             input_f64,
             kind: Kind::Regressor { output: 0 },
+            n_parameters: n_parameters.unwrap_or_default(),
         };
-        model.classify_outputs(&outputs, classes)?;
+        model.classify_outputs(&outputs, classes, limits)?;
         model.names_from_metadata(&proto.metadata_props);
         // One trial row proves the plan runs and the outputs have the shapes we mapped.
         model.predict(Array2::<f64>::zeros((2, d)).view())?;
@@ -168,6 +177,7 @@ impl OnnxModel {
         &mut self,
         outputs: &[Declared],
         classes: Option<Vec<i64>>,
+        limits: &Limits,
     ) -> Result<(), ModelError> {
         let floats: Vec<usize> = (0..outputs.len())
             .filter(|&i| outputs[i].is_float())
@@ -205,10 +215,18 @@ impl OnnxModel {
             ([p], [l]) => {
                 let (po, lo) = (&outputs[*p], &outputs[*l]);
                 let k = match po.dims.as_slice() {
-                    [_, Some(k)] => *k as usize,
+                    [_, Some(k)] => usize::try_from(*k).unwrap_or(usize::MAX),
                     [_, None] => classes.as_ref().map_or(0, Vec::len),
                     _ => 0,
                 };
+                // Class names are built per class: the width is bounded like the input's.
+                if k > limits.max_features {
+                    return Err(ModelError::TooLarge(format!(
+                        "probabilities output '{}' declares {k} classes, above the limit \
+                         models.max_features = {}",
+                        po.name, limits.max_features
+                    )));
+                }
                 if k < 2 {
                     return Err(invalid(format!(
                         "probabilities output '{}' must be [N, K] with K >= 2, got {:?}",
@@ -290,30 +308,6 @@ impl OnnxModel {
             .run(tvec![input.into_tvalue()])
             .map_err(|e| ModelError::Runtime(format!("the ONNX graph failed: {e:#}")))
     }
-}
-
-/// A tensor's values converted to `D`, flat in row-major order.
-fn values<D: Datum + Copy>(t: &TValue, what: &str) -> Result<Vec<D>, ModelError> {
-    let t = t
-        .cast_to::<D>()
-        .map_err(|e| invalid(format!("{what}: {e}")))?;
-    let view = t
-        .try_as_plain_ram()
-        .map_err(|e| invalid(format!("{what}: {e}")))?;
-    let slice = view
-        .as_slice::<D>()
-        .map_err(|e| invalid(format!("{what}: {e}")))?;
-    Ok(slice.to_vec())
-}
-
-fn as_f64(t: &TValue, rows: usize, what: &str) -> Result<Array2<f64>, ModelError> {
-    let v = values::<f64>(t, what)?;
-    let len = v.len();
-    let cols = len.checked_div(rows).unwrap_or(0);
-    if rows == 0 || cols * rows != len {
-        return Err(invalid(format!("{what} has {len} values for {rows} rows")));
-    }
-    Array2::from_shape_vec((rows, cols), v).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
 impl Model for OnnxModel {
@@ -399,7 +393,7 @@ impl Model for OnnxModel {
     }
 
     fn n_parameters(&self) -> usize {
-        0
+        self.n_parameters
     }
 
     fn signature(&self) -> Signature {
