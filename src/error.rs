@@ -140,9 +140,10 @@ impl From<ModelError> for ApiError {
 
 impl From<TrainError> for ApiError {
     fn from(e: TrainError) -> Self {
-        match e {
-            TrainError::DataNotFound(m) => ApiError::InvalidInput(m),
-            other => ApiError::InvalidInput(other.to_string()),
+        if e.is_internal() {
+            ApiError::Internal(e.to_string())
+        } else {
+            ApiError::InvalidInput(e.to_string())
         }
     }
 }
