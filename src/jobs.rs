@@ -13,16 +13,20 @@ use tokio::sync::Semaphore;
 
 mod pacing;
 mod record;
+mod request;
 mod view;
 
 pub use record::{thin, version_meta, version_meta_for, MAX_HISTORY_POINTS};
+pub use request::{JobRequest, Work};
 pub use view::{JobState, JobView};
+
+use request::RunError;
 
 use crate::config::TrainingConfig;
 use crate::metrics::Metrics;
-use crate::registry::{Registry, RegistryError};
-use crate::train::tune::{self, Plan};
-use crate::train::{self, Algorithm, CheckedSpec, Dataset, EpochRecord, Threads, TrainError};
+use crate::registry::Registry;
+use crate::train::tune;
+use crate::train::{self, EpochRecord, Threads, TrainError};
 
 #[derive(Debug)]
 struct Job {
@@ -38,40 +42,6 @@ impl Job {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// What a caller asks the job manager to train.
-pub struct JobRequest {
-    pub model: String,
-    pub work: Work,
-    pub dataset: Dataset,
-    pub data_source: String,
-    pub alias: Option<String>,
-}
-
-/// Validated before queueing, so a job never fails on its parameters.
-pub enum Work {
-    Fit(CheckedSpec),
-    /// A grid search (`/tune`).
-    Tune(Plan),
-}
-
-impl Work {
-    fn algorithm(&self) -> Algorithm {
-        match self {
-            Work::Fit(spec) => spec.algorithm(),
-            Work::Tune(plan) => plan.algorithm,
-        }
-    }
-}
-
-/// Why a running job failed: training, or storing what it trained.
-#[derive(Debug, thiserror::Error)]
-enum RunError {
-    #[error(transparent)]
-    Train(#[from] TrainError),
-    #[error("could not store the model: {0}")]
-    Register(#[from] RegistryError),
 }
 
 #[derive(Debug, thiserror::Error)]

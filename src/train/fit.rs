@@ -2,6 +2,7 @@
 //! rows → the family's fit function → score train/validation rows.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use ndarray::Array1;
 
@@ -15,7 +16,6 @@ use super::task::check_task;
 use super::{split, Dataset, TrainError};
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
-use std::sync::Arc;
 
 /// A trained model plus its training report.
 #[derive(Debug, Clone)]
@@ -81,9 +81,8 @@ pub fn fit_rows(
     validation_rows: &[usize],
     on_epoch: EpochCallback,
 ) -> Result<Fitted, TrainError> {
-    let spec = spec.validate()?;
-    fit_rows_checked(
-        &spec,
+    fit_rows_with(
+        spec,
         data,
         train_rows,
         validation_rows,
@@ -92,7 +91,20 @@ pub fn fit_rows(
     )
 }
 
-/// [`fit_rows`] for a validated request, on `threads` (see [`fit_with`]).
+/// [`fit_rows`] on `threads` (see [`fit_with`]).
+pub fn fit_rows_with(
+    spec: &TrainSpec,
+    data: &Dataset,
+    train_rows: &[usize],
+    validation_rows: &[usize],
+    threads: &Threads,
+    on_epoch: EpochCallback,
+) -> Result<Fitted, TrainError> {
+    let spec = spec.validate()?;
+    fit_rows_checked(&spec, data, train_rows, validation_rows, threads, on_epoch)
+}
+
+/// [`fit_rows_with`] for a request validated earlier.
 pub fn fit_rows_checked(
     spec: &CheckedSpec,
     data: &Dataset,
