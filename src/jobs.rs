@@ -14,16 +14,20 @@ use tokio::sync::Semaphore;
 pub mod budget;
 mod pacing;
 mod record;
+mod request;
 mod view;
 
-pub use record::{thin, version_meta, MAX_HISTORY_POINTS};
+pub use record::{thin, version_meta, version_meta_for, MAX_HISTORY_POINTS};
+pub use request::{JobRequest, Work};
 pub use view::{JobState, JobView};
+
+use request::RunError;
 
 use crate::config::{TrainingConfig, TrainingLimitsConfig};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::train::tune::{self, Plan};
-use crate::train::{self, Dataset, EpochRecord, Threads, TrainError, TrainSpec};
+use crate::train::tune;
+use crate::train::{self, EpochRecord, Threads, TrainError};
 
 #[derive(Debug)]
 struct Job {
@@ -40,17 +44,6 @@ impl Job {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// What a caller asks the job manager to train.
-pub struct JobRequest {
-    pub model: String,
-    pub spec: TrainSpec,
-    pub dataset: Dataset,
-    pub data_source: String,
-    pub alias: Option<String>,
-    /// `Some` for a grid search (`/tune`): `spec` is then only used for its algorithm.
-    pub tune: Option<Plan>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +109,7 @@ impl JobManager {
             view: Mutex::new(JobView {
                 job_id: id.clone(),
                 model: req.model.clone(),
-                algorithm: req.spec.algorithm.family().as_str().to_string(),
+                algorithm: req.work.algorithm().family().as_str().to_string(),
                 state: JobState::Queued,
                 progress: 0.0,
                 epoch: 0,
@@ -212,8 +205,15 @@ impl JobManager {
                 lock(&job.view).version = Some(version);
                 self.finish(&job, JobState::Succeeded, None);
             }
-            Ok(Err(TrainError::Cancelled)) => self.finish(&job, JobState::Cancelled, None),
-            Ok(Err(e)) => self.finish(&job, JobState::Failed, Some(e.to_string())),
+            Ok(Err(RunError::Train(TrainError::Cancelled))) => {
+                self.finish(&job, JobState::Cancelled, None)
+            }
+            Ok(Err(e)) => {
+                if matches!(&e, RunError::Register(_)) {
+                    tracing::error!(error = %e, "a trained model could not be stored");
+                }
+                self.finish(&job, JobState::Failed, Some(e.to_string()))
+            }
             Err(_) => {
                 tracing::error!("training thread panicked");
                 self.finish(&job, JobState::Failed, Some("training crashed".into()));
@@ -227,7 +227,7 @@ impl JobManager {
         job: &Job,
         req: JobRequest,
         pacer: pacing::Pacer,
-    ) -> Result<u64, TrainError> {
+    ) -> Result<u64, RunError> {
         let started = Instant::now();
         // Both the epochs' and the folds' callbacks pause through it.
         let pacer = std::cell::RefCell::new(pacer);
@@ -249,13 +249,12 @@ impl JobManager {
                 ControlFlow::Continue(())
             }
         };
-        let (fitted, spec, cv) = match &req.tune {
-            None => (
-                train::fit_with(&req.spec, &req.dataset, &self.threads, &mut on_epoch)?,
-                req.spec.clone(),
+        let (fitted, cv) = match &req.work {
+            Work::Fit(spec) => (
+                train::fit_checked(spec, &req.dataset, &self.threads, &mut on_epoch)?,
                 None,
             ),
-            Some(plan) => {
+            Work::Tune(plan) => {
                 // Folds only report progress and check the cancel flag; the
                 // learning curve shown is the final refit's.
                 let mut on_step = |rec: Option<&EpochRecord>, progress: f64| match rec {
@@ -270,26 +269,25 @@ impl JobManager {
                         }
                     }
                 };
-                let (report, fitted, spec) =
-                    tune::run(plan, &req.dataset, &self.threads, &mut on_step)?;
+                let (report, fitted) = tune::run(plan, &req.dataset, &self.threads, &mut on_step)?;
                 {
                     let mut v = lock(&job.view);
                     v.cv_results = Some(report.results.clone());
                     v.best_params = Some(report.best_params.clone());
                 }
-                (fitted, spec, Some(report))
+                (fitted, Some(report))
             }
         };
         if job.cancel.load(Ordering::Relaxed) {
-            return Err(TrainError::Cancelled);
+            return Err(TrainError::Cancelled.into());
         }
         let duration = started.elapsed().as_secs_f64();
         self.metrics.training_duration.observe(duration);
         let job_id = lock(&job.view).job_id.clone();
-        let mut meta = version_meta(
+        let mut meta = version_meta_for(
             &fitted,
             &job_id,
-            &spec,
+            req.work.algorithm(),
             &req.dataset,
             duration,
             &req.data_source,
@@ -304,10 +302,9 @@ impl JobManager {
             .as_ref()
             .map(|t| t.history.clone())
             .unwrap_or_default();
-        let version = self
-            .registry
-            .register(&req.model, meta, fitted.model.clone(), req.alias.as_deref())
-            .map_err(|e| TrainError::InvalidData(format!("could not store the model: {e}")))?;
+        let version =
+            self.registry
+                .register(&req.model, meta, fitted.model.clone(), req.alias.as_deref())?;
         let mut v = lock(&job.view);
         v.metrics = Some(metrics);
         v.history = history;

@@ -194,11 +194,14 @@ impl From<ModelError> for ApiError {
     }
 }
 
+/// A training file that exists but cannot be read, or a broken invariant, is the
+/// server's fault; everything else about data and parameters is the client's.
 impl From<TrainError> for ApiError {
     fn from(e: TrainError) -> Self {
-        match e {
-            TrainError::DataNotFound(m) => ApiError::InvalidInput(m),
-            other => ApiError::InvalidInput(other.to_string()),
+        if e.is_internal() {
+            ApiError::Internal(e.to_string())
+        } else {
+            ApiError::InvalidInput(e.to_string())
         }
     }
 }

@@ -13,12 +13,11 @@ use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::jobs::{JobRequest, JobState, JobView};
-use crate::models::Task;
+use crate::jobs::{JobRequest, JobState, JobView, Work};
 use crate::registry::valid_name;
 use crate::state::AppState;
 use crate::train::dataset::{self, DataSpec};
-use crate::train::{Algorithm, Params, TrainSpec};
+use crate::train::{check_task, Algorithm, Params, TrainSpec};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,7 +47,7 @@ pub struct TrainRequest {
     /// `momentum` (0.9), `nesterov` (false), `seed` (42), `l1`, `l2` (per-row penalties,
     /// 0; both = elastic net; sklearn `Ridge(alpha)` ⇔ l2 = alpha/n,
     /// `LogisticRegression(C)` ⇔ l2 = 1/(C·n)), `tol`, `early_stopping`
-    /// (`{"patience","min_delta"}`), `schedule` (`{"kind": "constant" | "step"
+    /// (`{"patience", "min_delta"?}`, min_delta 0), `schedule` (`{"kind": "constant" | "step"
     /// (step_size 10, gamma 0.5) | "exponential" (gamma 0.99) | "inverse_scaling"
     /// (power_t 0.5; default for mini-batches) | "warmup" (warmup_epochs 5, then) |
     /// "plateau" (factor 0.5, patience 5, min_lr 1e-6, threshold 1e-4)}`), `loss`
@@ -108,7 +107,7 @@ pub async fn train(
         params: req.params,
         validation_split: req.validation_split,
     };
-    spec.validate()?;
+    let checked = spec.validate()?;
     let data_source = match &req.data {
         DataSpec::Rows { .. } => "rows".to_string(),
         DataSpec::Csv { .. } => "csv".to_string(),
@@ -118,21 +117,13 @@ pub async fn train(
     let task = spec.algorithm.family().task();
     let data = req.data;
     let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir)?)).await?;
-    if task == Task::Classification {
-        let k = dataset.classes.as_ref().map_or(0, Vec::len);
-        if spec.algorithm == Algorithm::LogisticRegression && k != 2 {
-            return Err(ApiError::InvalidInput(format!(
-                "logistic_regression needs exactly 2 classes, the data has {k}; use softmax_regression"
-            )));
-        }
-    }
+    check_task(spec.algorithm, &dataset)?;
     let view = state.jobs.submit(JobRequest {
         model: name,
-        spec,
+        work: Work::Fit(checked),
         dataset,
         data_source,
         alias: req.alias,
-        tune: None,
     })?;
     Ok((
         StatusCode::ACCEPTED,

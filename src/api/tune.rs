@@ -18,11 +18,11 @@ use utoipa_axum::routes;
 use super::extract::{blocking, AppJson, AppPath};
 use super::train::JobAccepted;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::jobs::JobRequest;
+use crate::jobs::{JobRequest, Work};
 use crate::state::AppState;
 use crate::train::dataset::{self, DataSpec};
-use crate::train::tune::{self, Scoring, TuneSpec, DEFAULT_FOLDS};
-use crate::train::{Algorithm, Params, TrainSpec};
+use crate::train::tune::{Scoring, TuneSpec, DEFAULT_FOLDS};
+use crate::train::Algorithm;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(tune_model))
@@ -100,25 +100,13 @@ pub async fn tune_model(
     let task = spec.algorithm.family().task();
     let data = req.data;
     let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir)?)).await?;
-    // Fold feasibility and the algorithm/data match, before queueing.
-    tune::folds(&dataset, plan.folds)?;
-    let k = dataset.classes.as_ref().map_or(0, Vec::len);
-    if spec.algorithm == Algorithm::LogisticRegression && k != 2 {
-        return Err(ApiError::InvalidInput(format!(
-            "logistic_regression needs exactly 2 classes, the data has {k}; use softmax_regression"
-        )));
-    }
+    plan.check_data(&dataset)?;
     let view = state.jobs.submit(JobRequest {
         model: name,
-        spec: TrainSpec {
-            algorithm: spec.algorithm,
-            params: Params::default(),
-            validation_split: 0.0,
-        },
+        work: Work::Tune(plan),
         dataset,
         data_source,
         alias: req.alias,
-        tune: Some(plan),
     })?;
     Ok((
         StatusCode::ACCEPTED,

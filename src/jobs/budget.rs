@@ -7,9 +7,10 @@
 //! factor of parameters per pass. A tuning job sums every combination over its folds and
 //! adds its largest combination once more for the refit.
 
-use super::{JobError, JobRequest};
+use super::{JobError, JobRequest, Work};
 use crate::config::TrainingLimitsConfig;
-use crate::train::{Algorithm, Dataset, ResolvedParams, Solver, TrainSpec};
+use crate::train::checked::CheckedSpec;
+use crate::train::{Algorithm, Dataset, ResolvedParams, Solver};
 
 /// The size of one fit: parameters and work, `None` past `u128` (never in practice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +47,8 @@ fn parameters(p: &ResolvedParams, d: usize, k: usize) -> u128 {
 }
 
 /// The cost of fitting `spec` on `data`.
-pub fn cost(spec: &TrainSpec, data: &Dataset) -> Result<Cost, JobError> {
-    let p = spec
-        .validate()
-        .map_err(|e| JobError::OverBudget(e.to_string()))?;
+pub fn cost(spec: &CheckedSpec, data: &Dataset) -> Cost {
+    let p = spec.report();
     let k = data.classes.as_ref().map_or(1, Vec::len);
     let parameters = parameters(&p, data.x.ncols(), k);
     let passes = p.epochs.unwrap_or(1).max(1) as u128;
@@ -60,7 +59,7 @@ pub fn cost(spec: &TrainSpec, data: &Dataset) -> Result<Cost, JobError> {
     let work = parameters
         .saturating_mul(data.n_rows() as u128)
         .saturating_mul(passes);
-    Ok(Cost { parameters, work })
+    Cost { parameters, work }
 }
 
 /// Refuses a job above the limits, naming the limit and the computed value.
@@ -75,13 +74,13 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
             }
         )))
     };
-    let costs = match &req.tune {
-        None => vec![cost(&req.spec, &req.dataset)?],
-        Some(plan) => plan
+    let costs: Vec<Cost> = match &req.work {
+        Work::Fit(spec) => vec![cost(spec, &req.dataset)],
+        Work::Tune(plan) => plan
             .candidates
             .iter()
             .map(|(_, spec)| cost(spec, &req.dataset))
-            .collect::<Result<Vec<_>, _>>()?,
+            .collect(),
     };
     let widest = costs.iter().map(|c| c.parameters).max().unwrap_or(0);
     if widest > limits.max_parameters as u128 {
@@ -92,9 +91,9 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
             "use smaller hidden_layers",
         );
     }
-    let work = match &req.tune {
-        None => costs.iter().map(|c| c.work).fold(0, u128::saturating_add),
-        Some(plan) => {
+    let work = match &req.work {
+        Work::Fit(_) => costs.iter().map(|c| c.work).fold(0, u128::saturating_add),
+        Work::Tune(plan) => {
             let folds = plan.folds as u128;
             let refit = costs.iter().map(|c| c.work).max().unwrap_or(0);
             costs
@@ -117,7 +116,7 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::Params;
+    use crate::train::{Params, TrainSpec};
     use ndarray::Array2;
 
     fn iris_like(rows: usize) -> Dataset {
@@ -130,8 +129,8 @@ mod tests {
         }
     }
 
-    fn mlp(hidden: Vec<usize>, epochs: usize) -> TrainSpec {
-        TrainSpec {
+    fn mlp(hidden: Vec<usize>, epochs: usize) -> CheckedSpec {
+        let spec = TrainSpec {
             algorithm: Algorithm::MlpClassifier,
             params: Params {
                 hidden_layers: Some(hidden),
@@ -139,12 +138,13 @@ mod tests {
                 ..Params::default()
             },
             validation_split: 0.2,
-        }
+        };
+        spec.validate().unwrap()
     }
 
     #[test]
     fn mlp_parameters_and_work_follow_the_layer_sizes() {
-        let c = cost(&mlp(vec![8], 10), &iris_like(150)).unwrap();
+        let c = cost(&mlp(vec![8], 10), &iris_like(150));
         // (4 + 1) x 8 + (8 + 1) x 3
         assert_eq!(c.parameters, 67);
         assert_eq!(c.work, 67 * 150 * 10);
@@ -153,6 +153,7 @@ mod tests {
             params: Params::default(),
             validation_split: 0.2,
         };
-        assert_eq!(cost(&softmax, &iris_like(150)).unwrap().parameters, 15);
+        let softmax = softmax.validate().unwrap();
+        assert_eq!(cost(&softmax, &iris_like(150)).parameters, 15);
     }
 }

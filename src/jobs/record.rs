@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use crate::monitor::FeatureProfile;
 use crate::registry::{Provenance, VersionMeta};
-use crate::train::{Dataset, EpochRecord, Fitted, TrainSpec};
+use crate::train::{Algorithm, Dataset, EpochRecord, Fitted, TrainSpec};
 
 /// Longest learning curve kept with a job or version; longer runs are thinned evenly.
 pub const MAX_HISTORY_POINTS: usize = 1000;
@@ -15,6 +15,27 @@ pub fn version_meta(
     fitted: &Fitted,
     job_id: &str,
     spec: &TrainSpec,
+    dataset: &Dataset,
+    duration_seconds: f64,
+    data_source: &str,
+    profile_bins: usize,
+) -> VersionMeta {
+    version_meta_for(
+        fitted,
+        job_id,
+        spec.algorithm,
+        dataset,
+        duration_seconds,
+        data_source,
+        profile_bins,
+    )
+}
+
+/// [`version_meta`] for a job that holds a checked spec or a tuning plan.
+pub fn version_meta_for(
+    fitted: &Fitted,
+    job_id: &str,
+    algorithm: Algorithm,
     dataset: &Dataset,
     duration_seconds: f64,
     data_source: &str,
@@ -40,7 +61,7 @@ pub fn version_meta(
         )),
         training: Some(Provenance {
             job_id: job_id.to_string(),
-            algorithm: spec.algorithm.family().as_str().to_string(),
+            algorithm: algorithm.family().as_str().to_string(),
             n_train: fitted.n_train,
             n_validation: fitted.n_validation,
             n_features: dataset.feature_names.len(),

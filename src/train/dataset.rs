@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::parse::from_rows;
 pub use super::parse::parse_csv;
+use super::task::check_class_count;
 use super::TrainError;
 use crate::models::Task;
 
@@ -45,7 +46,7 @@ impl Dataset {
     pub fn select(&self, rows: &[usize]) -> Result<Dataset, TrainError> {
         let n = self.n_rows();
         if let Some(&bad) = rows.iter().find(|&&r| r >= n || r >= self.y.len()) {
-            return Err(TrainError::InvalidData(format!(
+            return Err(TrainError::data(format!(
                 "row index {bad} out of range (dataset has {n} rows)"
             )));
         }
@@ -64,7 +65,7 @@ impl Dataset {
     /// Re-checks the invariants (the fields are public): shapes agree, at
     /// least one row and feature, finite values, valid class indices.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::InvalidData(m));
+        let bad = |m: String| Err(TrainError::data(m));
         let (n, d) = self.x.dim();
         if n == 0 {
             return bad("dataset has no rows".into());
@@ -76,7 +77,10 @@ impl Dataset {
             ));
         }
         if self.y.len() != n {
-            return bad(format!("dataset has {n} rows but {} targets", self.y.len()));
+            return Err(TrainError::ShapeMismatch {
+                rows: n,
+                targets: self.y.len(),
+            });
         }
         if let Some(((row, col), _)) = self.x.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return bad(format!(
@@ -85,8 +89,8 @@ impl Dataset {
             ));
         }
         let k = self.classes.as_ref().map(Vec::len);
-        if k.is_some_and(|k| k < 2) {
-            return bad("classification needs at least 2 classes".into());
+        if let Some(k) = k {
+            check_class_count(k)?;
         }
         let valid = |v: f64| match k {
             None => v.is_finite(),
@@ -237,37 +241,48 @@ pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, Tra
 
 /// Resolves `rel` under `data_dir`, refusing absolute paths, `..` and
 /// anything (e.g. a symlink) whose canonical path leaves the data directory.
+/// A file that is absent is the client's problem; one that is there but
+/// cannot be read is the server's ([`TrainError::Io`]).
 fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
+    let bad_path = |reason| TrainError::BadPath {
+        path: rel.to_string(),
+        reason,
+    };
     let p = Path::new(rel);
     if rel.is_empty() || p.is_absolute() {
-        return Err(TrainError::InvalidData(format!(
-            "path `{rel}` must be relative to the data directory"
-        )));
+        return Err(bad_path("the path must be relative to the data directory"));
     }
     if p.components()
         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
     {
-        return Err(TrainError::InvalidData(format!(
-            "path `{rel}` may not contain `..` or a root/prefix"
-        )));
+        return Err(bad_path("the path may not contain `..` or a root/prefix"));
     }
     let full = data_dir.join(p);
+    let io = |source: std::io::Error| match source.kind() {
+        // Removed between the checks and the read: still just missing.
+        std::io::ErrorKind::NotFound => TrainError::DataNotFound {
+            path: rel.to_string(),
+        },
+        _ => TrainError::Io {
+            path: rel.to_string(),
+            source,
+        },
+    };
     if !full.exists() {
-        return Err(TrainError::DataNotFound(format!(
-            "data file `{rel}` not found"
-        )));
+        return Err(io(std::io::ErrorKind::NotFound.into()));
     }
-    let root = data_dir
-        .canonicalize()
-        .map_err(|e| TrainError::DataNotFound(format!("data directory unavailable: {e}")))?;
-    let canon = full
-        .canonicalize()
-        .map_err(|e| TrainError::DataNotFound(format!("data file `{rel}`: {e}")))?;
+    let root = data_dir.canonicalize().map_err(|source| TrainError::Io {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let canon = full.canonicalize().map_err(io)?;
     if !canon.starts_with(&root) {
-        return Err(TrainError::InvalidData(format!(
-            "path `{rel}` resolves outside the data directory"
-        )));
+        return Err(bad_path("the path resolves outside the data directory"));
     }
-    std::fs::read_to_string(&canon)
-        .map_err(|e| TrainError::InvalidData(format!("cannot read `{rel}`: {e}")))
+    if canon.is_dir() {
+        return Err(bad_path("the path names a directory, not a CSV file"));
+    }
+    let bytes = std::fs::read(&canon).map_err(io)?;
+    String::from_utf8(bytes)
+        .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))
 }

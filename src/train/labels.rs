@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::task::check_class_count;
 use super::TrainError;
 
 /// Renders a numeric label: integers without a fractional part ("0", "1"),
@@ -22,7 +23,7 @@ pub fn encode_numeric(
     class_names: Option<&[String]>,
 ) -> Result<(Vec<f64>, Vec<String>), TrainError> {
     if let Some(row) = values.iter().position(|v| !v.is_finite()) {
-        return Err(TrainError::InvalidData(format!(
+        return Err(TrainError::data(format!(
             "class label at row {row} is not a finite number"
         )));
     }
@@ -59,16 +60,11 @@ fn finish(
     names: Vec<String>,
     class_names: Option<&[String]>,
 ) -> Result<(Vec<f64>, Vec<String>), TrainError> {
-    if names.len() < 2 {
-        return Err(TrainError::InvalidData(format!(
-            "classification needs at least 2 distinct classes, found {}",
-            names.len()
-        )));
-    }
+    check_class_count(names.len())?;
     let names = match class_names {
         None => names,
         Some(c) if c.len() != names.len() => {
-            return Err(TrainError::InvalidData(format!(
+            return Err(TrainError::data(format!(
                 "class_names has {} entries but the data has {} classes ({})",
                 c.len(),
                 names.len(),
@@ -78,9 +74,7 @@ fn finish(
         Some(c) => {
             let unique: BTreeSet<&String> = c.iter().collect();
             if unique.len() != c.len() {
-                return Err(TrainError::InvalidData(
-                    "class_names contains duplicates".into(),
-                ));
+                return Err(TrainError::data("class_names contains duplicates".into()));
             }
             c.to_vec()
         }

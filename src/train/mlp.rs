@@ -9,18 +9,11 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Co
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use std::ops::ControlFlow;
-use std::sync::Arc;
-
-use super::fit::{one_hot, optim_config};
 use super::objective::{onehot_accuracy, r2_from_residuals, RegLoss};
-use super::optim::{minimize, EpochRecord, Objective};
-use super::params::{Algorithm, Loss, ResolvedParams, DEFAULT_HIDDEN, DEFAULT_HUBER_DELTA};
+use super::optim::Objective;
 use super::TrainError;
-use crate::models::mlp::{forward, Activation, LayerView, MlpModel};
-use crate::models::scaler::Scaler;
+use crate::models::mlp::{forward, Activation, LayerView};
 use crate::models::stable::log_sum_exp_rows;
-use crate::models::{Model, Schema};
 
 /// What the output layer is trained for.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +77,7 @@ pub fn layer_views<'a>(
     theta: &'a [f64],
     sizes: &[usize],
 ) -> Result<Vec<LayerView<'a>>, TrainError> {
-    let bad = || TrainError::InvalidParam("MLP parameter vector has the wrong length".into());
+    let bad = || TrainError::internal("MLP parameter vector has the wrong length".into());
     if theta.len() != n_params(sizes) {
         return Err(bad());
     }
@@ -134,7 +127,7 @@ impl MlpObjective {
 fn contiguous<'a>(theta: &'a ArrayView1<'_, f64>) -> Result<&'a [f64], TrainError> {
     theta
         .as_slice()
-        .ok_or_else(|| TrainError::InvalidParam("parameter vector is not contiguous".into()))
+        .ok_or_else(|| TrainError::internal("parameter vector is not contiguous".into()))
 }
 
 impl Objective for MlpObjective {
@@ -161,7 +154,7 @@ impl Objective for MlpObjective {
         grad: &mut Array1<f64>,
     ) -> Result<f64, TrainError> {
         if grad.len() != self.n_params() {
-            return Err(TrainError::InvalidParam(
+            return Err(TrainError::internal(
                 "gradient buffer has the wrong length".into(),
             ));
         }
@@ -171,7 +164,7 @@ impl Objective for MlpObjective {
         let acts = forward(x.view(), &layers, self.activation);
         let out = acts
             .last()
-            .ok_or_else(|| TrainError::InvalidParam("MLP has no layers".into()))?;
+            .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
         // Every entry of `grad` is overwritten below (GEMMs with β = 0, bias sums).
         let (loss, mut delta) = self.head(out, y.view());
         let offs = offsets(&self.sizes);
@@ -182,9 +175,9 @@ impl Objective for MlpObjective {
             {
                 let gw_flat = grad
                     .as_slice_mut()
-                    .ok_or_else(|| TrainError::InvalidParam("gradient not contiguous".into()))?;
+                    .ok_or_else(|| TrainError::internal("gradient not contiguous".into()))?;
                 let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut gw_flat[w_off..b_off])
-                    .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
+                    .map_err(|e| TrainError::internal(e.to_string()))?;
                 general_mat_mul(1.0, &input.t(), &delta, 0.0, &mut gw);
             }
             grad.slice_mut(s![b_off..b_off + n_out])
@@ -208,7 +201,7 @@ impl Objective for MlpObjective {
         let layers = layer_views(slice, &self.sizes)?;
         let out = forward(self.x.view(), &layers, self.activation)
             .pop()
-            .ok_or_else(|| TrainError::InvalidParam("MLP has no layers".into()))?;
+            .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
         let (loss, _) = self.head(&out, self.y.view());
         let metric = match self.head {
             Head::Regression(_) => {
@@ -219,110 +212,4 @@ impl Objective for MlpObjective {
         };
         Ok((loss, Some(metric)))
     }
-}
-
-/// A trained model, its learning curve and the number of epochs run.
-pub type Trained = (Arc<dyn Model>, Vec<EpochRecord>, usize);
-
-/// Trains an MLP on standardised features `zt` (validation `zv`) with targets
-/// `yt` (regression values or class indices), and builds the model. Regression
-/// targets are standardised like the linear gd solver (see `fit`).
-#[allow(clippy::too_many_arguments)]
-pub fn fit_mlp(
-    params: &ResolvedParams,
-    schema: Schema,
-    scaler: Scaler,
-    zt: &Array2<f64>,
-    yt: &Array1<f64>,
-    val: Option<(&Array2<f64>, &Array1<f64>)>,
-    k: usize,
-    on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
-) -> Result<Trained, TrainError> {
-    let hidden = params
-        .hidden_layers
-        .clone()
-        .unwrap_or_else(|| DEFAULT_HIDDEN.to_vec());
-    let activation = params.activation.unwrap_or(Activation::Relu);
-    let mut cfg = optim_config(params)?;
-    let classification = params.algorithm == Algorithm::MlpClassifier;
-    let (mean, s) = if classification {
-        (0.0, 1.0)
-    } else {
-        let sd = yt.std(0.0);
-        (
-            yt.mean().unwrap_or(0.0),
-            if sd.is_finite() && sd > 0.0 { sd } else { 1.0 },
-        )
-    };
-    let (head, out) = if classification {
-        (Head::Classification, k)
-    } else {
-        // Same rescaling of loss and penalties as linear regression (see fit.rs).
-        let (loss, scale, l1, l2) = match (params.loss, params.huber_delta) {
-            (Loss::Mae, _) => (RegLoss::Mae, s, params.l1, params.l2 * s),
-            (Loss::Huber, d) => (
-                RegLoss::Huber(d.unwrap_or(DEFAULT_HUBER_DELTA) / s),
-                s * s,
-                params.l1 / s,
-                params.l2,
-            ),
-            _ => (RegLoss::Mse, s * s, params.l1 / s, params.l2),
-        };
-        cfg.l1 = l1;
-        cfg.l2 = l2;
-        cfg.loss_scale = scale;
-        (Head::Regression(loss), 1)
-    };
-    let targets = |y: &Array1<f64>| -> Array2<f64> {
-        if classification {
-            one_hot(y.view(), k)
-        } else {
-            y.mapv(|v| (v - mean) / s).insert_axis(Axis(1))
-        }
-    };
-    let mut sizes = vec![zt.ncols()];
-    sizes.extend(&hidden);
-    sizes.push(out);
-    let obj = MlpObjective {
-        x: zt.clone(),
-        y: targets(yt),
-        sizes: sizes.clone(),
-        activation,
-        head,
-    };
-    let vobj = val.map(|(z, y)| MlpObjective {
-        x: z.clone(),
-        y: targets(y),
-        sizes: sizes.clone(),
-        activation,
-        head,
-    });
-    let theta0 = init(&sizes, activation, params.seed);
-    let res = minimize(
-        &obj,
-        theta0,
-        &cfg,
-        vobj.as_ref().map(|v| v as &dyn Objective),
-        on_epoch,
-    )?;
-    let theta = res
-        .theta
-        .as_slice()
-        .ok_or_else(|| TrainError::InvalidParam("parameters not contiguous".into()))?;
-    let (mut weights, mut biases) = (Vec::new(), Vec::new());
-    for (sz, (w, b)) in sizes.windows(2).zip(offsets(&sizes)) {
-        weights.push(theta[w..b].to_vec());
-        biases.push(theta[b..b + sz[1]].to_vec());
-    }
-    let model = MlpModel::new(MlpModel {
-        schema,
-        scaler,
-        activation,
-        sizes,
-        weights,
-        biases,
-        target_mean: mean,
-        target_scale: s,
-    })?;
-    Ok((Arc::new(model), res.history, res.epochs_run))
 }

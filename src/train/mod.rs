@@ -1,7 +1,9 @@
-//! Training: data loading ([`dataset`]), parameter validation ([`params`]),
-//! splitting ([`split`]), optimisation ([`optim`], [`objective`], [`newton`],
-//! [`linalg`]) with its worker threads ([`parallel`]),
-//! metrics ([`quality`]) and the [`fit`] entry point.
+//! Training: data loading ([`dataset`]), parameter validation ([`params`])
+//! into a [`CheckedSpec`] ([`checked`]), data/algorithm checks ([`task`]),
+//! splitting ([`split`]), one fit function per family ([`family`]) over
+//! optimisation ([`optim`], [`objective`], [`mlp`], [`newton`], [`linalg`])
+//! with its worker threads ([`parallel`]), metrics ([`quality`]), the [`fit`]
+//! entry points and [`TrainError`] ([`error`]).
 //!
 //! Objective minimised by every algorithm (w = weights, bias not penalised):
 //!
@@ -14,7 +16,10 @@
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
 pub mod cancel;
+pub mod checked;
 pub mod dataset;
+pub mod error;
+pub mod family;
 pub mod fingerprint;
 pub mod fit;
 pub mod labels;
@@ -29,10 +34,13 @@ pub mod parse;
 pub mod quality;
 pub mod schedule;
 pub mod split;
+pub mod task;
 pub mod tune;
 
+pub use checked::CheckedSpec;
 pub use dataset::{load, DataSpec, Dataset};
-pub use fit::{fit, fit_rows, fit_rows_with, fit_with, Fitted};
+pub use error::TrainError;
+pub use fit::{fit, fit_checked, fit_rows, fit_rows_checked, fit_rows_with, fit_with, Fitted};
 pub use optim::EpochRecord;
 pub use parallel::Threads;
 pub use params::{
@@ -40,24 +48,7 @@ pub use params::{
 };
 pub use quality::{evaluate, Metrics};
 pub use schedule::Schedule;
-
-use crate::models::ModelError;
-
-#[derive(thiserror::Error, Debug)]
-pub enum TrainError {
-    #[error("invalid parameter: {0}")]
-    InvalidParam(String),
-    #[error("invalid data: {0}")]
-    InvalidData(String),
-    #[error("data not found: {0}")]
-    DataNotFound(String),
-    #[error("training cancelled")]
-    Cancelled,
-    #[error("training diverged: {0}")]
-    Diverged(String),
-    #[error(transparent)]
-    Model(#[from] ModelError),
-}
+pub use task::check_task;
 
 #[cfg(test)]
 mod tests;

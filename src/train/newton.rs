@@ -17,6 +17,7 @@ use std::ops::ControlFlow;
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{s, Array1, Array2, ArrayView1, Axis};
 
+use super::checked::NewtonConfig;
 use super::objective::BinaryLogLoss;
 use super::optim::{EpochRecord, Objective, OptimOutcome};
 use super::parallel::{chunk_range, n_chunks, Threads, CHUNK_ROWS};
@@ -33,18 +34,18 @@ struct AtTheta {
 /// Minimises F = mean log loss + l2·½‖w‖² for `obj` by damped Newton steps.
 pub fn newton_logistic(
     obj: &BinaryLogLoss,
-    l2: f64,
-    max_iter: usize,
-    tol: f64,
+    cfg: &NewtonConfig,
     validation: Option<&dyn Objective>,
     threads: &Threads,
     on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
 ) -> Result<OptimOutcome, TrainError> {
+    let NewtonConfig { l2, max_iter, tol } = *cfg;
     let (n, d) = obj.x.dim();
     if obj.y.len() != n {
-        return Err(TrainError::InvalidData(
-            "targets and feature rows differ in length".into(),
-        ));
+        return Err(TrainError::ShapeMismatch {
+            rows: n,
+            targets: obj.y.len(),
+        });
     }
     let penalty = |t: &Array1<f64>| {
         let w = t.slice(s![..d]);
@@ -56,8 +57,9 @@ pub fn newton_logistic(
     let mut history = Vec::new();
     for it in 1..=max_iter {
         let (h, g) = hessian_and_gradient(obj, &at.z, &theta, l2, threads);
-        let step = linalg::solve_symmetric(&h, &g)
-            .ok_or_else(|| TrainError::Diverged("Newton system could not be solved".into()))?;
+        let step = linalg::solve_symmetric(&h, &g).ok_or(TrainError::Unsolvable {
+            system: "the Newton system",
+        })?;
         let mut t = 1.0;
         let mut next = &theta - &step;
         let mut at_next = logits(obj, next.view(), threads);
@@ -70,9 +72,10 @@ pub fn newton_logistic(
             f_next = at_next.loss + penalty(&next);
         }
         if !f_next.is_finite() {
-            return Err(TrainError::Diverged(format!(
-                "objective became non-finite at iteration {it}"
-            )));
+            // Halving the step did not help: the iteration itself broke down.
+            return Err(TrainError::Unsolvable {
+                system: "the Newton step",
+            });
         }
         let improved = f - f_next;
         theta = next;

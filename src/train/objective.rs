@@ -14,9 +14,10 @@ use crate::models::stable::{log_sum_exp_rows, mean_log_loss, sigmoid};
 
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
 fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
-    let b = theta.get(d).copied().ok_or_else(|| {
-        TrainError::InvalidParam(format!("parameter vector shorter than {}", d + 1))
-    })?;
+    let b = theta
+        .get(d)
+        .copied()
+        .ok_or_else(|| TrainError::internal(format!("parameter vector shorter than {}", d + 1)))?;
     Ok((theta.slice_move(s![..d]), b))
 }
 
@@ -270,7 +271,7 @@ impl CrossEntropy {
     fn unpack(&self, theta: ArrayView1<f64>) -> Result<(Array2<f64>, Array1<f64>), TrainError> {
         let (d, k) = (self.x.ncols(), self.k());
         if theta.len() != (d + 1) * k {
-            return Err(TrainError::InvalidParam(
+            return Err(TrainError::internal(
                 "softmax parameter vector has the wrong length".into(),
             ));
         }
@@ -278,7 +279,7 @@ impl CrossEntropy {
             .slice(s![..d * k])
             .to_owned()
             .into_shape_with_order((d, k))
-            .map_err(|e| TrainError::InvalidParam(e.to_string()))?;
+            .map_err(|e| TrainError::internal(e.to_string()))?;
         Ok((w, theta.slice(s![d * k..]).to_owned()))
     }
 
@@ -362,4 +363,16 @@ pub fn onehot_accuracy(z: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
         .filter(|(zr, yr)| argmax(zr.view()) == argmax(yr.view()))
         .count();
     correct as f64 / z.nrows().max(1) as f64
+}
+
+/// One-hot encoding of class indices (rows × k); indices were validated with
+/// the dataset.
+pub fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
+    let classes = Array1::from_iter((0..k).map(|c| c as f64));
+    let yc = y.insert_axis(Axis(1));
+    let cc = classes.insert_axis(Axis(0));
+    ndarray::Zip::from(&mut Array2::<f64>::zeros((y.len(), k)))
+        .and_broadcast(&yc)
+        .and_broadcast(&cc)
+        .map_collect(|_, &yi, &c| if yi == c { 1.0 } else { 0.0 })
 }

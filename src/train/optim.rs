@@ -274,9 +274,7 @@ pub fn minimize(
                 None => (None, None),
             };
         if !train_loss.is_finite() || validation_loss.is_some_and(|v| !v.is_finite()) {
-            return Err(TrainError::Diverged(format!(
-                "loss became non-finite at epoch {epoch}; try a smaller learning_rate"
-            )));
+            return Err(TrainError::Diverged { epoch });
         }
         let record = EpochRecord {
             epoch,

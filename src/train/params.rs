@@ -1,6 +1,7 @@
 //! Training request parameters: what a client may send ([`Params`]), their
-//! validation ([`TrainSpec::validate`], in `validate.rs`), and the fully-defaulted
-//! values actually used ([`ResolvedParams`]).
+//! validation into a [`super::CheckedSpec`] ([`TrainSpec::validate`], in
+//! `validate.rs`), and the report of the values actually used
+//! ([`ResolvedParams`], built by [`super::CheckedSpec::report`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +106,8 @@ pub const DEFAULT_HUBER_DELTA: f64 = 1.0;
 #[serde(deny_unknown_fields)]
 pub struct EarlyStopping {
     pub patience: usize,
+    /// Any improvement counts when omitted.
+    #[serde(default)]
     pub min_delta: f64,
 }
 
@@ -150,8 +153,10 @@ fn default_validation_split() -> f64 {
     0.2
 }
 
-/// The effective parameters after defaults; reported back with the model.
-/// Optimiser-only fields are `None` for the closed-form solver.
+/// The effective parameters after defaults, as reported with the model (the
+/// stored versions' `params`). Optimiser-only fields are `None` for the
+/// closed-form solver. Solvers never read this: they get their
+/// [`super::checked::FamilyConfig`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ResolvedParams {
     pub algorithm: Algorithm,

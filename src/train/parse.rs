@@ -12,7 +12,7 @@ use crate::models::Task;
 fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
     let mut seen = HashSet::new();
     match names.iter().find(|n| !seen.insert(n.as_str())) {
-        Some(dup) => Err(TrainError::InvalidData(format!("duplicate {what} `{dup}`"))),
+        Some(dup) => Err(TrainError::data(format!("duplicate {what} `{dup}`"))),
         None => Ok(()),
     }
 }
@@ -24,7 +24,7 @@ pub(super) fn from_rows(
     class_names: Option<&[String]>,
     task: Task,
 ) -> Result<Dataset, TrainError> {
-    let bad = |m: String| Err(TrainError::InvalidData(m));
+    let bad = |m: String| Err(TrainError::data(m));
     let d = rows.first().map_or(0, Vec::len);
     if rows.is_empty() {
         return bad("dataset has no rows".into());
@@ -39,7 +39,10 @@ pub(super) fn from_rows(
         ));
     }
     if targets.len() != rows.len() {
-        return bad(format!("{} rows but {} targets", rows.len(), targets.len()));
+        return Err(TrainError::ShapeMismatch {
+            rows: rows.len(),
+            targets: targets.len(),
+        });
     }
     let names: Vec<String> = match feature_names {
         Some(n) if n.len() != d => {
@@ -58,7 +61,7 @@ pub(super) fn from_rows(
         ));
     }
     let x = Array2::from_shape_vec((rows.len(), d), flat)
-        .map_err(|e| TrainError::InvalidData(e.to_string()))?;
+        .map_err(|e| TrainError::data(e.to_string()))?;
     let (y, classes) = match task {
         Task::Regression => {
             let y = targets
@@ -66,7 +69,7 @@ pub(super) fn from_rows(
                 .enumerate()
                 .map(|(i, t)| match t.as_f64() {
                     Some(v) if v.is_finite() => Ok(v),
-                    _ => Err(TrainError::InvalidData(format!(
+                    _ => Err(TrainError::data(format!(
                         "target at row {i} must be a finite number, got {t}"
                     ))),
                 })
@@ -87,7 +90,7 @@ pub(super) fn from_rows(
                     .enumerate()
                     .map(|(i, t)| {
                         t.as_str().map(str::to_string).ok_or_else(|| {
-                            TrainError::InvalidData(format!(
+                            TrainError::data(format!(
                                 "target at row {i} must be a string like the others, got {t}"
                             ))
                         })
@@ -115,7 +118,7 @@ pub fn parse_csv(
     class_names: Option<&[String]>,
     task: Task,
 ) -> Result<Dataset, TrainError> {
-    let bad = |m: String| TrainError::InvalidData(m);
+    let bad = |m: String| TrainError::data(m);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

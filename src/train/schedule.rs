@@ -100,35 +100,37 @@ impl Schedule {
 
     /// Checks every field's range; messages name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::InvalidParam(m));
-        let unit = |name: &str, g: f64| {
+        let bad = |name: &'static str, reason: String| Err(TrainError::param(name, reason));
+        let unit = |name: &'static str, g: f64| {
             if g.is_finite() && g > 0.0 && g <= 1.0 {
                 Ok(())
             } else {
-                bad(format!("schedule.{name} must be in (0, 1], got {g}"))
+                bad(name, format!("must be in (0, 1], got {g}"))
             }
         };
         match self {
             Schedule::Constant => Ok(()),
             Schedule::Step { step_size, gamma } => {
                 if *step_size == 0 {
-                    return bad("schedule.step_size must be at least 1".into());
+                    return bad("schedule.step_size", "must be at least 1".into());
                 }
-                unit("gamma", *gamma)
+                unit("schedule.gamma", *gamma)
             }
-            Schedule::Exponential { gamma } => unit("gamma", *gamma),
+            Schedule::Exponential { gamma } => unit("schedule.gamma", *gamma),
             Schedule::InverseScaling { power_t } => {
                 if power_t.is_finite() && *power_t >= 0.0 && *power_t <= 10.0 {
                     Ok(())
                 } else {
-                    bad(format!(
-                        "schedule.power_t must be in [0, 10], got {power_t}"
-                    ))
+                    bad(
+                        "schedule.power_t",
+                        format!("must be in [0, 10], got {power_t}"),
+                    )
                 }
             }
             Schedule::Warmup { then, .. } => match then.as_deref() {
                 Some(Schedule::Warmup { .. } | Schedule::Plateau { .. }) => bad(
-                    "schedule.then must be constant, step, exponential or inverse_scaling".into(),
+                    "schedule.then",
+                    "must be constant, step, exponential or inverse_scaling".into(),
                 ),
                 Some(s) => s.validate(),
                 None => Ok(()),
@@ -140,16 +142,22 @@ impl Schedule {
                 threshold,
             } => {
                 if !(factor.is_finite() && *factor > 0.0 && *factor < 1.0) {
-                    return bad(format!("schedule.factor must be in (0, 1), got {factor}"));
+                    return bad(
+                        "schedule.factor",
+                        format!("must be in (0, 1), got {factor}"),
+                    );
                 }
                 if *patience == 0 {
-                    return bad("schedule.patience must be at least 1".into());
+                    return bad("schedule.patience", "must be at least 1".into());
                 }
                 if !(min_lr.is_finite() && *min_lr >= 0.0) {
-                    return bad(format!("schedule.min_lr must be >= 0, got {min_lr}"));
+                    return bad("schedule.min_lr", format!("must be >= 0, got {min_lr}"));
                 }
                 if !(threshold.is_finite() && *threshold >= 0.0) {
-                    return bad(format!("schedule.threshold must be >= 0, got {threshold}"));
+                    return bad(
+                        "schedule.threshold",
+                        format!("must be >= 0, got {threshold}"),
+                    );
                 }
                 Ok(())
             }

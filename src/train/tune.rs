@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::fit::{fit_rows_with, Fitted};
+use super::checked::CheckedSpec;
+use super::fit::{fit_rows_checked, Fitted};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{Algorithm, Params, TrainSpec};
 use super::quality::evaluate;
+use super::task::check_task;
 use super::{split, Dataset, TrainError};
 use crate::models::Task;
 
@@ -103,11 +105,12 @@ pub struct CvReport {
     pub best_score: f64,
 }
 
-/// A validated grid: the combinations and their full training specs.
+/// A validated grid: the combinations and their checked training specs.
 pub struct Plan {
+    pub algorithm: Algorithm,
     pub scoring: Scoring,
     pub folds: usize,
-    pub candidates: Vec<(Value, TrainSpec)>,
+    pub candidates: Vec<(Value, CheckedSpec)>,
 }
 
 impl TuneSpec {
@@ -115,9 +118,9 @@ impl TuneSpec {
     /// size ≤ [`MAX_COMBINATIONS`], folds ≥ 2, scoring fits the task, and every
     /// combination's parameters validate.
     pub fn plan(&self) -> Result<Plan, TrainError> {
-        let bad = |m: String| Err(TrainError::InvalidParam(m));
+        let bad = |name, reason: String| Err(TrainError::param(name, reason));
         if self.folds < 2 {
-            return bad(format!("folds must be at least 2, got {}", self.folds));
+            return bad("folds", format!("must be at least 2, got {}", self.folds));
         }
         let task = self.algorithm.family().task();
         let scoring = self.scoring.unwrap_or(match task {
@@ -125,21 +128,24 @@ impl TuneSpec {
             Task::Regression => Scoring::R2,
         });
         if scoring.task() != task {
-            return bad(format!(
-                "scoring {} does not apply to {}; use {}",
-                serde_json::to_string(&scoring).unwrap_or_default(),
-                self.algorithm.family(),
-                match task {
-                    Task::Classification => "accuracy, f1, precision or recall",
-                    Task::Regression => "r2, neg_mse or neg_mae",
-                }
-            ));
+            return bad(
+                "scoring",
+                format!(
+                    "{} does not apply to {}; use {}",
+                    serde_json::to_string(&scoring).unwrap_or_default(),
+                    self.algorithm.family(),
+                    match task {
+                        Task::Classification => "accuracy, f1, precision or recall",
+                        Task::Regression => "r2, neg_mse or neg_mae",
+                    }
+                ),
+            );
         }
         let Value::Object(base) = &self.params else {
-            return bad("params must be a JSON object".into());
+            return bad("params", "must be a JSON object".into());
         };
         if self.param_grid.is_empty() {
-            return bad("param_grid must name at least one parameter".into());
+            return bad("param_grid", "must name at least one parameter".into());
         }
         let known: Vec<String> = match serde_json::to_value(Params::default()) {
             Ok(Value::Object(m)) => m.keys().cloned().collect(),
@@ -148,20 +154,24 @@ impl TuneSpec {
         let mut total = 1usize;
         for (key, values) in &self.param_grid {
             if !known.contains(key) {
-                return bad(format!(
-                    "param_grid key '{key}' is not a parameter; known: {}",
-                    known.join(", ")
-                ));
+                return bad(
+                    "param_grid",
+                    format!(
+                        "key '{key}' is not a parameter; known: {}",
+                        known.join(", ")
+                    ),
+                );
             }
             if values.is_empty() {
-                return bad(format!("param_grid.{key} has no values"));
+                return bad("param_grid", format!("key '{key}' has no values"));
             }
             total = total.saturating_mul(values.len());
         }
         if total > MAX_COMBINATIONS {
-            return bad(format!(
-                "param_grid has {total} combinations, more than the limit of {MAX_COMBINATIONS}"
-            ));
+            return bad(
+                "param_grid",
+                format!("has {total} combinations, more than the limit of {MAX_COMBINATIONS}"),
+            );
         }
         let mut candidates = Vec::with_capacity(total);
         for i in 0..total {
@@ -174,30 +184,36 @@ impl TuneSpec {
             }
             let mut merged = base.clone();
             merged.extend(combo.clone());
-            let params: Params = serde_json::from_value(Value::Object(merged)).map_err(|e| {
-                TrainError::InvalidParam(format!(
-                    "grid combination {}: {e}",
-                    Value::Object(combo.clone())
-                ))
-            })?;
+            let combo = Value::Object(combo);
+            let in_combo = |source| TrainError::GridCombination {
+                combination: combo.to_string(),
+                source: Box::new(source),
+            };
+            let params: Params = serde_json::from_value(Value::Object(merged))
+                .map_err(|e| in_combo(TrainError::param("params", format!("are invalid: {e}"))))?;
             let spec = TrainSpec {
                 algorithm: self.algorithm,
                 params,
                 validation_split: 0.0,
             };
-            spec.validate().map_err(|e| {
-                TrainError::InvalidParam(format!(
-                    "grid combination {}: {e}",
-                    Value::Object(combo.clone())
-                ))
-            })?;
-            candidates.push((Value::Object(combo), spec));
+            let checked = spec.validate().map_err(in_combo)?;
+            candidates.push((combo, checked));
         }
         Ok(Plan {
+            algorithm: self.algorithm,
             scoring,
             folds: self.folds,
             candidates,
         })
+    }
+}
+
+impl Plan {
+    /// What can only be checked against the data, before any training: the
+    /// folds fit the rows and the algorithm fits the data.
+    pub fn check_data(&self, data: &Dataset) -> Result<(), TrainError> {
+        folds(data, self.folds)?;
+        check_task(self.algorithm, data)
     }
 }
 
@@ -209,9 +225,10 @@ pub type Folds = Vec<(Vec<usize>, Vec<usize>)>;
 pub fn folds(data: &Dataset, k: usize) -> Result<Folds, TrainError> {
     let n = data.n_rows();
     if k > n {
-        return Err(TrainError::InvalidParam(format!(
-            "folds ({k}) must not exceed the number of rows ({n})"
-        )));
+        return Err(TrainError::param(
+            "folds",
+            format!("({k}) must not exceed the number of rows ({n})"),
+        ));
     }
     match data.task() {
         Task::Regression => Ok(split::kfold(n, k)),
@@ -221,9 +238,13 @@ pub fn folds(data: &Dataset, k: usize) -> Result<Folds, TrainError> {
             for (c, name) in classes.iter().enumerate() {
                 let count = labels.iter().filter(|&&l| l == c).count();
                 if count < k {
-                    return Err(TrainError::InvalidParam(format!(
-                        "class '{name}' has {count} rows, fewer than folds ({k}); stratified CV needs at least one per fold"
-                    )));
+                    return Err(TrainError::param(
+                        "folds",
+                        format!(
+                            "must not exceed the rows of any class: class '{name}' has {count} rows, \
+                             fewer than folds ({k}); stratified CV needs at least one per fold"
+                        ),
+                    ));
                 }
             }
             Ok(split::stratified_kfold(&labels, k))
@@ -234,14 +255,13 @@ pub fn folds(data: &Dataset, k: usize) -> Result<Folds, TrainError> {
 /// Progress callback: `record` is `Some` only during the final refit.
 pub type TuneCallback<'a> = &'a mut dyn FnMut(Option<&EpochRecord>, f64) -> ControlFlow<()>;
 
-/// Runs the search and the refit. Returns the report, the refitted model and the
-/// winning spec.
+/// Runs the search and the refit. Returns the report and the refitted model.
 pub fn run(
     plan: &Plan,
     data: &Dataset,
     threads: &Threads,
     progress: TuneCallback,
-) -> Result<(CvReport, Fitted, TrainSpec), TrainError> {
+) -> Result<(CvReport, Fitted), TrainError> {
     let folds = folds(data, plan.folds)?;
     let steps = (plan.candidates.len() * folds.len() + 1) as f64;
     let (metric, sign) = plan.scoring.metric();
@@ -251,7 +271,7 @@ pub fn run(
         for (fi, (train, val)) in folds.iter().enumerate() {
             let done = (ci * folds.len() + fi) as f64;
             let mut cb = |_: &EpochRecord, p: f64| progress(None, (done + p) / steps);
-            let fitted = fit_rows_with(spec, data, train, &[], threads, &mut cb)?;
+            let fitted = fit_rows_checked(spec, data, train, &[], threads, &mut cb)?;
             let v = data.select(val)?;
             let m = evaluate(fitted.model.as_ref(), v.x.view(), &v.y)?;
             scores.push(sign * m.get(metric).copied().unwrap_or(f64::NAN));
@@ -291,18 +311,17 @@ pub fn run(
     let (best_params, best_spec) = plan
         .candidates
         .get(best)
-        .cloned()
-        .ok_or_else(|| TrainError::InvalidParam("empty grid".into()))?;
+        .ok_or_else(|| TrainError::internal("empty grid".into()))?;
     let all: Vec<usize> = (0..data.n_rows()).collect();
     let base = steps - 1.0;
     let mut cb = |r: &EpochRecord, p: f64| progress(Some(r), (base + p) / steps);
-    let fitted = fit_rows_with(&best_spec, data, &all, &[], threads, &mut cb)?;
+    let fitted = fit_rows_checked(best_spec, data, &all, &[], threads, &mut cb)?;
     let report = CvReport {
         scoring: plan.scoring,
         folds: plan.folds,
         best_score: results[best].mean_score,
-        best_params,
+        best_params: best_params.clone(),
         results,
     };
-    Ok((report, fitted, best_spec))
+    Ok((report, fitted))
 }

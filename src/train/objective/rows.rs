@@ -59,7 +59,7 @@ pub(super) fn check_len(grad: &Array1<f64>, n: usize) -> Result<(), TrainError> 
     if grad.len() == n {
         Ok(())
     } else {
-        Err(TrainError::InvalidParam(format!(
+        Err(TrainError::internal(format!(
             "gradient buffer has {} entries, expected {n}",
             grad.len()
         )))
@@ -87,7 +87,7 @@ pub(super) fn for_rows_in_blocks(
     let mut yb = Array1::<f64>::zeros(xb.nrows());
     for block in rows.chunks(BLOCK_ROWS) {
         if let Some(&bad) = block.iter().find(|&&i| i >= n) {
-            return Err(TrainError::InvalidParam(format!(
+            return Err(TrainError::internal(format!(
                 "row {bad} out of range ({n} rows)"
             )));
         }
@@ -110,6 +110,6 @@ pub(super) fn row<'a>(
 ) -> Result<(ArrayView1<'a, f64>, f64), TrainError> {
     match (i < x.nrows(), y.get(i)) {
         (true, Some(&yi)) => Ok((x.row(i), yi)),
-        _ => Err(TrainError::InvalidParam(format!("row {i} out of range"))),
+        _ => Err(TrainError::internal(format!("row {i} out of range"))),
     }
 }

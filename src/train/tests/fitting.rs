@@ -23,7 +23,10 @@ fn cont() -> impl FnMut(&crate::train::EpochRecord, f64) -> ControlFlow<()> {
 
 fn invalid_param(s: &TrainSpec, needle: &str) {
     match s.validate() {
-        Err(TrainError::InvalidParam(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+        Err(e @ TrainError::InvalidParam { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains(needle), "{needle}: {m}")
+        }
         other => panic!("{needle}: expected InvalidParam, got {other:?}"),
     }
 }
@@ -32,14 +35,16 @@ fn invalid_param(s: &TrainSpec, needle: &str) {
 fn validate_defaults() {
     let r = spec(Algorithm::LinearRegression, Params::default())
         .validate()
-        .unwrap();
+        .unwrap()
+        .report();
     assert_eq!(
         (r.solver, r.optimizer, r.epochs, r.seed, r.l2),
         (Solver::ClosedForm, None, None, 42, 0.0)
     );
     let r = spec(Algorithm::LogisticRegression, Params::default())
         .validate()
-        .unwrap();
+        .unwrap()
+        .report();
     assert_eq!(
         (r.solver, r.optimizer, r.learning_rate, r.epochs),
         (Solver::Gd, Some(Optimizer::Adam), Some(0.05), Some(1000))
@@ -48,7 +53,10 @@ fn validate_defaults() {
         optimizer: Some(Optimizer::Minibatch),
         ..Params::default()
     };
-    let r = spec(Algorithm::LinearRegression, p).validate().unwrap();
+    let r = spec(Algorithm::LinearRegression, p)
+        .validate()
+        .unwrap()
+        .report();
     assert_eq!((r.solver, r.batch_size), (Solver::Gd, Some(32)));
     let p = Params {
         optimizer: Some(Optimizer::Momentum),
@@ -58,6 +66,7 @@ fn validate_defaults() {
         spec(Algorithm::SoftmaxRegression, p)
             .validate()
             .unwrap()
+            .report()
             .momentum,
         Some(0.9)
     );
@@ -328,7 +337,7 @@ fn task_mismatch_and_divergence_are_errors() {
     let iris = dataset("iris", Task::Classification);
     let diabetes = dataset("diabetes", Task::Regression);
     let err = |r: Result<_, TrainError>| match r {
-        Err(TrainError::InvalidData(m)) => m,
+        Err(e) if !e.is_internal() => e.to_string(),
         Err(e) => panic!("{e:?}"),
         Ok(_) => panic!("expected error"),
     };
@@ -360,7 +369,7 @@ fn task_mismatch_and_divergence_are_errors() {
         &diabetes,
         &mut cont(),
     );
-    assert!(matches!(r, Err(TrainError::Diverged(_))), "{r:?}");
+    assert!(matches!(r, Err(TrainError::Diverged { .. })), "{r:?}");
 }
 
 #[test]

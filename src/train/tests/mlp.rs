@@ -141,7 +141,10 @@ fn mlp_parameter_errors() {
             validation_split: 0.2,
         };
         match spec.validate() {
-            Err(TrainError::InvalidParam(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+            Err(e @ TrainError::InvalidParam { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains(needle), "{needle}: {m}")
+            }
             other => panic!("{needle}: {other:?}"),
         }
     };
@@ -178,7 +181,8 @@ fn mlp_parameter_errors() {
         validation_split: 0.2,
     }
     .validate()
-    .unwrap();
+    .unwrap()
+    .report();
     assert_eq!(
         (
             ok.hidden_layers,

@@ -3,6 +3,7 @@
 
 mod common;
 mod data;
+mod errors;
 mod fitting;
 mod mlp;
 mod quality;

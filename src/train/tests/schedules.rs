@@ -64,7 +64,10 @@ fn bad_schedules_and_losses_are_rejected() {
             validation_split: 0.2,
         };
         match spec.validate() {
-            Err(TrainError::InvalidParam(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+            Err(e @ TrainError::InvalidParam { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains(needle), "{needle}: {m}")
+            }
             other => panic!("{needle}: expected InvalidParam, got {other:?}"),
         }
     };
@@ -126,7 +129,7 @@ fn bad_schedules_and_losses_are_rejected() {
             },
             validation_split: 0.2,
         };
-        assert_eq!(spec.validate().unwrap().loss, loss);
+        assert_eq!(spec.validate().unwrap().report().loss, loss);
     }
 }
 
@@ -274,7 +277,10 @@ fn newton_solver_matches_reference_logistic() {
             validation_split: 0.2,
         };
         match spec.validate() {
-            Err(TrainError::InvalidParam(m)) => assert!(m.contains(needle), "{needle}: {m}"),
+            Err(e @ TrainError::InvalidParam { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains(needle), "{needle}: {m}")
+            }
             other => panic!("{needle}: {other:?}"),
         }
     }

@@ -1,0 +1,89 @@
+//! One fit function per algorithm family ([`linear`], [`logistic`],
+//! [`softmax`], [`mlp`]), each taking its resolved solver settings and the
+//! [`Prepared`] inputs, and returning the model with its learning curve.
+
+pub mod linear;
+pub mod logistic;
+pub mod mlp;
+pub mod softmax;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use ndarray::Array1;
+use ndarray::Array2;
+
+use super::objective::RegLoss;
+use super::optim::{EpochRecord, OptimConfig};
+use crate::models::scaler::Scaler;
+use crate::models::{Model, Schema};
+
+pub type EpochCallback<'a> = &'a mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>;
+
+/// Training inputs on features standardised with the training rows' scaler.
+/// Owned, so an objective can take the n×d matrix without copying it.
+pub struct Prepared {
+    pub schema: Schema,
+    pub scaler: Scaler,
+    pub x: Array2<f64>,
+    /// Regression values or class indices.
+    pub y: Array1<f64>,
+    pub validation: Option<(Array2<f64>, Array1<f64>)>,
+    /// 0 for regression.
+    pub n_classes: usize,
+}
+
+impl Prepared {
+    pub fn n_features(&self) -> usize {
+        self.x.ncols()
+    }
+}
+
+/// A trained model, its learning curve and the number of epochs run.
+pub struct Trained {
+    pub model: Arc<dyn Model>,
+    pub history: Vec<EpochRecord>,
+    pub epochs_run: usize,
+}
+
+/// y = mean + s·y'. Regression solvers work on the standardised target y' so
+/// that default learning rates suit any target scale.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetScale {
+    pub mean: f64,
+    pub s: f64,
+}
+
+impl TargetScale {
+    pub fn of(y: &Array1<f64>) -> Self {
+        let sd = y.std(0.0);
+        TargetScale {
+            mean: y.mean().unwrap_or(0.0),
+            s: if sd.is_finite() && sd > 0.0 { sd } else { 1.0 },
+        }
+    }
+
+    pub fn apply(&self, y: &Array1<f64>) -> Array1<f64> {
+        y.mapv(|v| (v - self.mean) / self.s)
+    }
+
+    /// The loss and optimiser settings of the same problem in scaled units.
+    /// With r = s·r': ½r² = s²·½r'², |r| = s·|r'|, huber_δ(r) = s²·huber_{δ/s}(r');
+    /// dividing F by the loss's factor gives the equivalent l1/l2, and
+    /// reported losses are multiplied back by it.
+    pub fn rescale(&self, loss: RegLoss, optim: &OptimConfig) -> (RegLoss, OptimConfig) {
+        let s = self.s;
+        let (loss, scale, l1, l2) = match loss {
+            RegLoss::Mae => (RegLoss::Mae, s, optim.l1, optim.l2 * s),
+            RegLoss::Huber(d) => (RegLoss::Huber(d / s), s * s, optim.l1 / s, optim.l2),
+            RegLoss::Mse => (RegLoss::Mse, s * s, optim.l1 / s, optim.l2),
+        };
+        let cfg = OptimConfig {
+            l1,
+            l2,
+            loss_scale: scale,
+            ..optim.clone()
+        };
+        (loss, cfg)
+    }
+}
