@@ -181,7 +181,7 @@ async fn versions_and_aliases_select_what_serves() {
     assert_eq!(train_iris(&restarted, "m", None).await, 3);
 }
 
-/// The predict route is served by the edge directly (src/api/edge.rs, `Direct`) except
+/// The predict route is served by the edge directly (src/api/edge/hot.rs, `Direct`) except
 /// for a percent-encoded name, which goes through axum's router: both must answer alike.
 #[tokio::test]
 async fn predict_answers_alike_with_and_without_the_router() {

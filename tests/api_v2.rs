@@ -322,7 +322,7 @@ async fn bad_requests_get_the_v2_error_body_and_change_nothing() {
     assert_eq!(ok.status, StatusCode::OK);
 }
 
-/// Infer is served by the edge directly (src/api/edge.rs, `Direct`) except for a
+/// Infer is served by the edge directly (src/api/edge/hot.rs, `Direct`) except for a
 /// percent-encoded name, which goes through axum's router: both read the body to the
 /// same limit and answer alike.
 #[tokio::test]
