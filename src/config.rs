@@ -153,9 +153,13 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitoringConfig {
     /// Rows of recent predictions kept by request id for feedback (about 8 bytes a row
-    /// plus ~100 bytes and the id a request); 0 turns the log off. Default 10000
-    /// (≈ 1.4 MiB at one row a request).
+    /// plus ~72 bytes and the id a request, and up to as much again in spare ring
+    /// capacity); 0 turns the log off. Default 10000 (≈ 1.1–2.2 MiB at one row a request
+    /// with a UUID id).
     pub prediction_log_rows: usize,
+    /// Bound on the bytes the prediction log allocates, whatever the rows and ids; the
+    /// oldest requests are dropped first. 0 turns the log off. Default 16 MiB.
+    pub prediction_log_bytes: usize,
     /// Labelled rows in each version's online-metrics window. Default 1000.
     pub feedback_window: usize,
     /// Live rows in each version's drift window. Default 1000.
@@ -173,6 +177,7 @@ impl Default for MonitoringConfig {
     fn default() -> Self {
         Self {
             prediction_log_rows: 10_000,
+            prediction_log_bytes: 16 * 1024 * 1024,
             feedback_window: 1000,
             drift_window: 1000,
             drift_bins: 10,

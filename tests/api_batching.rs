@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{app_with, config, read_csv, sample, fixture, TestApp};
+use common::{app_with, config, fixture, read_csv, sample, TestApp};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, TensorData};
 use super::{parse_version, V2};
-use crate::api::edge::{Direct, DirectFuture, REQUEST_ID};
+use crate::api::edge::{Direct, DirectFuture, MAX_REQUEST_ID_LEN, REQUEST_ID};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{read_body, AppPath};
 use crate::models::tensors::{DataType, OutputSpec, Role};
@@ -154,6 +154,16 @@ async fn run(
     body: &[u8],
 ) -> Result<Json<InferResponse>, ApiError> {
     let (req, json_len) = parse_body(headers, body)?;
+    // The body's id is logged like the header's, so it has the header's bound.
+    if req
+        .id
+        .as_ref()
+        .is_some_and(|id| id.len() > MAX_REQUEST_ID_LEN)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "id must be at most {MAX_REQUEST_ID_LEN} bytes"
+        )));
+    }
     // The request's own id, else the edge's `x-request-id`: either joins feedback.
     let header_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
     let id = req.id.clone().or_else(|| header_id.map(str::to_string));

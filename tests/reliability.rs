@@ -1,0 +1,109 @@
+//! Resource bounds under hostile or broken clients, through the whole HTTP stack: request
+//! ids and the prediction log's memory, stalled bodies, and the store's leftovers.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+
+const ROW: [f64; 4] = [5.1, 3.5, 1.4, 0.2];
+
+fn predict_with_id(id: &str) -> Request<Body> {
+    Request::post("/v1/models/iris/predict")
+        .header("content-type", "application/json")
+        .header("x-request-id", id)
+        .body(Body::from(json!({"instances": [ROW]}).to_string()))
+        .unwrap()
+}
+
+async fn log_usage(app: &TestApp) -> Value {
+    let m = app.get("/v1/models/iris/monitoring").await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    m.body["prediction_log"].clone()
+}
+
+fn assert_invalid_input(r: &Reply) {
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["code"], "invalid_input", "{}", r.text);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("128"),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn an_overlong_request_id_is_refused_before_the_handler_and_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    train_iris(&app, "iris", None).await;
+
+    let long = "a".repeat(129);
+    let r = app.request(predict_with_id(&long)).await;
+    assert_invalid_input(&r);
+    // The response carries a generated id, not the refused one.
+    let echoed = r.headers["x-request-id"].to_str().unwrap();
+    assert!(echoed.len() <= 128 && echoed != long, "{echoed}");
+    // Refused whatever the route, before the handler (here: not even a JSON body).
+    let r = app
+        .request(
+            Request::post("/v1/models/absent/predict")
+                .header("x-request-id", "b".repeat(60_000))
+                .body(Body::from("not json"))
+                .unwrap(),
+        )
+        .await;
+    assert_invalid_input(&r);
+    // A V2 request's own id has the same bound.
+    let infer = json!({"id": long, "inputs": [{"name": "input", "shape": [1, 4],
+        "datatype": "FP64", "data": [ROW]}]});
+    assert_invalid_input(&app.post("/v2/models/iris/infer", infer).await);
+    assert_eq!(log_usage(&app).await["entries"], 0);
+
+    // 128 bytes is still an id.
+    let ok = "c".repeat(128);
+    let r = app.request(predict_with_id(&ok)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.headers["x-request-id"], ok.as_str());
+    assert_eq!(log_usage(&app).await["entries"], 1);
+}
+
+#[tokio::test]
+async fn the_prediction_log_stays_within_its_byte_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    let bound = 64 * 1024;
+    cfg.monitoring.prediction_log_rows = 1_000_000;
+    cfg.monitoring.prediction_log_bytes = bound;
+    let app = app_with(cfg).await;
+    train_iris(&app, "iris", None).await;
+
+    let id = |i: usize| format!("{i:0>128}");
+    for i in 0..2000 {
+        let r = app.request(predict_with_id(&id(i))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let usage = log_usage(&app).await;
+    let bytes = usage["bytes"].as_u64().unwrap();
+    assert!(bytes > 0 && bytes <= bound as u64, "{usage}");
+    assert_eq!(usage["capacity_bytes"], bound);
+    let entries = usage["entries"].as_u64().unwrap();
+    assert!((100..2000).contains(&entries), "{usage}");
+    // The newest requests are the ones kept: feedback still joins the last one.
+    let r = app
+        .post(
+            "/v1/models/iris/feedback",
+            json!({"request_id": id(1999), "actual": [0]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            "/v1/models/iris/feedback",
+            json!({"request_id": id(0), "actual": [0]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+}
