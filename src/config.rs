@@ -103,7 +103,42 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// When set, every route except /healthz, /readyz and /metrics requires
     /// `Authorization: Bearer <api_key>` (401 `unauthorized` otherwise). Default unset.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+/// A setting that must not reach logs: its `Debug` and `Display` print `***`, so the
+/// whole `Config` can be logged at start-up. Read as a plain string from files and the
+/// environment (`serde(transparent)`); [`Secret::expose`] is the one way to its value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Background training jobs.
@@ -314,7 +349,12 @@ impl Config {
         if self.server.concurrency_limit == 0 {
             return bad("server.concurrency_limit must be > 0");
         }
-        if self.server.api_key.as_deref().is_some_and(|k| k.len() < 8) {
+        if self
+            .server
+            .api_key
+            .as_ref()
+            .is_some_and(|k| k.expose().len() < 8)
+        {
             return bad("server.api_key must be at least 8 characters");
         }
         if self.training.max_concurrent_jobs == 0 {
@@ -404,6 +444,18 @@ mod tests {
     }
 
     #[test]
+    fn the_api_key_never_shows_in_the_logged_config() {
+        let mut c = Config::default();
+        c.server.api_key = Some("hunter2-secret-key".into());
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("api_key: Some(***)"), "{shown}");
+        let key = c.server.api_key.as_ref().map(Secret::expose);
+        assert_eq!(key, Some("hunter2-secret-key"));
+        assert_eq!(Secret::new("x").to_string(), "***");
+    }
+
+    #[test]
     fn bad_host_is_rejected() {
         let c = Config {
             host: "not an ip".into(),
@@ -442,6 +494,12 @@ mod tests {
             };
             let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
             assert_eq!(c.port, 4000);
+            jail.set_env("MODELD_SERVER__API_KEY", "from-env-key");
+            let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.server.api_key.as_ref().map(Secret::expose),
+                Some("from-env-key")
+            );
             jail.set_env("MODELD_SERVER__NO_SUCH_KEY", "1");
             assert!(Config::load(file, &flags).is_err());
             Ok(())

@@ -139,7 +139,7 @@ where
         let shared = self.shared.clone();
         let refused = if id_too_long {
             Some(Refused::RequestIdTooLong)
-        } else if !auth::authorized(shared.state.cfg.server.api_key.as_deref(), &req) {
+        } else if !auth::authorized(shared.state.cfg.server.api_key.as_ref(), &req) {
             Some(Refused::Unauthorized)
         } else if !shared.admission.admit() {
             Some(Refused::Overloaded)
