@@ -97,6 +97,10 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Per-request deadline in milliseconds (504 `timeout` after it). Default 30000.
     pub request_timeout_ms: u64,
+    /// Longest wait for the rest of a request body once reading it has had to wait, in
+    /// milliseconds (408 `timeout` after it): a client that stalls its body holds an
+    /// in-flight slot this long, not `request_timeout_ms`. Default 5000.
+    pub body_timeout_ms: u64,
     /// Requests handled at once; more are shed with 503 `overloaded`. Default 1024.
     pub concurrency_limit: usize,
     /// Upper bound on how long shutdown waits for in-flight requests, in ms. Default 10000.
@@ -253,6 +257,7 @@ impl Default for ServerConfig {
         Self {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_ms: 30_000,
+            body_timeout_ms: 5_000,
             concurrency_limit: 1024,
             shutdown_grace_ms: 10_000,
             api_key: None,
@@ -345,6 +350,9 @@ impl Config {
         }
         if self.server.request_timeout_ms == 0 {
             return bad("server.request_timeout_ms must be > 0");
+        }
+        if self.server.body_timeout_ms == 0 {
+            return bad("server.body_timeout_ms must be > 0");
         }
         if self.server.concurrency_limit == 0 {
             return bad("server.concurrency_limit must be > 0");

@@ -1,4 +1,5 @@
-//! The real `modeld` binary on loopback: secrets kept out of its logs and metrics.
+//! The real `modeld` binary on loopback: secrets kept out of its logs and metrics, and
+//! clients that stall their bodies.
 
 mod support;
 
@@ -99,4 +100,39 @@ fn the_api_key_never_reaches_the_logs_or_the_metrics() {
     assert!(!logs.contains(key), "the key is in the logs:\n{logs}");
     // The setting is shown, masked.
     assert!(logs.contains("api_key: Some(***)"), "{logs}");
+}
+
+#[test]
+fn clients_that_stall_their_bodies_get_408_and_free_their_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = modeld(dir.path())
+        .env("MODELD_SERVER__CONCURRENCY_LIMIT", "2")
+        .env("MODELD_SERVER__BODY_TIMEOUT_MS", "300")
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .spawn()
+        .unwrap();
+    let lines = collect_output(&mut child);
+    let addr = listening_addr(&lines);
+    let _guard = Guard(child);
+    wait_ready(&addr);
+
+    // Headers and a tenth of the body, then nothing: as many as the server takes at once.
+    let stalled: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let head = "POST /v1/models/absent/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"instances\"";
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    for mut s in stalled {
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let response = String::from_utf8_lossy(&buf[..n]);
+        assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+        assert!(response.contains("\"code\":\"timeout\""), "{response}");
+    }
+    let (status, body) = http(&addr, "GET", "/v1/models", None);
+    assert_eq!(status, 200, "{body}");
 }

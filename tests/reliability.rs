@@ -3,10 +3,14 @@
 
 mod common;
 
-use axum::body::Body;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use common::*;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 const ROW: [f64; 4] = [5.1, 3.5, 1.4, 0.2];
 
@@ -106,4 +110,49 @@ async fn the_prediction_log_stays_within_its_byte_bound() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+}
+
+/// A request whose body sends its first bytes and then never ends.
+fn stalled(uri: &str) -> Request<Body> {
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+        b"{\"instances\": [[5.1, ",
+    ))]);
+    let body = Body::from_stream(first.chain(futures_util::stream::pending()));
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stalled_bodies_time_out_with_408_and_give_their_slots_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.server.concurrency_limit = 2;
+    cfg.server.body_timeout_ms = 200;
+    let app = app_with(cfg).await;
+    train_iris(&app, "iris", None).await;
+
+    let started = Instant::now();
+    // One on the edge's direct predict path, one on V2 infer's body read: both slots.
+    let calls = ["/v1/models/iris/predict", "/v2/models/iris/infer"].map(|uri| {
+        let router = app.router.clone();
+        tokio::spawn(router.oneshot(stalled(uri)))
+    });
+    for call in calls {
+        let res = call.await.unwrap().unwrap();
+        assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "timeout", "{body}");
+    }
+    // Far sooner than the request deadline (30 s); generous for a loaded machine.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(app.router.in_flight(), 0);
+    let r = app
+        .post("/v1/models/iris/predict", json!({"instances": [ROW]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }

@@ -96,7 +96,7 @@ async fn serve(
 ) -> Result<Json<InferResponse>, ApiError> {
     let (parts, body) = req.into_parts();
     // A body that cannot be read is a 400 `invalid_input`: it need not be JSON.
-    let body = read_body(body, state.cfg.server.body_limit_bytes)
+    let body = read_body(body, &state.cfg.server)
         .await
         .map_err(|e| match e {
             ApiError::InvalidJson(msg) => ApiError::BadRequest(msg),
