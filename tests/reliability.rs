@@ -156,3 +156,110 @@ async fn stalled_bodies_time_out_with_408_and_give_their_slots_back() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
+
+/// Sets `path`'s modification time `secs` from now (negative: in the past).
+fn touch(path: &std::path::Path, secs: i64) {
+    let now = std::time::SystemTime::now();
+    let at = if secs < 0 {
+        now - Duration::from_secs(secs.unsigned_abs())
+    } else {
+        now + Duration::from_secs(secs.unsigned_abs())
+    };
+    std::fs::File::open(path).unwrap().set_modified(at).unwrap();
+}
+
+#[tokio::test]
+async fn the_store_janitor_removes_leftovers_of_interrupted_writes_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = app(dir.path()).await;
+    train_iris(&first, "iris", None).await;
+    drop(first);
+
+    // What a crash leaves: half-written version folders and files, versions renamed away
+    // but not deleted, and a model folder holding nothing else.
+    let models = dir.path().join("models");
+    let iris = models.join("iris");
+    let old = [
+        iris.join(".tmp-0a1b"),
+        iris.join(".tmp-2c3d"),
+        iris.join(".deleted-1-4e5f"),
+        models.join(".tmp-6a7b"),
+        models.join("ghost/.deleted-2-8c9d"),
+    ];
+    for (i, path) in old.iter().enumerate() {
+        if i % 2 == 0 {
+            std::fs::create_dir_all(path).unwrap();
+            std::fs::write(path.join("model.json"), "{").unwrap();
+        } else {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "{").unwrap();
+        }
+        touch(path, -3600);
+    }
+    touch(&models.join("ghost"), -3600);
+    // Newer than the start (another process's write in progress), and not a leftover.
+    let fresh = iris.join(".tmp-fresh");
+    std::fs::write(&fresh, "{").unwrap();
+    touch(&fresh, 3600);
+    let notes = iris.join("notes.txt");
+    std::fs::write(&notes, "mine").unwrap();
+    touch(&notes, -3600);
+
+    let app = app(dir.path()).await;
+    for path in &old {
+        assert!(!path.exists(), "{} is left", path.display());
+    }
+    assert!(
+        !models.join("ghost").exists(),
+        "the emptied model folder is left"
+    );
+    assert!(fresh.exists() && notes.exists() && iris.join("1/model.json").exists());
+    let r = app
+        .post("/v1/models/iris/predict", json!({"instances": [ROW]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.get("/v1/models").await;
+    assert_eq!(
+        r.body["models"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_last_version_removes_the_model_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let models = dir.path().join("models");
+    train_iris(&app, "iris", Some("production")).await;
+    assert!(models.join("iris/aliases.json").exists());
+    let r = app
+        .call("DELETE", "/v1/models/iris/aliases/production", None)
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = app.call("DELETE", "/v1/models/iris/versions/1", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert!(!models.join("iris").exists(), "the model folder is left");
+    assert_eq!(
+        app.get("/v1/models/iris").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A folder with a file of the operator's (its version policy) is kept, without the
+    // aliases that now point nowhere.
+    train_iris(&app, "kept", Some("staging")).await;
+    std::fs::write(models.join("kept/policy.json"), r#"{"all": {}}"#).unwrap();
+    app.call("DELETE", "/v1/models/kept/aliases/staging", None)
+        .await;
+    let r = app.call("DELETE", "/v1/models/kept/versions/1", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert!(models.join("kept/policy.json").exists());
+    assert!(!models.join("kept/aliases.json").exists());
+    assert!(!models.join("kept/1").exists());
+
+    drop(app);
+    let restarted = common::app(dir.path()).await;
+    let r = restarted.get("/v1/models").await;
+    assert_eq!(r.body["models"], json!([]), "{}", r.text);
+}
