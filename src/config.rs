@@ -102,13 +102,52 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Per-request deadline in milliseconds (504 `timeout` after it). Default 30000.
     pub request_timeout_ms: u64,
+    /// Longest wait for the rest of a request body once reading it has had to wait, in
+    /// milliseconds (408 `timeout` after it): a client that stalls its body holds an
+    /// in-flight slot this long, not `request_timeout_ms`. Default 5000.
+    pub body_timeout_ms: u64,
     /// Requests handled at once; more are shed with 503 `overloaded`. Default 1024.
     pub concurrency_limit: usize,
     /// Upper bound on how long shutdown waits for in-flight requests, in ms. Default 10000.
     pub shutdown_grace_ms: u64,
     /// When set, every route except /healthz, /readyz and /metrics requires
     /// `Authorization: Bearer <api_key>` (401 `unauthorized` otherwise). Default unset.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+/// A setting that must not reach logs: its `Debug` and `Display` print `***`, so the
+/// whole `Config` can be logged at start-up. Read as a plain string from files and the
+/// environment (`serde(transparent)`); [`Secret::expose`] is the one way to its value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Background training jobs.
@@ -158,9 +197,13 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitoringConfig {
     /// Rows of recent predictions kept by request id for feedback (about 8 bytes a row
-    /// plus ~100 bytes and the id a request); 0 turns the log off. Default 10000
-    /// (≈ 1.4 MiB at one row a request).
+    /// plus ~72 bytes and the id a request, and up to as much again in spare ring
+    /// capacity); 0 turns the log off. Default 10000 (≈ 1.1–2.2 MiB at one row a request
+    /// with a UUID id).
     pub prediction_log_rows: usize,
+    /// Bound on the bytes the prediction log allocates, whatever the rows and ids; the
+    /// oldest requests are dropped first. 0 turns the log off. Default 16 MiB.
+    pub prediction_log_bytes: usize,
     /// Labelled rows in each version's online-metrics window. Default 1000.
     pub feedback_window: usize,
     /// Live rows in each version's drift window. Default 1000.
@@ -178,6 +221,7 @@ impl Default for MonitoringConfig {
     fn default() -> Self {
         Self {
             prediction_log_rows: 10_000,
+            prediction_log_bytes: 16 * 1024 * 1024,
             feedback_window: 1000,
             drift_window: 1000,
             drift_bins: 10,
@@ -220,6 +264,7 @@ impl Default for ServerConfig {
         Self {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_ms: 30_000,
+            body_timeout_ms: 5_000,
             concurrency_limit: 1024,
             shutdown_grace_ms: 10_000,
             api_key: None,
@@ -313,10 +358,18 @@ impl Config {
         if self.server.request_timeout_ms == 0 {
             return bad("server.request_timeout_ms must be > 0");
         }
+        if self.server.body_timeout_ms == 0 {
+            return bad("server.body_timeout_ms must be > 0");
+        }
         if self.server.concurrency_limit == 0 {
             return bad("server.concurrency_limit must be > 0");
         }
-        if self.server.api_key.as_deref().is_some_and(|k| k.len() < 8) {
+        if self
+            .server
+            .api_key
+            .as_ref()
+            .is_some_and(|k| k.expose().len() < 8)
+        {
             return bad("server.api_key must be at least 8 characters");
         }
         if self.training.max_concurrent_jobs == 0 {
@@ -410,6 +463,18 @@ mod tests {
     }
 
     #[test]
+    fn the_api_key_never_shows_in_the_logged_config() {
+        let mut c = Config::default();
+        c.server.api_key = Some("hunter2-secret-key".into());
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("api_key: Some(***)"), "{shown}");
+        let key = c.server.api_key.as_ref().map(Secret::expose);
+        assert_eq!(key, Some("hunter2-secret-key"));
+        assert_eq!(Secret::new("x").to_string(), "***");
+    }
+
+    #[test]
     fn bad_host_is_rejected() {
         let c = Config {
             host: "not an ip".into(),
@@ -448,6 +513,12 @@ mod tests {
             };
             let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
             assert_eq!(c.port, 4000);
+            jail.set_env("MODELD_SERVER__API_KEY", "from-env-key");
+            let c = Config::load(file, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.server.api_key.as_ref().map(Secret::expose),
+                Some("from-env-key")
+            );
             jail.set_env("MODELD_SERVER__NO_SUCH_KEY", "1");
             assert!(Config::load(file, &flags).is_err());
             Ok(())

@@ -50,6 +50,13 @@ pub fn app(state: AppState) -> Result<api::App, StartError> {
 /// Reads the store into the registry, trains missing demo models if enabled, and marks
 /// the server ready. Blocking: call it from the blocking pool.
 pub fn load_store(state: &AppState) {
+    match state.registry.remove_leftovers() {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(removed = ?removed, "removed leftovers of interrupted store writes");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "store leftovers could not be cleaned"),
+    }
     match state.registry.reload_all() {
         Ok(snap) => tracing::info!(models = snap.models.len(), "model store loaded"),
         Err(e) => tracing::error!(error = %e, "model store could not be read"),

@@ -78,6 +78,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("request timed out")]
     Timeout,
+    /// 408: the client did not send its body in time (`server.body_timeout_ms`).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
 }
 
 /// The detail of a 500, carried on the response for the edge to log; never serialised.
@@ -104,6 +107,7 @@ impl ApiError {
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
         }
     }
 
@@ -123,6 +127,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
             StatusCode::NOT_FOUND => ApiError::NotFound(text),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(text),
+            StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
             StatusCode::CONFLICT => ApiError::Conflict(text),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(0),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
@@ -274,6 +279,7 @@ mod tests {
             ApiError::Overloaded,
             ApiError::Unavailable(String::new()),
             ApiError::Timeout,
+            ApiError::RequestTimeout,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for e in &all {
@@ -287,7 +293,9 @@ mod tests {
 
     #[test]
     fn statuses_map_back_onto_the_table() {
-        for status in [400u16, 401, 404, 405, 409, 413, 415, 429, 500, 503, 504] {
+        for status in [
+            400u16, 401, 404, 405, 408, 409, 413, 415, 429, 500, 503, 504,
+        ] {
             let status = StatusCode::from_u16(status).unwrap();
             let e = ApiError::from_status(status, "x".into());
             assert_eq!(e.status(), status, "{status}");

@@ -1,16 +1,22 @@
 //! Extractors that turn every rejection into API.md's JSON error body.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
-use http_body::Body as _;
-use http_body_util::BodyExt;
+use http_body::{Body as _, Frame};
 use serde::de::value::MapDeserializer;
 use serde::de::DeserializeOwned;
 
+use crate::api::edge::deadline::Timer;
 use crate::api::error::ApiError;
+use crate::config::ServerConfig;
 use crate::state::AppState;
 
 /// `Json<T>` whose rejections are [`ApiError`]s: syntax errors are 400 `invalid_json`,
@@ -34,7 +40,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
                 Err(rejection) => Err(reject(rejection)),
             };
         }
-        let bytes = read_body(req.into_body(), state.cfg.server.body_limit_bytes).await?;
+        let bytes = read_body(req.into_body(), &state.cfg.server).await?;
         // The plain parse is the hot path; axum's own parse (which tracks the JSON path
         // for its message) only runs to explain a body that failed.
         match serde_json::from_slice(&bytes) {
@@ -47,18 +53,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
     }
 }
 
-/// The whole body, refused with 413 past `limit` bytes. axum's `Bytes` extractor does the
-/// same through a boxed `Limited` body and a `Collect` buffer list; here a body that
-/// arrives in one chunk, as every small request does, is passed on as it came.
-pub(crate) async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// The whole body, refused with 413 past `server.body_limit_bytes` and with 408 when the
+/// client stalls it for `server.body_timeout_ms`. axum's `Bytes` extractor does the same
+/// through a boxed `Limited` body and a `Collect` buffer list; here a body that arrives
+/// in one chunk, as every small request does, is passed on as it came.
+pub(crate) async fn read_body(mut body: Body, cfg: &ServerConfig) -> Result<Bytes, ApiError> {
+    let limit = cfg.body_limit_bytes;
     let too_large = || ApiError::PayloadTooLarge(limit);
     if usize::try_from(body.size_hint().lower()).map_or(true, |declared| declared > limit) {
         return Err(too_large());
     }
+    let timeout = Duration::from_millis(cfg.body_timeout_ms);
+    let mut timer = std::pin::pin!(None::<Timer>);
     let mut first: Option<Bytes> = None;
     let mut joined: Option<Vec<u8>> = None;
     let mut len = 0usize;
-    while let Some(frame) = body.frame().await {
+    while let Some(frame) = next_frame(&mut body, timer.as_mut(), timeout).await? {
         let frame = frame.map_err(|e| {
             ApiError::InvalidJson(format!("Failed to buffer the request body: {e}"))
         })?;
@@ -85,6 +95,48 @@ pub(crate) async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, Api
         Some(all) => Bytes::from(all),
         None => first.unwrap_or_default(),
     })
+}
+
+/// The body's next frame, or 408 once it has kept the reader waiting for `timeout`.
+/// The timer is made at the first wait, not per request: a body that has already
+/// arrived, as a small request's has, is read without a clock read or a timer.
+async fn next_frame(
+    body: &mut Body,
+    mut timer: Pin<&mut Option<Timer>>,
+    timeout: Duration,
+) -> Result<Option<Result<Frame<Bytes>, axum::Error>>, ApiError> {
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
+            return Poll::Ready(Ok(frame));
+        }
+        if timer.is_none() {
+            // Outside the coop budget, as the edge's deadline is: a busy task still
+            // times out.
+            let sleep = tokio::time::sleep(timeout);
+            timer.set(Some(tokio::task::coop::unconstrained(sleep)));
+        }
+        match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(ApiError::RequestTimeout)),
+            _ => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The raw body, read as [`read_body`] does (413 past the limit, 408 when stalled); an
+/// unreadable body is a 400 `invalid_input`, as it need not be JSON.
+pub struct AppBody(pub Bytes);
+
+impl FromRequest<AppState> for AppBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match read_body(req.into_body(), &state.cfg.server).await {
+            Ok(bytes) => Ok(AppBody(bytes)),
+            Err(ApiError::InvalidJson(msg)) => Err(ApiError::BadRequest(msg)),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 /// `application/json` or any `+json` media type, as axum's `Json` accepts.

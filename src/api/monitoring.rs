@@ -12,7 +12,7 @@ use super::extract::{AppJson, AppPath};
 use super::instances::{to_matrix, Instance};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::models::{Model, Schema};
-use crate::monitor::VersionReport;
+use crate::monitor::{LogUsage, VersionReport};
 use crate::serving::{Codec, Context, ModelRef, Prediction};
 use crate::state::AppState;
 use crate::train::Metrics as Quality;
@@ -191,13 +191,6 @@ pub struct MonitoringResponse {
     pub prediction_log: LogUsage,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct LogUsage {
-    pub entries: usize,
-    pub rows: usize,
-    pub capacity_rows: usize,
-}
-
 /// Online metrics and feature drift (PSI) per version.
 #[utoipa::path(get, path = "/v1/models/{name}/monitoring", tag = "monitoring",
     params(("name" = String, Path, description = "Model name")),
@@ -213,15 +206,9 @@ pub async fn monitoring(
         .values()
         .filter_map(|v| state.serving.report(&name, v))
         .collect();
-    let monitor = state.serving.monitor();
-    let (entries, rows) = monitor.log_usage();
     Ok(Json(MonitoringResponse {
         model: name,
         versions,
-        prediction_log: LogUsage {
-            entries,
-            rows,
-            capacity_rows: monitor.config().prediction_log_rows,
-        },
+        prediction_log: state.serving.monitor().log_usage(),
     }))
 }

@@ -3,8 +3,6 @@
 //! `GET /v1/models/{name}/versions/{v}/export?format=onnx` returns a version as an ONNX
 //! file any ONNX runtime can run.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{blocking, AppPath, AppQuery};
+use super::extract::{blocking, AppBody, AppPath, AppQuery};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::models::onnx::OnnxArtifact;
 use crate::registry::VersionMeta;
@@ -54,7 +52,7 @@ pub async fn import(
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ImportQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    AppBody(body): AppBody,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
     let octet = headers
         .get(header::CONTENT_TYPE)
@@ -65,13 +63,6 @@ pub async fn import(
             "send the .onnx file as the body with Content-Type: application/octet-stream".into(),
         ));
     }
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(state.cfg.server.body_limit_bytes)
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })?;
     if body.is_empty() {
         return Err(ApiError::InvalidInput(
             "the body is empty: send the .onnx file".into(),

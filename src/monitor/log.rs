@@ -1,5 +1,6 @@
 //! Recent predictions by request id, so ground truth sent later can be joined to what
-//! was predicted. Bounded by the total number of rows held; the oldest requests go first.
+//! was predicted. Bounded by the total number of rows held and by the bytes its rings
+//! take; the oldest requests go first.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -27,6 +28,8 @@ pub struct LoggedPrediction {
 #[derive(Debug, Default)]
 pub struct PredictionLog {
     capacity_rows: usize,
+    /// Bound on [`PredictionLog::bytes`], the rings' allocation.
+    capacity_bytes: usize,
     /// Predictions of every request in `requests`, in the same order.
     values: VecDeque<f64>,
     /// Ids of every request in `requests`, in the same order.
@@ -54,16 +57,37 @@ struct Slot {
     consumed: bool,
 }
 
-/// Rough bytes per logged request beyond its 8-byte-per-row predictions and its id's
-/// bytes: the ring slot, its id hash and the rings' spare capacity.
-pub const BYTES_PER_ENTRY: usize = 100;
+/// Bytes a logged request holds beyond its predictions and its id: its ring slot and
+/// its id hash.
+const ENTRY_BYTES: usize = std::mem::size_of::<Slot>() + std::mem::size_of::<u64>();
+const VALUE_BYTES: usize = std::mem::size_of::<f64>();
 
 impl PredictionLog {
-    pub fn new(capacity_rows: usize) -> Self {
+    pub fn new(capacity_rows: usize, capacity_bytes: usize) -> Self {
         Self {
             capacity_rows,
+            capacity_bytes,
             ..Self::default()
         }
+    }
+
+    /// Bytes the requests held now take in the rings.
+    fn held_bytes(&self) -> usize {
+        self.values.len() * VALUE_BYTES + self.id_bytes.len() + self.requests.len() * ENTRY_BYTES
+    }
+
+    /// Bytes the rings have allocated, spare capacity included.
+    pub fn bytes(&self) -> usize {
+        self.values.capacity() * VALUE_BYTES
+            + self.id_bytes.capacity()
+            + self.requests.capacity() * std::mem::size_of::<Slot>()
+            + self.id_hashes.capacity() * std::mem::size_of::<u64>()
+    }
+
+    /// What held requests may take: half the bound, because the rings grow by doubling
+    /// and so may have allocated up to twice what they hold.
+    fn held_budget(&self) -> usize {
+        self.capacity_bytes / 2
     }
 
     /// Logs a request; a batch larger than the whole log is not kept. A client reusing a
@@ -76,11 +100,18 @@ impl PredictionLog {
         predictions: &[f64],
     ) {
         let n = predictions.len();
-        if request_id.is_empty() || n == 0 || n > self.capacity_rows {
+        let cost = n
+            .saturating_mul(VALUE_BYTES)
+            .saturating_add(request_id.len() + ENTRY_BYTES);
+        if request_id.is_empty() || n == 0 || n > self.capacity_rows || cost > self.held_budget() {
             return;
         }
-        while self.values.len() + n > self.capacity_rows {
-            self.evict_oldest();
+        while self.values.len() + n > self.capacity_rows
+            || self.held_bytes() + cost > self.held_budget()
+        {
+            if !self.evict_oldest() {
+                break;
+            }
         }
         self.id_hashes.push_back(self.hasher.hash_one(request_id));
         self.requests.push_back(Slot {
@@ -94,11 +125,22 @@ impl PredictionLog {
         });
         self.values.extend(predictions);
         self.id_bytes.extend(request_id.as_bytes());
+        // Evicting frees no capacity, so a change in the mix of traffic (first many
+        // one-row requests, then fewer large ones) can leave each ring at the largest it
+        // ever was. Then all are trimmed to what they hold, which is at most half the
+        // bound; steady traffic never gets here, since doubling what it holds fits.
+        if self.bytes() > self.capacity_bytes {
+            self.values.shrink_to_fit();
+            self.id_bytes.shrink_to_fit();
+            self.requests.shrink_to_fit();
+            self.id_hashes.shrink_to_fit();
+        }
     }
 
-    fn evict_oldest(&mut self) {
+    /// Drops the oldest request; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
         let Some(oldest) = self.requests.pop_front() else {
-            return;
+            return false;
         };
         self.id_hashes.pop_front();
         self.values.drain(..oldest.rows.min(self.values.len()));
@@ -106,6 +148,7 @@ impl PredictionLog {
         self.id_bytes
             .drain(..oldest.id_len.min(self.id_bytes.len()));
         self.first_id_byte += oldest.id_len as u64;
+        true
     }
 
     /// Position in `requests` of the newest request logged under `request_id`.
@@ -157,6 +200,10 @@ impl PredictionLog {
     pub fn capacity_rows(&self) -> usize {
         self.capacity_rows
     }
+
+    pub fn capacity_bytes(&self) -> usize {
+        self.capacity_bytes
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +217,7 @@ mod tests {
 
     #[test]
     fn oldest_requests_are_dropped_to_stay_within_capacity() {
-        let mut log = PredictionLog::new(10);
+        let mut log = PredictionLog::new(10, 1 << 20);
         insert(&mut log, "a", 4);
         insert(&mut log, "b", 4);
         insert(&mut log, "c", 4);
@@ -184,7 +231,7 @@ mod tests {
 
     #[test]
     fn ids_are_matched_on_their_bytes_not_their_prefix() {
-        let mut log = PredictionLog::new(100);
+        let mut log = PredictionLog::new(100, 1 << 20);
         log.insert("req-1", &"m".into(), 1, &[1.0]);
         log.insert("req-10", &"m".into(), 1, &[10.0]);
         log.insert("req-1é", &"m".into(), 1, &[2.0]);
@@ -196,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_reused_id_answers_with_its_latest_request() {
-        let mut log = PredictionLog::new(10);
+        let mut log = PredictionLog::new(10, 1 << 20);
         log.insert("b", &"m".into(), 1, &[1.0, 2.0, 3.0, 4.0]);
         log.insert("c", &"m".into(), 1, &[5.0]);
         log.insert("b", &"other".into(), 2, &[6.0, 7.0]);
@@ -213,7 +260,7 @@ mod tests {
 
     #[test]
     fn predictions_and_feedback_marks_survive_wrapping_many_times() {
-        let mut log = PredictionLog::new(7);
+        let mut log = PredictionLog::new(7, 1 << 20);
         for i in 0..1000u32 {
             let rows = (i % 3 + 1) as usize;
             let values: Vec<f64> = (0..rows).map(|r| f64::from(i) * 10.0 + r as f64).collect();
@@ -229,5 +276,30 @@ mod tests {
         assert_eq!(before.predictions, vec![9980.0, 9981.0, 9982.0]);
         assert!(before.consumed);
         assert!(log.get("990").is_none());
+    }
+
+    #[test]
+    fn the_rings_stay_within_the_byte_bound_whatever_the_mix_of_requests() {
+        let bound = 16 * 1024;
+        let mut log = PredictionLog::new(1_000_000, bound);
+        let long_id = "x".repeat(120);
+        for i in 0..5000u32 {
+            // Phases of one-row requests with short ids, then large ones with long ids,
+            // so each ring in turn is the one that grows.
+            let (id, rows) = match (i / 500) % 3 {
+                0 => (i.to_string(), 1),
+                1 => (format!("{long_id}{i}"), 1),
+                _ => (i.to_string(), 40),
+            };
+            let values = vec![f64::from(i); rows];
+            log.insert(&id, &"m".into(), 1, &values);
+            assert!(log.bytes() <= bound, "{} bytes after {i}", log.bytes());
+            assert_eq!(log.get(&id).map(|e| e.predictions), Some(values));
+        }
+        // An entry larger than the whole budget is not kept, and evicts nothing.
+        let before = log.len();
+        log.insert("huge", &"m".into(), 1, &vec![0.0; bound]);
+        assert!(log.get("huge").is_none());
+        assert_eq!(log.len(), before);
     }
 }

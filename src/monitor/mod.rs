@@ -58,6 +58,19 @@ pub struct FeatureDrift {
     pub drifted: bool,
 }
 
+/// The prediction log's size, as the monitoring endpoint shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LogUsage {
+    /// Requests held.
+    pub entries: usize,
+    /// Predicted rows held.
+    pub rows: usize,
+    pub capacity_rows: usize,
+    /// Bytes the log's rings have allocated (at most `capacity_bytes`).
+    pub bytes: usize,
+    pub capacity_bytes: usize,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FeedbackError {
     #[error("no logged prediction with request id '{0}' for this model (it may have been evicted from the prediction log)")]
@@ -115,7 +128,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Monitor {
     pub fn new(cfg: MonitoringConfig) -> Self {
         Self {
-            log: Mutex::new(PredictionLog::new(cfg.prediction_log_rows)),
+            log: Mutex::new(PredictionLog::new(
+                cfg.prediction_log_rows,
+                cfg.prediction_log_bytes,
+            )),
             cfg,
             versions: Mutex::new(HashMap::new()),
         }
@@ -160,7 +176,7 @@ impl Monitor {
         x: ArrayView2<f64>,
         predictions: &[f64],
     ) {
-        if self.cfg.prediction_log_rows > 0 {
+        if self.cfg.prediction_log_rows > 0 && self.cfg.prediction_log_bytes > 0 {
             lock(&self.log).insert(request_id, &tracked.name, tracked.version, predictions);
         }
         let mut vm = lock(&tracked.state);
@@ -240,9 +256,15 @@ impl Monitor {
         }
     }
 
-    /// (entries, rows) currently held by the prediction log.
-    pub fn log_usage(&self) -> (usize, usize) {
+    /// What the prediction log holds now.
+    pub fn log_usage(&self) -> LogUsage {
         let log = lock(&self.log);
-        (log.len(), log.rows())
+        LogUsage {
+            entries: log.len(),
+            rows: log.rows(),
+            capacity_rows: log.capacity_rows(),
+            bytes: log.bytes(),
+            capacity_bytes: log.capacity_bytes(),
+        }
     }
 }

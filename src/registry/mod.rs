@@ -114,6 +114,13 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes the leftovers of writes and deletes interrupted before this process
+    /// started (see [`Store::remove_leftovers`]). Blocking (file IO).
+    pub fn remove_leftovers(&self) -> Result<Vec<std::path::PathBuf>, RegistryError> {
+        let _guard = self.lock();
+        Ok(self.store.remove_leftovers()?)
+    }
+
     /// Re-reads the whole store and swaps it in at once. Blocking (file IO).
     pub fn reload_all(&self) -> Result<Arc<Snapshot>, RegistryError> {
         let _guard = self.lock();
@@ -275,6 +282,11 @@ impl Registry {
         entry.versions.remove(&version);
         let mut snap = (*current).clone();
         if entry.versions.is_empty() {
+            // The version is gone either way: a folder that cannot be removed now is
+            // only an empty folder, which the start-up janitor removes.
+            if let Err(e) = self.store.remove_model_if_empty(name) {
+                tracing::warn!(model = name, error = %e, "cannot remove the model's folder");
+            }
             snap.models.remove(name);
         } else {
             snap.models.insert(name.to_string(), Arc::new(entry));

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::models::onnx::{OnnxArtifact, ONNX_FILE};
 use crate::models::{Artifact, Family, Schema};
@@ -40,16 +41,72 @@ pub struct StoredModel {
     pub policy_error: Option<String>,
 }
 
+/// Prefixes of what an interrupted write ([`Store::write_version`], [`write_atomic`]) or
+/// delete ([`Store::remove_version`]) leaves behind; never a model or version name.
+const LEFTOVER_PREFIXES: [&str; 2] = [".tmp-", ".deleted-"];
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// When this process opened the store: leftovers older than this belong to a write
+    /// or delete that can no longer finish.
+    opened_at: SystemTime,
 }
 
 impl Store {
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            opened_at: SystemTime::now(),
+        })
+    }
+
+    /// Start-up janitor: removes the `.tmp-*` and `.deleted-*` leftovers of writes and
+    /// deletes interrupted by a crash, in the store and in every model folder, that are
+    /// older than the store's opening (a newer one may be another process's write in
+    /// progress), then model folders left empty. Returns what was removed; a leftover
+    /// that cannot be removed is skipped, to be tried at the next start.
+    pub fn remove_leftovers(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut removed = sweep(&self.root, self.opened_at);
+        for name in self.model_names()? {
+            let dir = self.model_dir(&name);
+            // Read before sweeping, which makes the folder new: one changed since the
+            // opening may be another process's model in the making.
+            let untouched = modified_before(&dir, self.opened_at);
+            removed.extend(sweep(&dir, self.opened_at));
+            // Fails, as it should, unless the folder is empty.
+            if untouched && fs::remove_dir(&dir).is_ok() {
+                removed.push(dir);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// After a model's last version was deleted: removes its aliases.json (whose
+    /// aliases can point nowhere now) and its folder, unless a version folder is still
+    /// on disk (one the policy retired) or other files (a policy.json) remain. Returns
+    /// whether the folder is gone.
+    pub fn remove_model_if_empty(&self, name: &str) -> std::io::Result<bool> {
+        let dir = self.model_dir(name);
+        if !dir.is_dir() {
+            return Ok(true);
+        }
+        if self.max_version_on_disk(name)? > 0 {
+            return Ok(false);
+        }
+        match fs::remove_file(dir.join(ALIASES_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        sync_dir(&self.root)?;
+        Ok(true)
     }
 
     pub fn root(&self) -> &Path {
@@ -209,6 +266,43 @@ impl Store {
         sync_dir(&dir)?;
         fs::remove_dir_all(graveyard)
     }
+}
+
+/// Removes the leftovers directly in `dir` last modified before `before`.
+fn sweep(dir: &Path, before: SystemTime) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let leftover = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| LEFTOVER_PREFIXES.iter().any(|p| n.starts_with(p)));
+        let path = entry.path();
+        if !leftover || !modified_before(&path, before) {
+            continue;
+        }
+        // Not followed: a link is removed, never what it points to.
+        let result = if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => removed.push(path),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a store leftover")
+            }
+        }
+    }
+    removed
+}
+
+fn modified_before(path: &Path, before: SystemTime) -> bool {
+    fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at < before)
 }
 
 /// A blob file name from an artifact must stay inside the version folder.

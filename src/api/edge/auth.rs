@@ -4,12 +4,14 @@
 use axum::extract::Request;
 use axum::http::header;
 
+use crate::config::Secret;
+
 /// Routes that orchestrators and Prometheus reach without credentials.
 pub const OPEN_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
 /// Whether `req` may go on, given the configured key.
-pub fn authorized(key: Option<&str>, req: &Request) -> bool {
-    let Some(key) = key else {
+pub fn authorized(key: Option<&Secret>, req: &Request) -> bool {
+    let Some(key) = key.map(Secret::expose) else {
         return true;
     };
     if OPEN_ROUTES.contains(&req.uri().path()) {

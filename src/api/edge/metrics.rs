@@ -27,10 +27,12 @@ impl LabelSlot {
     }
 }
 
-/// A request the edge refused (key, in-flight limit) but still routes, so that the
-/// refusal is counted under its route; [`label_route`] answers it without the handler.
+/// A request the edge refused (request id, key, in-flight limit) but still routes, so
+/// that the refusal is counted under its route; [`label_route`] answers it without the
+/// handler.
 #[derive(Clone, Copy, Debug)]
 pub enum Refused {
+    RequestIdTooLong,
     Unauthorized,
     Overloaded,
 }
@@ -38,6 +40,10 @@ pub enum Refused {
 impl From<Refused> for ApiError {
     fn from(r: Refused) -> Self {
         match r {
+            Refused::RequestIdTooLong => ApiError::BadRequest(format!(
+                "x-request-id must be at most {} bytes",
+                super::ids::MAX_REQUEST_ID_LEN
+            )),
             Refused::Unauthorized => ApiError::Unauthorized,
             Refused::Overloaded => ApiError::Overloaded,
         }

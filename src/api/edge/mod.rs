@@ -38,7 +38,7 @@ use crate::api::error::{ApiError, InternalDetail};
 use crate::state::AppState;
 use admission::Admission;
 pub use hot::{Direct, DirectFuture, DirectHandler, HotRoutes};
-pub use ids::REQUEST_ID;
+pub use ids::{MAX_REQUEST_ID_LEN, REQUEST_ID};
 use metrics::{HotHandles, LabelSlot, Refused};
 
 #[derive(Clone)]
@@ -117,12 +117,16 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
         let method = metrics::method_label(req.method());
-        let id = match req.headers().get(REQUEST_ID) {
-            Some(given) => given.clone(),
-            None => {
+        // A length compare on the header as it came: no copy, no parse.
+        let (id, id_too_long) = match req.headers().get(REQUEST_ID) {
+            Some(given) if given.len() <= ids::MAX_REQUEST_ID_LEN => (given.clone(), false),
+            given => {
+                // A refused id is replaced, so neither the log line nor the response
+                // carries it.
+                let too_long = given.is_some();
                 let id = ids::new_request_id();
                 req.headers_mut().insert(REQUEST_ID, id.clone());
-                id
+                (id, too_long)
             }
         };
         // Debug level: at the default `info` filter the span is disabled and costs a
@@ -134,7 +138,9 @@ where
             request_id = id.to_str().unwrap_or_default(),
         );
         let shared = self.shared.clone();
-        let refused = if !auth::authorized(shared.state.cfg.server.api_key.as_deref(), &req) {
+        let refused = if id_too_long {
+            Some(Refused::RequestIdTooLong)
+        } else if !auth::authorized(shared.state.cfg.server.api_key.as_ref(), &req) {
             Some(Refused::Unauthorized)
         } else if !shared.admission.admit() {
             Some(Refused::Overloaded)

@@ -173,7 +173,7 @@ async fn a_timed_out_request_answers_504_and_frees_its_slot() {
 /// is the status every route must answer, if one is required.
 async fn call_every_route(api_key: Option<&str>, want: Option<StatusCode>) {
     let (state, _dir) = state_with(|cfg| {
-        cfg.server.api_key = api_key.map(str::to_string);
+        cfg.server.api_key = api_key.map(crate::config::Secret::from);
     });
     let app = crate::api::router(state.clone()).unwrap();
     let doc = crate::api::openapi_document();

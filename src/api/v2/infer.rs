@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, Source, TensorData};
 use super::{parse_version, V2};
-use crate::api::edge::{Direct, DirectFuture, REQUEST_ID};
+use crate::api::edge::{Direct, DirectFuture, MAX_REQUEST_ID_LEN, REQUEST_ID};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{read_body, AppPath};
 use crate::models::tensors::{DataType, OutputSpec, Role};
@@ -97,7 +97,7 @@ async fn serve(
 ) -> Result<Json<InferResponse>, ApiError> {
     let (parts, body) = req.into_parts();
     // A body that cannot be read is a 400 `invalid_input`: it need not be JSON.
-    let body = read_body(body, state.cfg.server.body_limit_bytes)
+    let body = read_body(body, &state.cfg.server)
         .await
         .map_err(|e| match e {
             ApiError::InvalidJson(msg) => ApiError::BadRequest(msg),
@@ -156,6 +156,16 @@ async fn run(
     body: &[u8],
 ) -> Result<Json<InferResponse>, ApiError> {
     let (req, json_len) = parse_body(headers, body)?;
+    // The body's id is logged like the header's, so it has the header's bound.
+    if req
+        .id
+        .as_ref()
+        .is_some_and(|id| id.len() > MAX_REQUEST_ID_LEN)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "id must be at most {MAX_REQUEST_ID_LEN} bytes"
+        )));
+    }
     // The request's own id, else the edge's `x-request-id`: either joins feedback.
     let header_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
     let id = req.id.as_deref().filter(|id| !id.is_empty()).or(header_id);

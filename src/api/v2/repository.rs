@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::V2;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{blocking, AppPath};
+use crate::api::extract::{blocking, AppBody, AppPath};
 use crate::registry::VersionState;
 use crate::state::AppState;
 
@@ -39,7 +39,7 @@ pub struct IndexEntry {
     responses((status = 200, body = Vec<IndexEntry>)))]
 pub async fn index(
     State(state): State<AppState>,
-    body: axum::body::Bytes,
+    AppBody(body): AppBody,
 ) -> Result<Json<Vec<IndexEntry>>, ApiError> {
     let req: IndexRequest = if body.iter().all(u8::is_ascii_whitespace) {
         IndexRequest::default()
