@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AppJson, AppPath};
-use super::instances::{to_matrix, Instance};
+use super::instances::{to_matrix, Instances};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::models::{Model, Schema};
 use crate::monitor::{LogUsage, VersionReport};
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct FeedbackRequest {
     pub request_id: Option<String>,
     #[schema(value_type = Option<Vec<Object>>)]
-    pub instances: Option<Vec<Instance>>,
+    pub instances: Option<Instances>,
     /// Ground truth per row: class index (as in `predictions`) or class label (as in
     /// `classes`) for classifiers, the true value for regressors.
     #[schema(value_type = Vec<Object>)]
@@ -109,14 +109,14 @@ fn class_index(n: &serde_json::Number) -> Option<usize> {
 
 /// Scores `instances` for a feedback call: predicted now, neither logged nor counted as
 /// drift (the rows are labelled data, not traffic).
-struct Score(Vec<Instance>);
+struct Score(Instances);
 
 impl Codec for Score {
     type Answer = (u64, Vec<f64>);
     type Error = ApiError;
 
     fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
-        to_matrix(&self.0, model.schema())
+        to_matrix(std::mem::take(&mut self.0), model.schema())
     }
 
     fn encode(self, p: Prediction<'_>) -> Result<Self::Answer, ApiError> {

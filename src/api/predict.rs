@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::edge::{Direct, DirectFuture};
 use super::extract::{AppJson, AppPath, AppQuery, RequestId};
-use super::instances::{to_matrix, Instance};
+use super::instances::{to_matrix, Instances};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::models::Model;
 use crate::serving::{Codec, Context, ModelRef, Prediction};
@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct PredictRequest {
     /// Rows in schema order, or records keyed by feature name.
     #[schema(value_type = Vec<Object>)]
-    pub instances: Vec<Instance>,
+    pub instances: Instances,
     /// Only for `POST /predict`: the model name.
     #[serde(default)]
     pub model: Option<String>,
@@ -186,7 +186,7 @@ async fn run(
     name: &str,
     version: Option<u64>,
     alias: Option<&str>,
-    instances: Vec<Instance>,
+    instances: Instances,
     request_id: &str,
 ) -> Result<Response, ApiError> {
     if version.is_some() && alias.is_some() {
@@ -211,7 +211,7 @@ async fn run(
 
 /// `instances` in, [`PredictResponse`] out.
 pub(crate) struct Native<'a> {
-    pub instances: Vec<Instance>,
+    pub instances: Instances,
     pub request_id: &'a str,
 }
 
@@ -220,10 +220,8 @@ impl Codec for Native<'_> {
     type Error = ApiError;
 
     fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
-        let x = to_matrix(&self.instances, model.schema());
-        // The rows are copied into the matrix; the parsed instances are not needed again.
-        self.instances = Vec::new();
-        x
+        // The parsed rows become the matrix; nothing else needs them.
+        to_matrix(std::mem::take(&mut self.instances), model.schema())
     }
 
     fn encode(self, p: Prediction<'_>) -> Result<Response, ApiError> {
