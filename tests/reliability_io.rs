@@ -93,8 +93,10 @@ async fn the_prediction_log_stays_within_its_byte_bound() {
     let bytes = usage["bytes"].as_u64().unwrap();
     assert!(bytes > 0 && bytes <= bound as u64, "{usage}");
     assert_eq!(usage["capacity_bytes"], bound);
+    // The bound is shared by one part of the log per worker thread; this test's
+    // runtime has one thread, so one part (about 75 of these requests) does the work.
     let entries = usage["entries"].as_u64().unwrap();
-    assert!((100..2000).contains(&entries), "{usage}");
+    assert!((50..2000).contains(&entries), "{usage}");
     // The newest requests are the ones kept: feedback still joins the last one.
     let r = app
         .post(

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::time::Instant;
 
 /// What was predicted for one request.
 #[derive(Debug, Clone)]
@@ -15,6 +15,8 @@ pub struct LoggedPrediction {
     pub predictions: Vec<f64>,
     /// Set once feedback has been recorded, so the same truth is not counted twice.
     pub consumed: bool,
+    /// When it was logged: of several requests under one id, the latest wins.
+    pub logged_at: Instant,
 }
 
 /// Requests in arrival order, with their predictions and ids stored back to back in
@@ -32,7 +34,9 @@ pub struct PredictionLog {
     capacity_bytes: usize,
     /// Predictions of every request in `requests`, in the same order.
     values: VecDeque<f64>,
-    /// Ids of every request in `requests`, in the same order.
+    /// Id and model name of every request in `requests`, in the same order. The name
+    /// is copied rather than shared: a reference count that every worker writes costs
+    /// more than a few bytes.
     id_bytes: VecDeque<u8>,
     /// Seeded per process: ids come from clients.
     hasher: foldhash::fast::RandomState,
@@ -47,13 +51,14 @@ pub struct PredictionLog {
 
 #[derive(Debug)]
 struct Slot {
-    model: Arc<str>,
     version: u64,
+    logged_at: Instant,
     /// Absolute positions of its first value and its first id byte.
     value_start: u64,
     id_start: u64,
     rows: usize,
     id_len: usize,
+    model_len: usize,
     consumed: bool,
 }
 
@@ -92,17 +97,11 @@ impl PredictionLog {
 
     /// Logs a request; a batch larger than the whole log is not kept. A client reusing a
     /// request id gets its latest request on lookup.
-    pub fn insert(
-        &mut self,
-        request_id: &str,
-        model: &Arc<str>,
-        version: u64,
-        predictions: &[f64],
-    ) {
+    pub fn insert(&mut self, request_id: &str, model: &str, version: u64, predictions: &[f64]) {
         let n = predictions.len();
         let cost = n
             .saturating_mul(VALUE_BYTES)
-            .saturating_add(request_id.len() + ENTRY_BYTES);
+            .saturating_add(request_id.len() + model.len() + ENTRY_BYTES);
         if request_id.is_empty() || n == 0 || n > self.capacity_rows || cost > self.held_budget() {
             return;
         }
@@ -115,16 +114,18 @@ impl PredictionLog {
         }
         self.id_hashes.push_back(self.hasher.hash_one(request_id));
         self.requests.push_back(Slot {
-            model: model.clone(),
             version,
+            logged_at: Instant::now(),
             value_start: self.first_value + self.values.len() as u64,
             id_start: self.first_id_byte + self.id_bytes.len() as u64,
             rows: n,
             id_len: request_id.len(),
+            model_len: model.len(),
             consumed: false,
         });
         self.values.extend(predictions);
         self.id_bytes.extend(request_id.as_bytes());
+        self.id_bytes.extend(model.as_bytes());
         // Evicting frees no capacity, so a change in the mix of traffic (first many
         // one-row requests, then fewer large ones) can leave each ring at the largest it
         // ever was. Then all are trimmed to what they hold, which is at most half the
@@ -145,9 +146,9 @@ impl PredictionLog {
         self.id_hashes.pop_front();
         self.values.drain(..oldest.rows.min(self.values.len()));
         self.first_value += oldest.rows as u64;
-        self.id_bytes
-            .drain(..oldest.id_len.min(self.id_bytes.len()));
-        self.first_id_byte += oldest.id_len as u64;
+        let named = oldest.id_len + oldest.model_len;
+        self.id_bytes.drain(..named.min(self.id_bytes.len()));
+        self.first_id_byte += named as u64;
         true
     }
 
@@ -168,11 +169,17 @@ impl PredictionLog {
     pub fn get(&self, request_id: &str) -> Option<LoggedPrediction> {
         let slot = self.requests.get(self.find(request_id)?)?;
         let from = (slot.value_start - self.first_value) as usize;
+        let model_from = (slot.id_start - self.first_id_byte) as usize + slot.id_len;
+        let model: Vec<u8> = (self.id_bytes)
+            .range(model_from..model_from + slot.model_len)
+            .copied()
+            .collect();
         Some(LoggedPrediction {
-            model: slot.model.to_string(),
+            model: String::from_utf8_lossy(&model).into_owned(),
             version: slot.version,
             predictions: self.values.range(from..from + slot.rows).copied().collect(),
             consumed: slot.consumed,
+            logged_at: slot.logged_at,
         })
     }
 
@@ -212,7 +219,7 @@ mod tests {
 
     fn insert(log: &mut PredictionLog, id: &str, rows: usize) {
         let values: Vec<f64> = (0..rows).map(|i| i as f64 + id.len() as f64).collect();
-        log.insert(id, &"m".into(), 1, &values);
+        log.insert(id, "m", 1, &values);
     }
 
     #[test]
@@ -232,9 +239,9 @@ mod tests {
     #[test]
     fn ids_are_matched_on_their_bytes_not_their_prefix() {
         let mut log = PredictionLog::new(100, 1 << 20);
-        log.insert("req-1", &"m".into(), 1, &[1.0]);
-        log.insert("req-10", &"m".into(), 1, &[10.0]);
-        log.insert("req-1é", &"m".into(), 1, &[2.0]);
+        log.insert("req-1", "m", 1, &[1.0]);
+        log.insert("req-10", "m", 1, &[10.0]);
+        log.insert("req-1é", "m", 1, &[2.0]);
         assert_eq!(log.get("req-1").unwrap().predictions, vec![1.0]);
         assert_eq!(log.get("req-10").unwrap().predictions, vec![10.0]);
         assert_eq!(log.get("req-1é").unwrap().predictions, vec![2.0]);
@@ -244,15 +251,15 @@ mod tests {
     #[test]
     fn a_reused_id_answers_with_its_latest_request() {
         let mut log = PredictionLog::new(10, 1 << 20);
-        log.insert("b", &"m".into(), 1, &[1.0, 2.0, 3.0, 4.0]);
-        log.insert("c", &"m".into(), 1, &[5.0]);
-        log.insert("b", &"other".into(), 2, &[6.0, 7.0]);
+        log.insert("b", "m", 1, &[1.0, 2.0, 3.0, 4.0]);
+        log.insert("c", "m", 1, &[5.0]);
+        log.insert("b", "other", 2, &[6.0, 7.0]);
         let b = log.get("b").unwrap();
         assert_eq!((b.model.as_str(), b.version), ("other", 2));
         assert_eq!(b.predictions, vec![6.0, 7.0]);
         // The replaced request still holds its rows until it is the oldest.
         assert_eq!((log.len(), log.rows()), (3, 7));
-        log.insert("d", &"m".into(), 1, &[8.0, 9.0, 10.0, 11.0]);
+        log.insert("d", "m", 1, &[8.0, 9.0, 10.0, 11.0]);
         assert_eq!(log.rows(), 7);
         assert_eq!(log.get("b").unwrap().predictions, vec![6.0, 7.0]);
         assert_eq!(log.get("c").unwrap().predictions, vec![5.0]);
@@ -264,7 +271,7 @@ mod tests {
         for i in 0..1000u32 {
             let rows = (i % 3 + 1) as usize;
             let values: Vec<f64> = (0..rows).map(|r| f64::from(i) * 10.0 + r as f64).collect();
-            log.insert(&i.to_string(), &"m".into(), u64::from(i), &values);
+            log.insert(&i.to_string(), "m", u64::from(i), &values);
             log.mark_consumed(&(i - i.min(1)).to_string());
             assert!(log.rows() <= 7);
         }
@@ -292,13 +299,13 @@ mod tests {
                 _ => (i.to_string(), 40),
             };
             let values = vec![f64::from(i); rows];
-            log.insert(&id, &"m".into(), 1, &values);
+            log.insert(&id, "m", 1, &values);
             assert!(log.bytes() <= bound, "{} bytes after {i}", log.bytes());
             assert_eq!(log.get(&id).map(|e| e.predictions), Some(values));
         }
         // An entry larger than the whole budget is not kept, and evicts nothing.
         let before = log.len();
-        log.insert("huge", &"m".into(), 1, &vec![0.0; bound]);
+        log.insert("huge", "m", 1, &vec![0.0; bound]);
         assert!(log.get("huge").is_none());
         assert_eq!(log.len(), before);
     }

@@ -7,6 +7,7 @@
 pub mod drift;
 pub mod log;
 pub mod online;
+pub mod sharded_log;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,8 +18,8 @@ use crate::config::MonitoringConfig;
 use crate::train::Metrics as Quality;
 pub use drift::{FeatureProfile, LiveDrift};
 pub use log::LoggedPrediction;
-use log::PredictionLog;
 use online::OnlineWindow;
+use sharded_log::{Consumed, ShardedLog};
 
 #[derive(Debug)]
 pub(crate) struct VersionMonitor {
@@ -90,7 +91,6 @@ pub type Tracked = Arc<TrackedVersion>;
 
 #[derive(Debug)]
 pub struct TrackedVersion {
-    /// The model's name, shared by every prediction of it in the log.
     name: Arc<str>,
     version: u64,
     state: Mutex<VersionMonitor>,
@@ -117,7 +117,7 @@ pub struct VersionInfo<'a> {
 
 pub struct Monitor {
     cfg: MonitoringConfig,
-    log: Mutex<PredictionLog>,
+    log: ShardedLog,
     versions: Mutex<HashMap<VersionKey, Tracked>>,
 }
 
@@ -128,10 +128,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Monitor {
     pub fn new(cfg: MonitoringConfig) -> Self {
         Self {
-            log: Mutex::new(PredictionLog::new(
+            log: ShardedLog::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
                 cfg.prediction_log_rows,
                 cfg.prediction_log_bytes,
-            )),
+            ),
             cfg,
             versions: Mutex::new(HashMap::new()),
         }
@@ -177,7 +178,8 @@ impl Monitor {
         predictions: &[f64],
     ) {
         if self.cfg.prediction_log_rows > 0 && self.cfg.prediction_log_bytes > 0 {
-            lock(&self.log).insert(request_id, &tracked.name, tracked.version, predictions);
+            self.log
+                .insert(request_id, &tracked.name, tracked.version, predictions);
         }
         let mut vm = lock(&tracked.state);
         if let Some((profile, live)) = vm.drift.as_mut() {
@@ -190,8 +192,7 @@ impl Monitor {
     /// The logged prediction for `request_id`, if it belongs to `name` and has not had
     /// feedback yet.
     pub fn logged(&self, name: &str, request_id: &str) -> Result<LoggedPrediction, FeedbackError> {
-        let log = lock(&self.log);
-        match log.get(request_id) {
+        match self.log.latest(request_id).map(|found| found.entry) {
             Some(e) if e.model == name && e.consumed => {
                 Err(FeedbackError::AlreadyRecorded(request_id.to_string()))
             }
@@ -209,13 +210,13 @@ impl Monitor {
         actual: &[f64],
     ) -> Result<(), FeedbackError> {
         if let Some(id) = request_id {
-            let mut log = lock(&self.log);
-            match log.get(id) {
-                Some(e) if e.consumed => {
-                    return Err(FeedbackError::AlreadyRecorded(id.to_string()))
-                }
-                Some(_) => log.mark_consumed(id),
-                None => return Err(FeedbackError::UnknownRequest(id.to_string())),
+            let Some(found) = self.log.latest(id) else {
+                return Err(FeedbackError::UnknownRequest(id.to_string()));
+            };
+            match self.log.consume(id, &found) {
+                Consumed::Now => {}
+                Consumed::Already => return Err(FeedbackError::AlreadyRecorded(id.to_string())),
+                Consumed::Gone => return Err(FeedbackError::UnknownRequest(id.to_string())),
             }
         }
         lock(&tracked.state).online.push(predicted, actual);
@@ -258,13 +259,13 @@ impl Monitor {
 
     /// What the prediction log holds now.
     pub fn log_usage(&self) -> LogUsage {
-        let log = lock(&self.log);
+        let (entries, rows, bytes) = self.log.usage();
         LogUsage {
-            entries: log.len(),
-            rows: log.rows(),
-            capacity_rows: log.capacity_rows(),
-            bytes: log.bytes(),
-            capacity_bytes: log.capacity_bytes(),
+            entries,
+            rows,
+            capacity_rows: self.log.capacity_rows(),
+            bytes,
+            capacity_bytes: self.log.capacity_bytes(),
         }
     }
 }
