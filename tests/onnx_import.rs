@@ -10,6 +10,12 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
+const TREE_FILES: [&str; 3] = [
+    "rf_binary_breast_cancer",
+    "dt_binary_breast_cancer",
+    "rf_multiclass_iris",
+];
+
 const FILES: [&str; 5] = [
     "linreg_diabetes",
     "logreg_breast_cancer",
@@ -178,6 +184,21 @@ async fn all_five_sklearn_files_match_onnxruntime() {
     }
 }
 
+/// Tree ensembles exported by skl2onnx (`TreeEnsembleClassifier`), binary and
+/// multiclass: the labels are onnxruntime's on every sample row (tract alone answers
+/// wrong labels for the binary ones, with the right probabilities).
+#[tokio::test]
+async fn tree_classifiers_answer_onnxruntime_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    for stem in TREE_FILES {
+        let name = stem.replace('_', "-");
+        let r = upload(&app, &name, onnx_bytes(stem)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{stem}: {}", r.text);
+        check_outputs(&app, &name, stem).await;
+    }
+}
+
 #[tokio::test]
 async fn broken_files_get_422_and_leave_no_trace() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,6 +214,16 @@ async fn broken_files_get_422_and_leave_no_trace() {
         (b"definitely not protobuf".to_vec(), "not an ONNX file"),
         (mlp[..mlp.len() / 2].to_vec(), "ONNX"),
         (Vec::new(), "empty"),
+        // Imports and runs, but would answer the least probable class as the label.
+        (
+            onnx_bytes("label_contradicts_probabilities"),
+            "output 'label' contradicts output 'probabilities'",
+        ),
+        // Imports and runs, but answers inf / NaN for every row.
+        (
+            onnx_bytes("non_finite_output"),
+            "output 'variable' is not a finite number",
+        ),
     ];
     for (bytes, want) in cases {
         let r = upload(&app, "bad", bytes).await;

@@ -18,6 +18,8 @@ mod outputs;
 mod rewrite;
 #[cfg(feature = "onnx")]
 mod runtime;
+#[cfg(feature = "onnx")]
+mod sample_check;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use prost::Message;
 use tract_onnx::prelude::*;
 
@@ -27,6 +27,9 @@ enum Kind {
         label: usize,
         probabilities: usize,
         classes: Vec<i64>,
+        /// Labels are the most probable class, not the graph's label output (see
+        /// [`graph::labels_follow_probabilities`]).
+        label_from_probabilities: bool,
     },
 }
 
@@ -112,6 +115,7 @@ impl OnnxModel {
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let classes = graph::class_labels(g);
+        let label_from_probabilities = graph::labels_follow_probabilities(g);
 
         let plan = Self::plan(&proto, input_f64, d)?;
         let mut model = OnnxModel {
@@ -139,9 +143,18 @@ impl OnnxModel {
             n_parameters: n_parameters.unwrap_or_default(),
         };
         model.classify_outputs(&outputs, classes, limits)?;
+        if let Kind::Classifier {
+            label_from_probabilities: from_probabilities,
+            ..
+        } = &mut model.kind
+        {
+            *from_probabilities = label_from_probabilities;
+        }
         model.names_from_metadata(&proto.metadata_props);
-        // One trial row proves the plan runs and the outputs have the shapes we mapped.
-        model.predict(Array2::<f64>::zeros((2, d)).view())?;
+        // Proves the plan runs, the outputs have the shapes mapped, and the answers are
+        // finite and consistent.
+        let names = model.output_names();
+        super::sample_check::check(&model, (&names.0, &names.1))?;
         Ok(model)
     }
 
@@ -254,6 +267,7 @@ impl OnnxModel {
                     label: *l,
                     probabilities: *p,
                     classes,
+                    label_from_probabilities: false,
                 };
             }
             _ => {
@@ -291,6 +305,17 @@ impl OnnxModel {
                 *classes = c;
             }
         }
+    }
+
+    /// The (label or value, probabilities) output names, for error messages.
+    fn output_names(&self) -> (String, String) {
+        let name = |i: usize| {
+            (self.signature.outputs)
+                .get(i)
+                .map(|o| o.tensor.name.clone())
+                .unwrap_or_default()
+        };
+        (name(0), name(1))
     }
 
     fn run(&self, x: ArrayView2<f64>) -> Result<TVec<TValue>, ModelError> {
@@ -343,9 +368,29 @@ impl Model for OnnxModel {
                     })
                 }
                 Kind::Classifier {
+                    label_from_probabilities: true,
+                    probabilities,
+                    classes,
+                    ..
+                } => {
+                    let p = as_f64(get(*probabilities)?, rows, "probabilities")?;
+                    if p.ncols() != classes.len() {
+                        return Err(invalid(format!(
+                            "probabilities have {} columns for {} classes",
+                            p.ncols(),
+                            classes.len()
+                        )));
+                    }
+                    Ok(Output {
+                        predictions: p.rows().into_iter().map(most_probable).collect(),
+                        probabilities: Some(p),
+                    })
+                }
+                Kind::Classifier {
                     label,
                     probabilities,
                     classes,
+                    label_from_probabilities: false,
                 } => {
                     let p = as_f64(get(*probabilities)?, rows, "probabilities")?;
                     if p.ncols() != classes.len() {
@@ -399,4 +444,16 @@ impl Model for OnnxModel {
     fn signature(&self) -> Signature {
         self.signature.clone()
     }
+}
+
+/// The index of the highest probability, the first on a tie (as onnxruntime's tree
+/// ensembles pick).
+fn most_probable(row: ndarray::ArrayView1<f64>) -> f64 {
+    let mut best = 0;
+    for (i, p) in row.iter().enumerate() {
+        if row.get(best).is_some_and(|b| p > b) {
+            best = i;
+        }
+    }
+    best as f64
 }
