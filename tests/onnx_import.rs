@@ -199,6 +199,43 @@ async fn tree_classifiers_answer_onnxruntime_labels() {
     }
 }
 
+/// skl2onnx's default classifier export ends in a ZipMap (a sequence of maps): modeld
+/// serves the probabilities tensor it reads instead, with onnxruntime's labels.
+#[tokio::test]
+async fn default_zipmap_exports_answer_the_probability_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    for stem in ["logreg_iris_zipmap", "rf_binary_breast_cancer_zipmap"] {
+        let e = expected(stem);
+        let name = stem.replace('_', "-");
+        let r = upload(&app, &name, onnx_bytes(stem)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{stem}: {}", r.text);
+        let rows = sample_rows(&e);
+        let native = app
+            .post(
+                &format!("/v1/models/{name}/predict"),
+                json!({"instances": rows}),
+            )
+            .await;
+        assert_eq!(native.status, StatusCode::OK, "{stem}: {}", native.text);
+        let out = &e["expected_outputs"];
+        assert_eq!(native.body["predictions"], out["label"], "{stem}: labels");
+        close(
+            &floats(&native.body["probabilities"]),
+            &floats(&out["probabilities"]),
+            1e-5,
+            0.0,
+            stem,
+        );
+        let k = e["classes"].as_array().unwrap().len();
+        let meta = app.get(&format!("/v2/models/{name}")).await;
+        let outputs = meta.body["outputs"].as_array().unwrap();
+        assert_eq!(outputs[0]["name"], "output_label", "{stem}: {}", meta.text);
+        assert_eq!(outputs[1]["datatype"], "FP32", "{stem}: {}", meta.text);
+        assert_eq!(outputs[1]["shape"], json!([-1, k]), "{stem}: {}", meta.text);
+    }
+}
+
 #[tokio::test]
 async fn broken_files_get_422_and_leave_no_trace() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,11 +103,10 @@ pub fn inputs(graph: &pb::GraphProto) -> Vec<&pb::ValueInfoProto> {
 /// label from (skl2onnx's MLP). `None` when the graph does not say.
 pub fn class_labels(graph: &pb::GraphProto) -> Option<Vec<i64>> {
     for node in &graph.node {
-        if let Some(a) = node
-            .attribute
-            .iter()
-            .find(|a| a.name == "classlabels_ints" && !a.ints.is_empty())
-        {
+        if let Some(a) = node.attribute.iter().find(|a| {
+            // LinearClassifier / SVMClassifier, and TreeEnsembleClassifier.
+            (a.name == "classlabels_ints" || a.name == "classlabels_int64s") && !a.ints.is_empty()
+        }) {
             return Some(a.ints.clone());
         }
     }

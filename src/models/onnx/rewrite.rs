@@ -1,7 +1,8 @@
-//! Rewrites ai.onnx.ml operators that tract lacks into default-domain nodes, on the
-//! protobuf, before tract parses it. Today that is `Scaler` (skl2onnx's StandardScaler):
-//! `y = (float(x) - offset) * scale` becomes `Cast(to=FLOAT) → Sub → Mul`, which is what
-//! the ONNX-ML spec defines, with the two attribute vectors as initializers.
+//! Rewrites ai.onnx.ml operators that tract lacks, on the protobuf, before tract parses
+//! it: `Scaler` (skl2onnx's StandardScaler), `y = (float(x) - offset) * scale`, becomes
+//! `Cast(to=FLOAT) → Sub → Mul`, which is what the ONNX-ML spec defines, with the two
+//! attribute vectors as initializers; and a final `ZipMap` (skl2onnx's default for
+//! classifiers) is dropped so its input, the probabilities tensor, is the output.
 
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 
@@ -18,6 +19,8 @@ pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
             let (new_nodes, inits) = scaler(&node, i)?;
             nodes.extend(new_nodes);
             graph.initializer.extend(inits);
+        } else if node.domain == ML_DOMAIN && node.op_type == "ZipMap" {
+            unzip_map(&mut graph.output, &node, i)?;
         } else {
             nodes.push(node);
         }
@@ -95,4 +98,63 @@ fn scaler(
         tensor(format!("{p}_scale"), scale),
     ];
     Ok((vec![cast, sub, mul], inits))
+}
+
+/// A `ZipMap` turns the [N, K] probabilities into a sequence of maps, which tract cannot
+/// produce and the APIs do not answer; the tensor it reads is the same numbers, so that
+/// tensor takes its place among the graph outputs (named as the tensor is).
+fn unzip_map(
+    outputs: &mut [pb::ValueInfoProto],
+    node: &pb::NodeProto,
+    index: usize,
+) -> Result<(), String> {
+    let (Some(probabilities), Some(zipped)) = (node.input.first(), node.output.first()) else {
+        return Err(format!(
+            "ZipMap node {index} needs one input and one output"
+        ));
+    };
+    if node
+        .attribute
+        .iter()
+        .any(|a| a.name == "classlabels_strings" && !a.strings.is_empty())
+    {
+        return Err(format!(
+            "ZipMap node {index} has string class labels; modeld serves int64 labels \
+             (re-export with integer classes, or with options={{'zipmap': False}})"
+        ));
+    }
+    let Some(output) = outputs.iter_mut().find(|o| &o.name == zipped) else {
+        return Err(format!(
+            "ZipMap node {index} feeds other nodes; modeld only drops a ZipMap that is a \
+             graph output"
+        ));
+    };
+    let classes = node
+        .attribute
+        .iter()
+        .find(|a| a.name == "classlabels_int64s")
+        .map_or(0, |a| a.ints.len());
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = |value: Option<Value>| Dimension {
+        value,
+        ..Default::default()
+    };
+    let rows = dim(Some(Value::DimParam("N".into())));
+    // Unknown when the ZipMap lists no classes: the classes are then found elsewhere.
+    let k = dim(i64::try_from(classes)
+        .ok()
+        .filter(|k| *k > 0)
+        .map(Value::DimValue));
+    *output = pb::ValueInfoProto {
+        name: probabilities.clone(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(pb::TensorShapeProto { dim: vec![rows, k] }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(())
 }
