@@ -10,10 +10,13 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
-const TREE_FILES: [&str; 3] = [
+/// Imports tract alone cannot serve right: tree classifiers (wrong binary labels) and a
+/// double-precision export (Sigmoid in f64).
+const TREE_FILES: [&str; 4] = [
     "rf_binary_breast_cancer",
     "dt_binary_breast_cancer",
     "rf_multiclass_iris",
+    "logreg_breast_cancer_f64",
 ];
 
 const FILES: [&str; 5] = [
@@ -35,8 +38,15 @@ fn expected(stem: &str) -> Value {
     .unwrap()
 }
 
-/// Sample rows parsed as f32 (how expected.json wrote them), widened to f64.
+/// Whether the model's input (and so its float outputs) is double precision.
+fn is_double(e: &Value) -> bool {
+    e["inputs"][0]["dtype"] == "tensor(double)"
+}
+
+/// Sample rows as expected.json wrote them: as f32 for a float model (widened to f64),
+/// as they are for a double one.
 fn sample_rows(e: &Value) -> Vec<Vec<f64>> {
+    let double = is_double(e);
     e["samples"]["input"]
         .as_array()
         .unwrap()
@@ -45,7 +55,8 @@ fn sample_rows(e: &Value) -> Vec<Vec<f64>> {
             r.as_array()
                 .unwrap()
                 .iter()
-                .map(|v| v.as_f64().unwrap() as f32 as f64)
+                .map(|v| v.as_f64().unwrap())
+                .map(|v| if double { v } else { v as f32 as f64 })
                 .collect()
         })
         .collect()
@@ -82,6 +93,7 @@ async fn check_outputs(app: &TestApp, name: &str, stem: &str) {
     let rows = sample_rows(&e);
     let n = rows.len();
     let d = rows[0].len();
+    let dt = if is_double(&e) { "FP64" } else { "FP32" };
     let native = app
         .post(
             &format!("/v1/models/{name}/predict"),
@@ -92,7 +104,7 @@ async fn check_outputs(app: &TestApp, name: &str, stem: &str) {
     let v2 = app
         .post(
             &format!("/v2/models/{name}/infer"),
-            json!({"inputs": [{"name": "input", "shape": [n, d], "datatype": "FP32", "data": rows}]}),
+            json!({"inputs": [{"name": "input", "shape": [n, d], "datatype": dt, "data": rows}]}),
         )
         .await;
     assert_eq!(v2.status, StatusCode::OK, "{stem}: {}", v2.text);
@@ -100,7 +112,7 @@ async fn check_outputs(app: &TestApp, name: &str, stem: &str) {
     assert_eq!(meta.body["platform"], "onnx_tract");
     assert_eq!(
         meta.body["inputs"],
-        json!([{"name": "input", "datatype": "FP32", "shape": [-1, d]}])
+        json!([{"name": "input", "datatype": dt, "shape": [-1, d]}])
     );
     let out = &e["expected_outputs"];
     if e["task"] == "classification" {
@@ -116,7 +128,7 @@ async fn check_outputs(app: &TestApp, name: &str, stem: &str) {
         assert_eq!(
             meta.body["outputs"],
             json!([{"name": "label", "datatype": "INT64", "shape": [-1]},
-                   {"name": "probabilities", "datatype": "FP32", "shape": [-1, k]}])
+                   {"name": "probabilities", "datatype": dt, "shape": [-1, k]}])
         );
         assert_eq!(
             v2.body["outputs"][0]["data"], out["label"],

@@ -138,26 +138,28 @@ def main():
             np.testing.assert_allclose(got["variable"][:, 0], want["predictions"], rtol=1e-6)
         ok(f"onnxruntime {ort.__version__} runs exported {name} == modeld within 1e-6")
 
-    # Imported tree ensembles and ZipMap exports against onnxruntime running the very file, on every row of
+    # Imported tree ensembles, ZipMap exports and a double export against onnxruntime running the very file, on every row of
     # the dataset: labels exactly (tract alone labels binary ensembles wrongly), both APIs.
     # The *_zipmap files are skl2onnx's default exports, whose probabilities onnxruntime
     # answers as a sequence of {class: probability} maps.
     trees = {"rf_binary_breast_cancer": "breast_cancer", "dt_binary_breast_cancer": "breast_cancer",
              "rf_multiclass_iris": "iris", "rf_binary_breast_cancer_zipmap": "breast_cancer",
-             "logreg_iris_zipmap": "iris"}
+             "logreg_iris_zipmap": "iris", "logreg_breast_cancer_f64": "breast_cancer"}
     for stem, dataset in trees.items():
         data = (FIXTURES / "models" / f"{stem}.onnx").read_bytes()
         out = http("POST", f"/v1/models/{stem}/versions", data, "application/octet-stream")
         assert out == {"version": 1}, out
         sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        x = rows_of(dataset, 10_000).astype(np.float32)
+        double = sess.get_inputs()[0].type == "tensor(double)"
+        x = rows_of(dataset, 10_000).astype(np.float64 if double else np.float32)
         label, probs = sess.run(None, {"input": x})
         if isinstance(probs, list):
             probs = np.array([[m[c] for c in sorted(m)] for m in probs], dtype=np.float32)
         want = native_predict(stem, x.astype(np.float64))
         assert want["predictions"] == label.tolist(), stem
-        np.testing.assert_allclose(np.array(want["probabilities"]), probs, rtol=0, atol=1e-6)
-        t = httpclient.InferInput("input", list(x.shape), "FP32")
+        np.testing.assert_allclose(np.array(want["probabilities"]), probs, rtol=0,
+                                   atol=1e-12 if double else 1e-6)
+        t = httpclient.InferInput("input", list(x.shape), "FP64" if double else "FP32")
         t.set_data_from_numpy(x, binary_data=True)
         res = client.infer(stem, [t])
         label_name = client.get_model_metadata(stem)["outputs"][0]["name"]

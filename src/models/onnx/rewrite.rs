@@ -2,7 +2,9 @@
 //! it: `Scaler` (skl2onnx's StandardScaler), `y = (float(x) - offset) * scale`, becomes
 //! `Cast(to=FLOAT) → Sub → Mul`, which is what the ONNX-ML spec defines, with the two
 //! attribute vectors as initializers; and a final `ZipMap` (skl2onnx's default for
-//! classifiers) is dropped so its input, the probabilities tensor, is the output.
+//! classifiers) is dropped so its input, the probabilities tensor, is the output. In a
+//! graph with a double input, `Sigmoid` (which tract runs on f32 only) becomes
+//! `1 / (1 + Exp(-x))` in doubles.
 
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 
@@ -13,8 +15,23 @@ pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
     let Some(graph) = model.graph.as_mut() else {
         return Err("the file has no graph".into());
     };
+    let doubles = graph
+        .input
+        .first()
+        .and_then(|i| i.r#type.as_ref())
+        .and_then(|t| match &t.value {
+            Some(pb::type_proto::Value::TensorType(t)) => Some(t.elem_type),
+            _ => None,
+        })
+        == Some(DataType::Double as i32);
     let mut nodes = Vec::with_capacity(graph.node.len());
     for (i, node) in std::mem::take(&mut graph.node).into_iter().enumerate() {
+        if doubles && node.domain.is_empty() && node.op_type == "Sigmoid" {
+            let (new_nodes, one) = sigmoid_f64(&node, i)?;
+            nodes.extend(new_nodes);
+            graph.initializer.push(one);
+            continue;
+        }
         if node.domain == ML_DOMAIN && node.op_type == "Scaler" {
             let (new_nodes, inits) = scaler(&node, i)?;
             nodes.extend(new_nodes);
@@ -157,4 +174,45 @@ fn unzip_map(
         ..Default::default()
     };
     Ok(())
+}
+
+/// `Sigmoid(x)` as `Div(1, Add(1, Exp(Neg(x))))`, for double tensors.
+fn sigmoid_f64(
+    node: &pb::NodeProto,
+    index: usize,
+) -> Result<(Vec<pb::NodeProto>, pb::TensorProto), String> {
+    let (Some(x), Some(y)) = (node.input.first(), node.output.first()) else {
+        return Err(format!(
+            "Sigmoid node {index} needs one input and one output"
+        ));
+    };
+    let p = format!("modeld_sigmoid{index}");
+    let one = pb::TensorProto {
+        data_type: DataType::Double as i32,
+        double_data: vec![1.0],
+        name: format!("{p}_one"),
+        ..Default::default()
+    };
+    let step = |op: &str, inputs: Vec<String>, output: String| pb::NodeProto {
+        name: format!("{p}_{}", op.to_lowercase()),
+        input: inputs,
+        output: vec![output],
+        op_type: op.to_string(),
+        ..Default::default()
+    };
+    let nodes = vec![
+        step("Neg", vec![x.clone()], format!("{p}_neg")),
+        step("Exp", vec![format!("{p}_neg")], format!("{p}_exp")),
+        step(
+            "Add",
+            vec![format!("{p}_one"), format!("{p}_exp")],
+            format!("{p}_den"),
+        ),
+        step(
+            "Div",
+            vec![format!("{p}_one"), format!("{p}_den")],
+            y.clone(),
+        ),
+    ];
+    Ok((nodes, one))
 }

@@ -154,7 +154,11 @@ impl OnnxModel {
         // Proves the plan runs, the outputs have the shapes mapped, and the answers are
         // finite and consistent.
         let names = model.output_names();
-        super::sample_check::check(&model, (&names.0, &names.1))?;
+        super::sample_check::check(&model, (&names.0, &names.1)).map_err(|e| match e {
+            // The uploaded graph, not the server, fails: refused like any bad file.
+            ModelError::Runtime(m) => invalid(format!("the graph fails on a sampled input: {m}")),
+            other => other,
+        })?;
         Ok(model)
     }
 
