@@ -10,28 +10,14 @@ use ndarray::ArrayView2;
 use prost::Message;
 use tract_onnx::prelude::*;
 
-use super::graph::{self, Declared};
+use super::graph;
+use super::kind::{self, invalid, most_probable, Kind};
 use super::outputs::{as_f64, values};
 use super::OnnxArtifact;
-use crate::models::tensors::{DataType, OutputSpec, Role, Signature, TensorSpec};
+use crate::models::tensors::{DataType, Signature, TensorSpec};
 use crate::models::{check_input, Artifact, Family, Limits, Model, ModelError, Output, Schema};
 
 type Plan = Arc<TypedRunnableModel>;
-
-#[derive(Clone, Debug)]
-enum Kind {
-    Regressor {
-        output: usize,
-    },
-    Classifier {
-        label: usize,
-        probabilities: usize,
-        classes: Vec<i64>,
-        /// Labels are the most probable class, not the graph's label output (see
-        /// [`graph::labels_follow_probabilities`]).
-        label_from_probabilities: bool,
-    },
-}
 
 pub struct OnnxModel {
     bytes: Arc<Vec<u8>>,
@@ -52,10 +38,6 @@ impl std::fmt::Debug for OnnxModel {
             .field("kind", &self.kind)
             .finish()
     }
-}
-
-fn invalid(m: impl std::fmt::Display) -> ModelError {
-    ModelError::InvalidArtifact(m.to_string())
 }
 
 /// tract is not written against hostile graphs; a panic while loading or running one
@@ -117,14 +99,15 @@ impl OnnxModel {
         let classes = graph::class_labels(g);
         let label_from_probabilities = graph::labels_follow_probabilities(g);
 
+        let read = kind::classify(&outputs, classes, label_from_probabilities, limits)?;
         let plan = Self::plan(&proto, input_f64, d)?;
         let mut model = OnnxModel {
             bytes,
             plan,
             schema: Schema {
                 feature_names: (0..d).map(|i| format!("x{i}")).collect(),
-                target: String::new(),
-                classes: None,
+                target: read.target,
+                classes: read.classes,
             },
             signature: Signature {
                 input: TensorSpec {
@@ -136,20 +119,12 @@ impl OnnxModel {
                     },
                     shape: vec![-1, d as i64],
                 },
-                outputs: Vec::new(),
+                outputs: read.outputs,
             },
             input_f64,
-            kind: Kind::Regressor { output: 0 },
+            kind: read.kind,
             n_parameters: n_parameters.unwrap_or_default(),
         };
-        model.classify_outputs(&outputs, classes, limits)?;
-        if let Kind::Classifier {
-            label_from_probabilities: from_probabilities,
-            ..
-        } = &mut model.kind
-        {
-            *from_probabilities = label_from_probabilities;
-        }
         model.names_from_metadata(&proto.metadata_props);
         // Proves the plan runs, the outputs have the shapes mapped, and the answers are
         // finite and consistent.
@@ -186,107 +161,6 @@ impl OnnxModel {
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| invalid(format!("tract cannot run the graph: {e:#}")))
-    }
-
-    /// Decides regressor or classifier from the declared outputs and fills the schema
-    /// and signature accordingly.
-    fn classify_outputs(
-        &mut self,
-        outputs: &[Declared],
-        classes: Option<Vec<i64>>,
-        limits: &Limits,
-    ) -> Result<(), ModelError> {
-        let floats: Vec<usize> = (0..outputs.len())
-            .filter(|&i| outputs[i].is_float())
-            .collect();
-        let others: Vec<usize> = (0..outputs.len())
-            .filter(|&i| !outputs[i].is_float())
-            .collect();
-        let spec = |o: &Declared, role, datatype, shape| OutputSpec {
-            tensor: TensorSpec {
-                name: o.name.clone(),
-                datatype,
-                shape,
-            },
-            role,
-        };
-        match (floats.as_slice(), others.as_slice()) {
-            ([v], []) => {
-                let o = &outputs[*v];
-                if o.dims.len() > 2 || (o.dims.len() == 2 && o.dims[1].is_some_and(|k| k != 1)) {
-                    return Err(invalid(format!(
-                        "output '{}' has shape {:?}; regressors must give one value per row",
-                        o.name, o.dims
-                    )));
-                }
-                let dt = o.datatype().unwrap_or(DataType::Fp32);
-                let shape = if o.dims.len() == 2 {
-                    vec![-1, 1]
-                } else {
-                    vec![-1]
-                };
-                self.schema.target = o.name.clone();
-                self.signature.outputs = vec![spec(o, Role::Value, dt, shape)];
-                self.kind = Kind::Regressor { output: *v };
-            }
-            ([p], [l]) => {
-                let (po, lo) = (&outputs[*p], &outputs[*l]);
-                let k = match po.dims.as_slice() {
-                    [_, Some(k)] => usize::try_from(*k).unwrap_or(usize::MAX),
-                    [_, None] => classes.as_ref().map_or(0, Vec::len),
-                    _ => 0,
-                };
-                // Class names are built per class: the width is bounded like the input's.
-                if k > limits.max_features {
-                    return Err(ModelError::TooLarge(format!(
-                        "probabilities output '{}' declares {k} classes, above the limit \
-                         models.max_features = {}",
-                        po.name, limits.max_features
-                    )));
-                }
-                if k < 2 {
-                    return Err(invalid(format!(
-                        "probabilities output '{}' must be [N, K] with K >= 2, got {:?}",
-                        po.name, po.dims
-                    )));
-                }
-                let classes = classes
-                    .filter(|c| c.len() == k)
-                    .unwrap_or_else(|| (0..k as i64).collect());
-                if lo.datatype() != Some(DataType::Int64) {
-                    return Err(invalid(format!(
-                        "label output '{}' is {}; only int64 labels are supported",
-                        lo.name,
-                        lo.type_name()
-                    )));
-                }
-                let dt = po.datatype().unwrap_or(DataType::Fp32);
-                self.schema.target = lo.name.clone();
-                self.schema.classes = Some(classes.iter().map(i64::to_string).collect());
-                self.signature.outputs = vec![
-                    spec(lo, Role::Label, DataType::Int64, vec![-1]),
-                    spec(po, Role::Probabilities, dt, vec![-1, k as i64]),
-                ];
-                self.kind = Kind::Classifier {
-                    label: *l,
-                    probabilities: *p,
-                    classes,
-                    label_from_probabilities: false,
-                };
-            }
-            _ => {
-                let list: Vec<String> = outputs
-                    .iter()
-                    .map(|o| format!("{} ({})", o.name, o.type_name()))
-                    .collect();
-                return Err(invalid(format!(
-                    "unsupported outputs [{}]: expected one float output (regressor) or an \
-                     int64 label plus float probabilities (classifier)",
-                    list.join(", ")
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// Feature and class names modeld's exporter stores in `metadata_props`.
@@ -448,16 +322,4 @@ impl Model for OnnxModel {
     fn signature(&self) -> Signature {
         self.signature.clone()
     }
-}
-
-/// The index of the highest probability, the first on a tie (as onnxruntime's tree
-/// ensembles pick).
-fn most_probable(row: ndarray::ArrayView1<f64>) -> f64 {
-    let mut best = 0;
-    for (i, p) in row.iter().enumerate() {
-        if row.get(best).is_some_and(|b| p > b) {
-            best = i;
-        }
-    }
-    best as f64
 }
