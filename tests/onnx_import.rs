@@ -10,12 +10,15 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
-/// Imports tract alone cannot serve right: tree classifiers (wrong binary labels) and a
-/// double-precision export (Sigmoid in f64).
-const TREE_FILES: [&str; 4] = [
+/// Imports tract alone cannot serve right: tree classifiers (wrong binary labels), tree
+/// regressors (no TreeEnsembleRegressor) and a double-precision export (f64 Sigmoid).
+const TREE_FILES: [&str; 7] = [
     "rf_binary_breast_cancer",
     "dt_binary_breast_cancer",
     "rf_multiclass_iris",
+    "dt_regressor_diabetes",
+    "rf_regressor_diabetes",
+    "gbr_diabetes",
     "logreg_breast_cancer_f64",
 ];
 
@@ -196,11 +199,12 @@ async fn all_five_sklearn_files_match_onnxruntime() {
     }
 }
 
-/// Tree ensembles exported by skl2onnx (`TreeEnsembleClassifier`), binary and
-/// multiclass: the labels are onnxruntime's on every sample row (tract alone answers
-/// wrong labels for the binary ones, with the right probabilities).
+/// Tree ensembles exported by skl2onnx, binary and multiclass classifiers and
+/// regressors, and a double export: onnxruntime's answers on every sample row (tract
+/// alone answers wrong labels for binary classifiers, with the right probabilities, and
+/// refuses the regressors and the f64 Sigmoid).
 #[tokio::test]
-async fn tree_classifiers_answer_onnxruntime_labels() {
+async fn tree_ensembles_and_doubles_answer_as_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     for stem in TREE_FILES {
@@ -268,6 +272,8 @@ async fn broken_files_get_422_and_leave_no_trace() {
             onnx_bytes("label_contradicts_probabilities"),
             "output 'label' contradicts output 'probabilities'",
         ),
+        // A tree whose branches point past its nodes.
+        (onnx_bytes("tree_regressor_bad_node_ids"), "TreeEnsemble"),
         // Imports and runs, but answers inf / NaN for every row.
         (
             onnx_bytes("non_finite_output"),

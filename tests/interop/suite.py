@@ -167,6 +167,22 @@ def main():
         ok(f"onnxruntime {ort.__version__} and modeld (native, V2) agree on {stem}: "
            f"{len(x)} rows, {int(np.sum(label == 1))} labelled 1")
 
+    # Tree-ensemble regressors (TreeEnsembleRegressor, which modeld rewrites for tract).
+    for stem in ["dt_regressor_diabetes", "rf_regressor_diabetes", "gbr_diabetes"]:
+        data = (FIXTURES / "models" / f"{stem}.onnx").read_bytes()
+        out = http("POST", f"/v1/models/{stem}/versions", data, "application/octet-stream")
+        assert out == {"version": 1}, out
+        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        x = rows_of("diabetes", 10_000).astype(np.float32)
+        (want,) = sess.run(None, {"input": x})
+        got = native_predict(stem, x.astype(np.float64))["predictions"]
+        np.testing.assert_allclose(got, want[:, 0], rtol=1e-5, atol=1e-3)
+        t = httpclient.InferInput("input", list(x.shape), "FP32")
+        t.set_data_from_numpy(x, binary_data=True)
+        v2 = client.infer(stem, [t]).as_numpy("variable")
+        np.testing.assert_allclose(v2[:, 0], want[:, 0], rtol=1e-5, atol=1e-3)
+        ok(f"onnxruntime {ort.__version__} and modeld (native, V2) agree on {stem}: {len(x)} rows")
+
     print(f"interop suite passed: {CHECKS} checks")
 
 

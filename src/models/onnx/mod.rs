@@ -22,6 +22,8 @@ mod rewrite;
 mod runtime;
 #[cfg(feature = "onnx")]
 mod sample_check;
+#[cfg(feature = "onnx")]
+mod trees;
 
 use std::sync::Arc;
 
