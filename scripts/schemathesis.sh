@@ -4,13 +4,13 @@
 # scripts/setup-python.sh) at its /openapi.json, and exits non-zero on any 5xx, status code
 # or content type the document does not list, or a response that does not match its schema.
 # What is excluded or accepted, and why: docs/schemathesis.md.
-# Usage: scripts/schemathesis.sh [MAX_EXAMPLES_PER_OPERATION (default 30)] [SEED (default 1)]
+# Usage: scripts/schemathesis.sh [MAX_EXAMPLES_PER_OPERATION (default 100)] [SEED (default 1)]
 # The binary is $CARGO_TARGET_DIR/debug/modeld (or target/debug/modeld), as `cargo test`
 # builds it; VENV (default .venv) picks the Python environment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-MAX_EXAMPLES="${1:-30}"
+MAX_EXAMPLES="${1:-100}"
 SEED="${2:-1}"
 VENV="${VENV:-.venv}"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/modeld"
@@ -40,8 +40,10 @@ for _ in $(seq 300); do
 done
 curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
 
-# The hard time cap only guards CI against a hang; the example bound keeps a run to a few
-# minutes on 2 cores.
+# The example bound keeps a run near a minute on 2 cores; the hard time cap only guards CI
+# against a hang. One worker: with two, hypothesis's lambda-source parsing tripped CPython
+# 3.11's "AST constructor recursion depth mismatch" (a SystemError in the tool, not a
+# finding). A fixed seed makes a failure reproducible; pass another to explore.
 status=0
 timeout 900 "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
