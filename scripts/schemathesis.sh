@@ -33,12 +33,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Python rather than curl: the venv is there for sure, curl on a bare CI image may not be.
+ready() {
+    "$VENV/bin/python" -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+        "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1
+}
 for _ in $(seq 300); do
-    if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
+    if ready; then break; fi
     if ! kill -0 "$PID" 2>/dev/null; then cat "$DATA/server.log"; exit 1; fi
     sleep 0.2
 done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+ready || { echo "modeld not ready:"; tail -50 "$DATA/server.log"; exit 1; }
 
 # The example bound keeps a run near a minute on 2 cores; the hard time cap only guards CI
 # against a hang. One worker: with two, hypothesis's lambda-source parsing tripped CPython
