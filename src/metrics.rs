@@ -2,6 +2,7 @@
 //! every app instance, and so every test, starts from zero. Names are fixed by API.md.
 //! A leaf: the per-version gauges are filled by the serving layer at scrape time.
 
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
     TextEncoder,
@@ -183,6 +184,37 @@ impl Metrics {
         self.feature_drift.reset();
         for (_, g) in &self.quality {
             g.reset();
+        }
+    }
+
+    /// Drops the series of the per-version counters and histograms whose
+    /// `(model, version)` `keep` refuses. Unlike the gauges these are cumulative, so
+    /// without this a deleted version's series stay exported and in memory: one set for
+    /// every version ever served (found by the soak, bench/RESULTS.md).
+    pub fn retain_versions(&self, keep: impl Fn(&str, &str) -> bool) {
+        prune(&self.predictions, &keep);
+        prune(&self.prediction_duration, &keep);
+        prune(&self.feedback, &keep);
+        prune(&self.batch_rows, &keep);
+    }
+}
+
+fn prune<T: MetricVecBuilder>(vec: &MetricVec<T>, keep: &impl Fn(&str, &str) -> bool) {
+    for family in vec.collect() {
+        for metric in family.get_metric() {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value())
+            };
+            if let (Some(model), Some(version)) = (label("model"), label("version")) {
+                if !keep(model, version) {
+                    // Only fails for a label set that is already gone.
+                    let _ = vec.remove_label_values(&[model, version]);
+                }
+            }
         }
     }
 }

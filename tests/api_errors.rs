@@ -76,7 +76,7 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
     let before = observable_state(&app, dir.path()).await;
     let row = json!([5.1, 3.5, 1.4, 0.2]);
 
-    // 400 invalid_json: broken syntax, or not JSON at all.
+    // 400 invalid_json: broken syntax; 415 when the body is not declared JSON at all.
     let broken = Request::post("/v1/models/m/predict")
         .header("content-type", "application/json")
         .body(Body::from("{\"instances\": [[1,2"))
@@ -91,8 +91,8 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
         .unwrap();
     assert_error(
         &app.request(no_type).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_json",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
     );
 
     // 422 invalid_input: wrong feature count, empty batch, unknown field, wrong type,

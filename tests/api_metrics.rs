@@ -234,3 +234,48 @@ async fn request_ids_are_echoed_or_generated() {
     let generated = app.get("/healthz").await.headers["x-request-id"].clone();
     assert_eq!(generated.to_str().unwrap().len(), 36);
 }
+
+/// A deleted version's counters and histograms leave /metrics (they used to stay, one set
+/// per version ever served: bench/RESULTS.md, soak); the live version's stay.
+#[tokio::test]
+async fn a_deleted_versions_series_leave_the_exposition() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let v1 = train_iris(&app, "iris", None).await.to_string();
+    let v2 = train_iris(&app, "iris", None).await.to_string();
+    let row = json!([5.1, 3.5, 1.4, 0.2]);
+    for v in [&v1, &v2] {
+        let r = app
+            .post(
+                &format!("/v1/models/iris/predict?version={v}"),
+                json!({"instances": [row]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let f = app
+            .post(
+                "/v1/models/iris/feedback",
+                json!({"request_id": r.body["request_id"], "actual": [0]}),
+            )
+            .await;
+        assert_eq!(f.status, StatusCode::OK, "{}", f.text);
+    }
+    let series = |text: &str, v: &str| {
+        [
+            "modeld_predictions_total",
+            "modeld_prediction_duration_seconds_count",
+            "modeld_feedback_total",
+        ]
+        .map(|name| sample(text, name, &[("model", "iris"), ("version", v)]))
+    };
+    let before = app.metrics().await;
+    assert_eq!(series(&before, &v1), [Some(1.0); 3], "{before}");
+
+    let r = app
+        .call("DELETE", &format!("/v1/models/iris/versions/{v1}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let after = app.metrics().await;
+    assert_eq!(series(&after, &v1), [None; 3], "{after}");
+    assert_eq!(series(&after, &v2), [Some(1.0); 3], "{after}");
+}

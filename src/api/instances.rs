@@ -6,6 +6,8 @@ use std::fmt;
 use ndarray::Array2;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use utoipa::openapi::schema::{self, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::RefOr;
 
 use crate::api::error::ApiError;
 use crate::models::Schema;
@@ -36,6 +38,27 @@ impl Instances {
         self.rows.is_empty()
     }
 }
+
+/// The wire form for the OpenAPI document: at least one row, each a non-empty array of
+/// numbers or a record of feature name to number (an empty list or row is refused).
+impl utoipa::PartialSchema for Instances {
+    fn schema() -> RefOr<schema::Schema> {
+        let number = || ObjectBuilder::new().schema_type(Type::Number);
+        let row = ArrayBuilder::new().items(number()).min_items(Some(1));
+        let record = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(number()));
+        ArrayBuilder::new()
+            .items(OneOfBuilder::new().item(row).item(record))
+            .min_items(Some(1))
+            .description(Some(
+                "Rows in schema order, or records keyed by feature name.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Instances {}
 
 impl<'de> Deserialize<'de> for Instances {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -9,6 +9,7 @@ pub mod instances;
 pub mod models;
 pub mod monitoring;
 pub mod onnx;
+pub mod openapi;
 pub mod predict;
 pub mod train;
 pub mod tune;
@@ -25,21 +26,6 @@ use crate::api::edge::hot::{HotRouteError, HotRoutes};
 use crate::api::error::ApiError;
 use crate::state::AppState;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "modeld", description = "Train, version, serve and monitor ML models over HTTP."),
-    tags(
-        (name = "health", description = "Liveness, readiness, version, metrics"),
-        (name = "models", description = "Registry: models, versions, aliases, reload"),
-        (name = "predict", description = "Inference"),
-        (name = "training", description = "Training jobs"),
-        (name = "monitoring", description = "Feedback, online metrics, drift"),
-        (name = "v2", description = "Open Inference Protocol (KServe V2)"),
-    ),
-    components(schemas(crate::api::error::ErrorBody))
-)]
-struct ApiDoc;
-
 /// The whole application as one tower service: the edge layer around the router, whose
 /// extractors read the body limit.
 pub type App = edge::Edge<<DefaultBodyLimit as Layer<Router>>::Service>;
@@ -49,9 +35,10 @@ pub type App = edge::Edge<<DefaultBodyLimit as Layer<Router>>::Service>;
 /// `tower::ServiceExt::oneshot`. Fails only if a hot route is not a route of the
 /// router, a programming error caught at start-up.
 pub fn router(state: AppState) -> Result<App, HotRouteError> {
-    let (routes, openapi) = documented_routes().split_for_parts();
+    let (routes, doc) = documented_routes().split_for_parts();
+    let doc = openapi::complete(doc);
     let hot = HotRoutes::new([predict::DIRECT, v2::infer::DIRECT])?;
-    let routed: Vec<(Method, &str)> = openapi
+    let routed: Vec<(Method, &str)> = doc
         .paths
         .paths
         .iter()
@@ -62,7 +49,7 @@ pub fn router(state: AppState) -> Result<App, HotRouteError> {
         })
         .collect();
     edge::hot::check(&hot, routed.iter().map(|(m, p)| (m.clone(), *p)))?;
-    let openapi = std::sync::Arc::new(openapi);
+    let doc = std::sync::Arc::new(doc);
     let body_limit = DefaultBodyLimit::max(state.cfg.server.body_limit_bytes);
     let edge = edge::EdgeLayer::new(state.clone(), hot);
 
@@ -70,7 +57,7 @@ pub fn router(state: AppState) -> Result<App, HotRouteError> {
         .route(
             OPENAPI_PATH,
             axum::routing::get(move || {
-                let doc = openapi.clone();
+                let doc = doc.clone();
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
@@ -82,7 +69,7 @@ pub fn router(state: AppState) -> Result<App, HotRouteError> {
 
 /// Every route with its documentation.
 fn documented_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(models::router())
         .merge(predict::router())
@@ -115,8 +102,8 @@ const OPENAPI_PATH: &str = "/openapi.json";
 /// The OpenAPI document as served at `/openapi.json`, as JSON.
 #[cfg(test)]
 pub(crate) fn openapi_document() -> serde_json::Value {
-    let (_, openapi) = documented_routes().split_for_parts();
-    serde_json::to_value(openapi).unwrap_or_default()
+    let (_, doc) = documented_routes().split_for_parts();
+    serde_json::to_value(openapi::complete(doc)).unwrap_or_default()
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

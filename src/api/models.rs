@@ -162,6 +162,7 @@ pub async fn get_model(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     /// Sort key: `version`, `created_at`, or `<split>.<metric>` such as `validation.accuracy`.
@@ -290,6 +291,7 @@ pub async fn delete_version(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasRequest {
+    #[schema(minimum = 1)]
     pub version: u64,
 }
 

@@ -29,12 +29,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
     pub request_id: Option<String>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(inline)]
     pub instances: Option<Instances>,
     /// Ground truth per row: class index (as in `predictions`) or class label (as in
     /// `classes`) for classifiers, the true value for regressors.
     #[schema(value_type = Vec<Object>)]
     pub actual: Vec<Value>,
+    #[schema(minimum = 1)]
     pub version: Option<u64>,
     pub alias: Option<String>,
 }

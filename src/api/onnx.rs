@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Point this alias (e.g. `production`) at the new version.
@@ -59,7 +60,7 @@ pub async fn import(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/octet-stream"));
     if !octet {
-        return Err(ApiError::InvalidInput(
+        return Err(ApiError::UnsupportedMediaType(
             "send the .onnx file as the body with Content-Type: application/octet-stream".into(),
         ));
     }
@@ -91,6 +92,7 @@ pub async fn import(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// Only `onnx`.

@@ -38,19 +38,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
-    /// Rows in schema order, or records keyed by feature name.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(inline)]
     pub instances: Instances,
     /// Only for `POST /predict`: the model name.
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub version: Option<u64>,
     #[serde(default)]
     pub alias: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// Version number to use.

@@ -26,6 +26,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_job, cancel_job))
 }
 
+/// [`Algorithm`]'s wire names, for the OpenAPI document only (the body parses into
+/// [`Algorithm`]; a test keeps the two lists equal).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum AlgorithmName {
+    LinearRegression,
+    LogisticRegression,
+    SoftmaxRegression,
+    MlpRegressor,
+    MlpClassifier,
+}
+
 fn default_validation_split() -> f64 {
     0.2
 }
@@ -33,9 +46,7 @@ fn default_validation_split() -> f64 {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
-    /// `linear_regression`, `logistic_regression`, `softmax_regression`, `mlp_regressor`
-    /// or `mlp_classifier`.
-    #[schema(value_type = String)]
+    #[schema(value_type = AlgorithmName, inline)]
     pub algorithm: Algorithm,
     /// `{"rows", "targets", "feature_names"?, "class_names"?}`, `{"csv", "target"?}` or
     /// `{"path", "target"?}` (a CSV file under the data directory).
@@ -166,4 +177,22 @@ pub async fn cancel_job(
     AppPath(id): AppPath<String>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(state.jobs.cancel(&id)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_algorithm_names_are_the_ones_the_body_parses() {
+        let schema = serde_json::to_value(<AlgorithmName as utoipa::PartialSchema>::schema())
+            .unwrap_or_default();
+        let names = schema["enum"].as_array().cloned().unwrap_or_default();
+        assert_eq!(names.len(), 5, "{schema}");
+        for name in names {
+            let parsed: Result<Algorithm, _> = serde_json::from_value(name.clone());
+            assert!(parsed.is_ok(), "{name} is documented but not parsed");
+        }
+        assert!(serde_json::from_value::<Algorithm>(serde_json::json!("")).is_err());
+    }
 }

@@ -39,9 +39,8 @@ fn empty_object() -> Value {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuneRequest {
-    /// Any training algorithm (`linear_regression`, `logistic_regression`,
-    /// `softmax_regression`, `mlp_regressor`, `mlp_classifier`).
-    #[schema(value_type = String)]
+    /// Any training algorithm.
+    #[schema(value_type = super::train::AlgorithmName, inline)]
     pub algorithm: Algorithm,
     /// Training data, as for `/train`. CV runs over all of it, in the order given.
     #[schema(value_type = Object)]

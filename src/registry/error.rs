@@ -30,6 +30,10 @@ pub enum RegistryError {
     InvalidModel(#[from] crate::models::ModelError),
 }
 
+/// [`valid_name`] as a regular expression, for the OpenAPI document: clients and API
+/// fuzzers learn the rule from it instead of from 400s.
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+
 /// Model and alias names double as folder names, so they are restricted to a safe set.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 
 use crate::models::{Artifact, Limits, Model};
 use error::check_name;
-pub use error::{valid_name, RegistryError};
+pub use error::{valid_name, RegistryError, NAME_PATTERN};
 use index::clone_entry;
 pub use index::{ModelEntry, Snapshot, VersionEntry, VersionState, PRODUCTION};
 pub use meta::{Provenance, VersionMeta};

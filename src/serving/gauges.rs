@@ -8,6 +8,13 @@ use crate::registry::Snapshot;
 
 pub fn refresh(snapshot: &Snapshot, monitor: &Monitor, metrics: &Metrics) {
     metrics.reset_version_gauges();
+    metrics.retain_versions(|name, version| {
+        let version = version.parse::<u64>().ok();
+        snapshot
+            .models
+            .get(name)
+            .is_some_and(|m| version.is_some_and(|v| m.versions.contains_key(&v)))
+    });
     for (name, model) in &snapshot.models {
         for (version, entry) in &model.versions {
             let v = version.to_string();
