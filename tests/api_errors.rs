@@ -91,8 +91,8 @@ async fn bad_requests_get_json_errors_and_change_nothing() {
         .unwrap();
     assert_error(
         &app.request(no_type).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_json",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
     );
 
     // 422 invalid_input: wrong feature count, empty batch, unknown field, wrong type,

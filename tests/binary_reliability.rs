@@ -3,46 +3,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Child;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{http, modeld, wait_ready, Guard};
-
-/// Collects every line the child writes to stdout and stderr.
-fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let stdout = child.stdout.take().expect("stdout piped");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let sinks: [Box<dyn Read + Send>; 2] = [Box::new(stdout), Box::new(stderr)];
-    for pipe in sinks {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-    }
-    lines
-}
-
-/// The address from the "modeld listening" log line.
-fn listening_addr(lines: &Mutex<Vec<String>>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let found = lines.lock().unwrap().iter().find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["message"] == "modeld listening").then(|| v["addr"].as_str().map(str::to_string))?
-        });
-        if let Some(addr) = found {
-            return addr;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("modeld did not report its address");
-}
+use support::{collect_output, http, listening_addr, modeld, wait_ready, Guard};
 
 fn get_with_key(addr: &str, path: &str, key: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();

@@ -161,8 +161,9 @@ impl From<JsonRejection> for ApiError {
             // Valid JSON of the wrong shape (missing or unknown field, wrong type).
             JsonRejection::JsonDataError(e) => ApiError::InvalidInput(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => ApiError::InvalidJson(e.body_text()),
+            // API.md's 415: the body may be fine, its declared media type is not ours.
             JsonRejection::MissingJsonContentType(_) => {
-                ApiError::InvalidJson("expected Content-Type: application/json".into())
+                ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
             }
             JsonRejection::BytesRejection(e) => {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -46,7 +46,7 @@ pub struct Imported {
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "The .onnx file"),
     responses((status = 201, body = Imported), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -59,7 +59,7 @@ pub async fn import(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/octet-stream"));
     if !octet {
-        return Err(ApiError::InvalidInput(
+        return Err(ApiError::UnsupportedMediaType(
             "send the .onnx file as the body with Content-Type: application/octet-stream".into(),
         ));
     }
