@@ -5,9 +5,13 @@
 
 mod support;
 
+#[path = "adversarial/auth.rs"]
+mod auth;
 #[path = "adversarial/catalogue.rs"]
 mod catalogue;
 #[path = "adversarial/client.rs"]
 mod client;
 #[path = "adversarial/kill.rs"]
 mod kill;
+#[path = "adversarial/load.rs"]
+mod load;

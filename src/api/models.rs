@@ -162,6 +162,7 @@ pub async fn get_model(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     /// Sort key: `version`, `created_at`, or `<split>.<metric>` such as `validation.accuracy`.

@@ -21,7 +21,13 @@ pub struct Case {
     pub code: &'static str,
 }
 
-fn case(name: &'static str, method: &'static str, path: &str, status: u16, code: &'static str) -> Case {
+fn case(
+    name: &'static str,
+    method: &'static str,
+    path: &str,
+    status: u16,
+    code: &'static str,
+) -> Case {
     Case {
         name,
         method,
@@ -40,7 +46,8 @@ impl Case {
     }
 
     fn typed(mut self, content_type: &'static str, body: Vec<u8>) -> Case {
-        self.headers.push(("Content-Type", content_type.to_string()));
+        self.headers
+            .push(("Content-Type", content_type.to_string()));
         self.body = body;
         self
     }
@@ -77,14 +84,18 @@ pub fn catalogue() -> Vec<Case> {
     let ok = iris_predict();
     let iris = std::fs::read_to_string(fixture_path("data/iris.csv")).unwrap();
     let train = |extra: serde_json::Value| {
-        let mut body = json!({"algorithm": "softmax_regression", "data": {"csv": iris, "target": "target"}});
+        let mut body =
+            json!({"algorithm": "softmax_regression", "data": {"csv": iris, "target": "target"}});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
         body
     };
     let onnx = std::fs::read(fixture_path("models/logreg_multinomial_iris.onnx")).unwrap();
-    let f32s: Vec<u8> = [5.1f32, 3.5, 1.4, 0.2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let f32s: Vec<u8> = [5.1f32, 3.5, 1.4, 0.2]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let zero_job = "/v1/jobs/00000000-0000-0000-0000-000000000000";
     let huge_rows = json!({"instances": vec![row.clone(); BODY_LIMIT / 10]});
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
@@ -253,18 +264,37 @@ fn bad_requests_get_their_documented_error_and_change_nothing() {
     let mut names = std::collections::BTreeSet::new();
     let mut failures = Vec::new();
     for c in &cases {
-        assert!(names.insert((c.method, c.name)), "duplicate case {}", c.name);
+        assert!(
+            names.insert((c.method, c.name)),
+            "duplicate case {}",
+            c.name
+        );
         let headers: Vec<(&str, &str)> = c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = server.send(c.method, &c.path, &headers, &c.body);
         if let Err(e) = check_error(&r, c.status, c.code) {
-            failures.push(format!("{} {} ({}): {e}", c.method, c.name, c.path.chars().take(80).collect::<String>()));
+            failures.push(format!(
+                "{} {} ({}): {e}",
+                c.method,
+                c.name,
+                c.path.chars().take(80).collect::<String>()
+            ));
         }
         assert!(server.alive(), "the server died after '{}'", c.name);
         assert_eq!(server.snapshot(), before, "'{}' changed the state", c.name);
     }
-    eprintln!("catalogue: {} cases, {} failed", cases.len(), failures.len());
+    eprintln!(
+        "catalogue: {} cases, {} failed",
+        cases.len(),
+        failures.len()
+    );
     assert!(cases.len() >= 60, "only {} cases", cases.len());
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     // And it still serves what it served.
     let r = server.json("POST", "/v1/models/m/predict", &iris_predict());
     assert_eq!(r.status, 200, "{}", r.text());

@@ -224,7 +224,10 @@ pub fn read_reply(s: &mut TcpStream) -> Option<Reply> {
     let head = String::from_utf8_lossy(&out[..split]).into_owned();
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let mut body = out[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Some(Reply { status, head, body })

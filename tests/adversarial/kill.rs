@@ -58,8 +58,16 @@ fn listing(server: &Server) -> BTreeMap<String, (Vec<u64>, Option<u64>)> {
     assert_eq!(r.status, 200, "{}", r.text());
     let mut out = BTreeMap::new();
     for m in r.json()["models"].as_array().unwrap() {
-        let versions = m["versions"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-        out.insert(m["name"].as_str().unwrap().to_string(), (versions, m["aliases"]["production"].as_u64()));
+        let versions = m["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        out.insert(
+            m["name"].as_str().unwrap().to_string(),
+            (versions, m["aliases"]["production"].as_u64()),
+        );
     }
     out
 }
@@ -75,11 +83,19 @@ fn verify_and_rebase(server: &Server, acked: &mut Acked) {
                 continue;
             }
         }
-        let present = listed.get(model).is_some_and(|(vs, _)| vs.contains(version));
-        assert!(present, "acknowledged {model} v{version} is gone after the kill: {listed:?}");
+        let present = listed
+            .get(model)
+            .is_some_and(|(vs, _)| vs.contains(version));
+        assert!(
+            present,
+            "acknowledged {model} v{version} is gone after the kill: {listed:?}"
+        );
         let served = predict(server, model, *version).unwrap();
         if !expected.is_null() {
-            assert_eq!(&served, expected, "{model} v{version} predicts differently after the kill");
+            assert_eq!(
+                &served, expected,
+                "{model} v{version} predicts differently after the kill"
+            );
         }
     }
     let production = listed.get(TRAINED).and_then(|(_, p)| *p);
@@ -95,8 +111,9 @@ fn verify_and_rebase(server: &Server, acked: &mut Acked) {
     acked.versions.clear();
     for (model, (versions, _)) in &listed {
         for v in versions {
-            let served = predict(server, model, *v)
-                .unwrap_or_else(|e| panic!("listed {model} v{v} does not serve after the kill: {e}"));
+            let served = predict(server, model, *v).unwrap_or_else(|e| {
+                panic!("listed {model} v{v} does not serve after the kill: {e}")
+            });
             acked.versions.insert((model.clone(), *v), served);
         }
     }
@@ -104,29 +121,56 @@ fn verify_and_rebase(server: &Server, acked: &mut Acked) {
 }
 
 /// One write, acknowledged or not; an error when the server stopped answering or refused.
-fn write_once(server: &Server, step: usize, acked: &Mutex<Acked>, onnx: &[u8]) -> Result<(), String> {
+fn write_once(
+    server: &Server,
+    step: usize,
+    acked: &Mutex<Acked>,
+    onnx: &[u8],
+) -> Result<(), String> {
     let latest = |model: &str, a: &Acked| {
-        a.versions.keys().filter(|(m, _)| m == model).map(|(_, v)| *v).max()
+        a.versions
+            .keys()
+            .filter(|(m, _)| m == model)
+            .map(|(_, v)| *v)
+            .max()
     };
     let created = match step % 4 {
         0 | 1 => {
             acked.lock().unwrap().in_flight = Some(InFlight::Create);
             let (model, version) = if step % 4 == 0 {
-                let r = server.json("POST", &format!("/v1/models/{TRAINED}/train"), &iris_train(step as u64, None));
-                let id = r.json()["job_id"].as_str().map(str::to_string).ok_or(r.text())?;
+                let r = server.json(
+                    "POST",
+                    &format!("/v1/models/{TRAINED}/train"),
+                    &iris_train(step as u64, None),
+                );
+                let id = r.json()["job_id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or(r.text())?;
                 let job = server.wait_job(&id).ok_or("job lost")?;
                 (TRAINED, job["version"].as_u64().ok_or(job.to_string())?)
             } else {
                 let ct = [("Content-Type", "application/octet-stream")];
-                let r = server.send("POST", &format!("/v1/models/{IMPORTED}/versions"), &ct, onnx);
+                let r = server.send(
+                    "POST",
+                    &format!("/v1/models/{IMPORTED}/versions"),
+                    &ct,
+                    onnx,
+                );
                 (IMPORTED, r.json()["version"].as_u64().ok_or(r.text())?)
             };
             Some((model, version))
         }
         2 => {
-            let Some(v) = latest(TRAINED, &acked.lock().unwrap()) else { return Ok(()) };
+            let Some(v) = latest(TRAINED, &acked.lock().unwrap()) else {
+                return Ok(());
+            };
             acked.lock().unwrap().in_flight = Some(InFlight::Alias(v));
-            let r = server.json("PUT", &format!("/v1/models/{TRAINED}/aliases/production"), &json!({"version": v}));
+            let r = server.json(
+                "PUT",
+                &format!("/v1/models/{TRAINED}/aliases/production"),
+                &json!({"version": v}),
+            );
             if r.status != 200 {
                 return Err(r.text());
             }
@@ -145,9 +189,16 @@ fn write_once(server: &Server, step: usize, acked: &Mutex<Acked>, onnx: &[u8]) -
                     })
                     .cloned()
             };
-            let Some((model, v)) = victim else { return Ok(()) };
+            let Some((model, v)) = victim else {
+                return Ok(());
+            };
             acked.lock().unwrap().in_flight = Some(InFlight::Delete(model.clone(), v));
-            let r = server.send("DELETE", &format!("/v1/models/{model}/versions/{v}"), &[], b"");
+            let r = server.send(
+                "DELETE",
+                &format!("/v1/models/{model}/versions/{v}"),
+                &[],
+                b"",
+            );
             if r.status != 200 && r.status != 204 {
                 return Err(r.text());
             }
@@ -158,7 +209,11 @@ fn write_once(server: &Server, step: usize, acked: &Mutex<Acked>, onnx: &[u8]) -
     if let Some((model, version)) = created {
         let key = (model.to_string(), version);
         // Acknowledged: it must be there after a restart, predicting what it predicts now.
-        acked.lock().unwrap().versions.insert(key.clone(), Value::Null);
+        acked
+            .lock()
+            .unwrap()
+            .versions
+            .insert(key.clone(), Value::Null);
         let served = predict(server, model, version)?;
         acked.lock().unwrap().versions.insert(key, served);
     }
@@ -173,11 +228,15 @@ fn trial(dir: &Path, acked: &Arc<Mutex<Acked>>, delay_ms: u64, onnx: &Arc<Vec<u8
     verify_and_rebase(&server, &mut acked.lock().unwrap());
     let killed = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (server, acked, killed, onnx) = (server.clone(), acked.clone(), killed.clone(), onnx.clone());
+        let (server, acked, killed, onnx) =
+            (server.clone(), acked.clone(), killed.clone(), onnx.clone());
         std::thread::spawn(move || {
             for step in 0.. {
                 if let Err(e) = write_once(&server, step, &acked, &onnx) {
-                    assert!(killed.load(Ordering::SeqCst), "write {step} failed before the kill: {e}");
+                    assert!(
+                        killed.load(Ordering::SeqCst),
+                        "write {step} failed before the kill: {e}"
+                    );
                     return;
                 }
                 if killed.load(Ordering::SeqCst) {
@@ -190,7 +249,10 @@ fn trial(dir: &Path, acked: &Arc<Mutex<Acked>>, delay_ms: u64, onnx: &Arc<Vec<u8
     killed.store(true, Ordering::SeqCst);
     // SIGKILL through the pid: the writer thread still holds the server handle.
     let pid = server.guard.0.id().to_string();
-    let status = std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     writer.join().unwrap();
     drop(server);
@@ -207,16 +269,24 @@ fn acknowledged_writes_survive_kill_9_and_nothing_half_written_is_served() {
         | 1;
     eprintln!("kill trials: {trials}, seed {seed}");
     let dir = tempfile::tempdir().unwrap();
-    let onnx = Arc::new(std::fs::read(fixture_path("models/logreg_multinomial_iris.onnx")).unwrap());
+    let onnx =
+        Arc::new(std::fs::read(fixture_path("models/logreg_multinomial_iris.onnx")).unwrap());
     let acked = Arc::new(Mutex::new(Acked::default()));
     for t in 0..trials {
         let delay_ms = 100 + next(&mut seed) % 700;
         trial(dir.path(), &acked, delay_ms, &onnx);
-        eprintln!("trial {t}: killed after {delay_ms} ms, {} writes acknowledged so far", acked.lock().unwrap().writes);
+        eprintln!(
+            "trial {t}: killed after {delay_ms} ms, {} writes acknowledged so far",
+            acked.lock().unwrap().writes
+        );
     }
     let server = Server::start(dir.path(), &[]);
     verify_and_rebase(&server, &mut acked.lock().unwrap());
     let a = acked.lock().unwrap();
-    assert!(a.writes >= trials, "only {} writes were acknowledged", a.writes);
+    assert!(
+        a.writes >= trials,
+        "only {} writes were acknowledged",
+        a.writes
+    );
     assert!(!a.versions.is_empty(), "nothing survived at all");
 }
