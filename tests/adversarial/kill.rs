@@ -137,7 +137,7 @@ fn write_once(
     let created = match step % 4 {
         0 | 1 => {
             acked.lock().unwrap().in_flight = Some(InFlight::Create);
-            let (model, version) = if step % 4 == 0 {
+            let (model, version) = if step.is_multiple_of(4) {
                 let r = server.json(
                     "POST",
                     &format!("/v1/models/{TRAINED}/train"),
@@ -181,11 +181,11 @@ fn write_once(
         _ => {
             let victim = {
                 let a = acked.lock().unwrap();
-                let keep = [latest(TRAINED, &a), latest(IMPORTED, &a)];
+                // Never the newest of a model, nor what production points to.
                 a.versions
                     .keys()
                     .find(|(m, v)| {
-                        !keep.contains(&Some(*v)) && !(m == TRAINED && a.production == Some(*v))
+                        latest(m, &a) != Some(*v) && (m != TRAINED || a.production != Some(*v))
                     })
                     .cloned()
             };
@@ -231,7 +231,8 @@ fn trial(dir: &Path, acked: &Arc<Mutex<Acked>>, delay_ms: u64, onnx: &Arc<Vec<u8
         let (server, acked, killed, onnx) =
             (server.clone(), acked.clone(), killed.clone(), onnx.clone());
         std::thread::spawn(move || {
-            for step in 0.. {
+            // Trials start at different kinds of write so the kills land in each.
+            for step in (delay_ms as usize % 4).. {
                 if let Err(e) = write_once(&server, step, &acked, &onnx) {
                     assert!(
                         killed.load(Ordering::SeqCst),
