@@ -1,8 +1,9 @@
 //! Properties 3 to 5: predictions never fail while versions are trained, promoted,
 //! reloaded and deleted under them; an overloaded server sheds with 503 `overloaded`
 //! and every request it takes is answered correctly; clients that stall their bodies
-//! are cut off with 408 and do not lock the others out. Bounded by request counts; the
-//! only deadline is a generous one that detects a lockout.
+//! are cut off with 408 after `server.body_timeout_ms`, so the others are shed for that
+//! long at most, never locked out. Bounded by request counts; the only deadline is a
+//! generous one that detects a lockout.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -193,7 +194,7 @@ fn an_overloaded_server_sheds_with_503_and_answers_what_it_takes_correctly() {
 }
 
 #[test]
-fn stalled_bodies_get_408_and_do_not_lock_other_clients_out() {
+fn stalled_bodies_get_408_and_hold_their_slots_no_longer_than_the_body_timeout() {
     let limit = 2;
     let stalled_count = if long() { 12 } else { 5 };
     let dir = tempfile::tempdir().unwrap();
