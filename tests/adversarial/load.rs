@@ -217,6 +217,14 @@ fn stalled_bodies_get_408_and_hold_their_slots_no_longer_than_the_body_timeout()
             s
         })
         .collect();
+    // The stalled bodies hold every slot: a request is shed (bounded wait for the server
+    // to read their heads).
+    let held = (0..500).any(|_| {
+        let r = server.get("/v1/models");
+        std::thread::sleep(Duration::from_millis(2));
+        r.status == 503
+    });
+    assert!(held, "the stalled bodies never held the slots");
     // Others keep asking; a 503 while the slots are held is fine, a lockout is not.
     let others: Vec<_> = (0..3)
         .map(|_| {
