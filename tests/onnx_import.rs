@@ -289,6 +289,7 @@ async fn broken_files_get_422_and_leave_no_trace() {
     // Wrong content type.
     let r = app.post("/v1/models/bad/versions", json!({"x": 1})).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    assert_eq!(r.body["code"], "unsupported_media_type", "{}", r.text);
     assert!(r.body["error"]
         .as_str()
         .unwrap()

@@ -161,8 +161,8 @@ impl From<JsonRejection> for ApiError {
             // Valid JSON of the wrong shape (missing or unknown field, wrong type).
             JsonRejection::JsonDataError(e) => ApiError::InvalidInput(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => ApiError::InvalidJson(e.body_text()),
-            // The body was never read, so whether it is JSON is unknown: the media type is
-            // what was wrong (and what the OpenAPI document says is required).
+            // API.md's 415: the body was never read, so whether it is JSON is unknown;
+            // its declared media type is what was wrong.
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
             }

@@ -20,7 +20,8 @@ use crate::config::ServerConfig;
 use crate::state::AppState;
 
 /// `Json<T>` whose rejections are [`ApiError`]s: syntax errors are 400 `invalid_json`,
-/// well-formed bodies of the wrong shape 422 `invalid_input`, oversize bodies 413.
+/// well-formed bodies of the wrong shape 422 `invalid_input`, oversize bodies 413, and a
+/// body declared as another media type (or not declared) 415 `unsupported_media_type`.
 pub struct AppJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {

@@ -47,7 +47,7 @@ pub struct Imported {
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "The .onnx file"),
     responses((status = 201, body = Imported), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,

@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The real `modeld` binary, logging JSON, run in `dir`.
@@ -129,4 +130,44 @@ pub fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Collects every line the child writes to stdout and stderr.
+pub fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().expect("stdout piped");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sinks: [Box<dyn Read + Send>; 2] = [Box::new(stdout), Box::new(stderr)];
+    for pipe in sinks {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    lines
+}
+
+/// The address from the "modeld listening" log line.
+pub fn listening_addr(lines: &Mutex<Vec<String>>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let found = lines.lock().unwrap().iter().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["message"] == "modeld listening").then(|| v["addr"].as_str().map(str::to_string))?
+        });
+        if let Some(addr) = found {
+            return addr;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("modeld did not report its address");
+}
+
+/// A file under tests/fixtures.
+pub fn fixture_path(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
