@@ -23,7 +23,11 @@ fn iris_schema() -> Schema {
             .map(String::from)
             .to_vec(),
         target: "species".into(),
-        classes: Some(["setosa", "versicolor", "virginica"].map(String::from).to_vec()),
+        classes: Some(
+            ["setosa", "versicolor", "virginica"]
+                .map(String::from)
+                .to_vec(),
+        ),
     }
 }
 
@@ -66,13 +70,9 @@ fn decode_predict(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 #[test]
 fn predict_bodies_decode_to_a_matrix_or_a_client_error() {
-    check(
-        "predict_json",
-        256,
-        file!(),
-        predict_body(),
-        |body| decode_predict(body.to_string().as_bytes()),
-    );
+    check("predict_json", 256, predict_body(), |body| {
+        decode_predict(body.to_string().as_bytes())
+    });
 }
 
 #[test]
@@ -84,7 +84,6 @@ fn predict_body_bytes_decode_to_a_matrix_or_a_client_error() {
     check(
         "predict_bytes",
         256,
-        file!(),
         (any::<usize>(), byte_edits()),
         |(base, edits)| decode_predict(&fuzzing::mutate(&bases, base, &edits)),
     );
@@ -97,20 +96,29 @@ fn instances_rows_of_any_width_or_record_shape_are_placed_or_refused() {
         prop::collection::vec(-1e3f64..1e3, 0..7).prop_map(|r| json!(r)),
         prop::collection::vec(
             (
-                prop::sample::select(vec!["sepal_length", "sepal_width", "petal_length",
-                    "petal_width", "x", ""]),
+                prop::sample::select(vec![
+                    "sepal_length",
+                    "sepal_width",
+                    "petal_length",
+                    "petal_width",
+                    "x",
+                    ""
+                ]),
                 -1e3f64..1e3
             ),
             0..6
         )
         .prop_map(|kv| {
-            Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+            Value::Object(
+                kv.into_iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect(),
+            )
         }),
     ];
     check(
         "instances_shapes",
         256,
-        file!(),
         prop::collection::vec(cell, 0..8),
         |rows| {
             let text = Value::Array(rows.clone()).to_string();
@@ -169,7 +177,6 @@ fn v2_json_tensors_decode_to_a_matrix_or_a_client_error() {
     check(
         "v2_json",
         256,
-        file!(),
         prop::sample::select(infer_bodies()).prop_flat_map(mutated_json),
         |body| {
             let text = body.to_string();
@@ -205,7 +212,6 @@ fn v2_binary_tensors_decode_to_a_matrix_or_a_client_error() {
     check(
         "v2_binary",
         256,
-        file!(),
         (
             datatype,
             prop::collection::vec(dim, 0..4),
@@ -283,7 +289,6 @@ fn csv_text_parses_to_a_valid_dataset_or_a_data_error() {
     check(
         "csv",
         256,
-        file!(),
         (edits, task, target, class_names),
         |(edits, task, target, class_names)| {
             let mut bytes = base.clone();
@@ -316,8 +321,10 @@ fn data_specs_load_to_a_valid_dataset_or_a_data_error() {
     check(
         "data_spec",
         256,
-        file!(),
-        (prop::sample::select(bases).prop_flat_map(mutated_json), task),
+        (
+            prop::sample::select(bases).prop_flat_map(mutated_json),
+            task,
+        ),
         |(doc, task)| {
             let Ok(spec) = serde_json::from_value::<DataSpec>(doc) else {
                 return Ok(());

@@ -8,19 +8,20 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 
-/// `PROPTEST_CASES` when set (scripts/fuzz.sh), else `default`. Failures are saved under
-/// proptest-regressions/ beside the target and replayed first on every later run.
-pub fn config(default: u32, source_file: &'static str) -> Config {
+/// `PROPTEST_CASES` when set (scripts/fuzz.sh), else `default`. Failures are saved in
+/// proptest-regressions/<target>.txt and replayed first on every later run.
+pub fn config(default: u32, target: &str) -> Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default);
     Config {
         cases,
-        source_file: Some(source_file),
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
-            "proptest-regressions",
-        ))),
+        // One file per target (cargo runs tests from the package root); leaked once
+        // per target because proptest wants a `&'static str`.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(Box::leak(
+            format!("proptest-regressions/{target}.txt").into_boxed_str(),
+        )))),
         // Shrinking a slow target (the ONNX loader, the HTTP stack) must stay bounded.
         max_shrink_iters: 512,
         ..Config::default()
@@ -33,14 +34,13 @@ pub fn config(default: u32, source_file: &'static str) -> Config {
 pub fn check<S: Strategy>(
     target: &str,
     default_cases: u32,
-    source_file: &'static str,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
 ) where
     S::Value: std::fmt::Debug,
 {
     let ran = std::cell::Cell::new(0u64);
-    let mut runner = TestRunner::new(config(default_cases, source_file));
+    let mut runner = TestRunner::new(config(default_cases, target));
     let result = runner.run(&strategy, |v| {
         ran.set(ran.get() + 1);
         test(v)
@@ -112,12 +112,26 @@ pub fn nested(depth: usize) -> Value {
 /// modulo the node count).
 #[derive(Debug, Clone)]
 pub enum JsonEdit {
-    Replace { at: usize, with: Value },
-    Remove { at: usize },
-    AddKey { at: usize, key: String, with: Value },
-    Duplicate { at: usize },
+    Replace {
+        at: usize,
+        with: Value,
+    },
+    Remove {
+        at: usize,
+    },
+    AddKey {
+        at: usize,
+        key: String,
+        with: Value,
+    },
+    Duplicate {
+        at: usize,
+    },
     /// Repeats the node's content `times` times (a longer array, a longer string).
-    Grow { at: usize, times: usize },
+    Grow {
+        at: usize,
+        times: usize,
+    },
 }
 
 pub fn json_edit() -> impl Strategy<Value = JsonEdit> {
@@ -342,16 +356,38 @@ fn encode_varint(mut v: u64) -> Vec<u8> {
 /// One change to a file's bytes; positions are taken modulo the current length.
 #[derive(Debug, Clone)]
 pub enum ByteEdit {
-    FlipBit { at: usize, bit: u8 },
-    SetByte { at: usize, to: u8 },
-    Truncate { at: usize },
-    Insert { at: usize, bytes: Vec<u8> },
+    FlipBit {
+        at: usize,
+        bit: u8,
+    },
+    SetByte {
+        at: usize,
+        to: u8,
+    },
+    Truncate {
+        at: usize,
+    },
+    Insert {
+        at: usize,
+        bytes: Vec<u8>,
+    },
     /// Copies `len` bytes from `from` in donor file `donor` over position `at`.
-    Splice { at: usize, donor: usize, from: usize, len: usize },
+    Splice {
+        at: usize,
+        donor: usize,
+        from: usize,
+        len: usize,
+    },
     /// Rewrites the `which`-th varint of the protobuf structure (tag, value or length).
-    Varint { which: usize, to: u64 },
+    Varint {
+        which: usize,
+        to: u64,
+    },
     /// Adds `delta` to the `which`-th varint, e.g. a length one past its payload.
-    Nudge { which: usize, delta: i8 },
+    Nudge {
+        which: usize,
+        delta: i8,
+    },
 }
 
 /// Varint values that hit the boundaries of lengths, counts and dims.

@@ -111,6 +111,11 @@ impl OnnxModel {
             .map(graph::declared)
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
+        if let Some(name) = graph::unproduced_output(g) {
+            return Err(invalid(format!(
+                "output '{name}' is not produced by any node, input or initializer"
+            )));
+        }
         let classes = graph::class_labels(g);
 
         let plan = Self::plan(&proto, input_f64, d)?;
