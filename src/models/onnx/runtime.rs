@@ -3,14 +3,14 @@
 //! either one float output (a regressor, `[N]` or `[N, 1]`) or a label plus a float
 //! probabilities output `[N, K]` (a classifier exported with `zipmap=False`).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use prost::Message;
 use tract_onnx::prelude::*;
 
 use super::graph::{self, Declared};
+use super::guard::{guarded, trial_inputs};
 use super::outputs::{as_f64, values};
 use super::OnnxArtifact;
 use crate::models::tensors::{DataType, OutputSpec, Role, Signature, TensorSpec};
@@ -55,15 +55,13 @@ fn invalid(m: impl std::fmt::Display) -> ModelError {
     ModelError::InvalidArtifact(m.to_string())
 }
 
-/// tract is not written against hostile graphs; a panic while loading or running one
-/// must become an error for that request, not take a worker down.
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(invalid(format!("{what} crashed"))))
-}
-
 impl OnnxModel {
     pub fn load(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
-        guarded("loading the ONNX graph", || Self::load_inner(bytes, limits))
+        guarded(
+            "loading the ONNX graph",
+            ModelError::InvalidArtifact,
+            || Self::load_inner(bytes, limits),
+        )
     }
 
     fn load_inner(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
@@ -145,8 +143,13 @@ impl OnnxModel {
         };
         model.classify_outputs(&outputs, classes, limits)?;
         model.names_from_metadata(&proto.metadata_props);
-        // One trial row proves the plan runs and the outputs have the shapes we mapped.
-        model.predict(Array2::<f64>::zeros((2, d)).view())?;
+        // Trial rows prove the plan runs and the outputs have the shapes we mapped; a
+        // graph that cannot run them is refused now rather than failing requests later.
+        for x in trial_inputs(d) {
+            model
+                .predict(x.view())
+                .map_err(|e| invalid(format!("trial prediction failed: {e}")))?;
+        }
         Ok(model)
     }
 
@@ -327,7 +330,7 @@ impl Model for OnnxModel {
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
         check_input(x, self.schema.n_features())?;
         let rows = x.nrows();
-        guarded("running the ONNX graph", || {
+        guarded("running the ONNX graph", ModelError::Runtime, || {
             let out = self.run(x)?;
             let get = |i: usize| {
                 out.get(i)
