@@ -183,10 +183,7 @@ fn lay_out(store: &Path, b: &Bases, case: &StoreCase) {
             json_bytes(&v(base).model),
         );
     };
-    let text = |base: usize| {
-        let bases = [json_bytes(&v(base).meta), json_bytes(&v(base).model)];
-        bases
-    };
+    let text = |base: usize| [json_bytes(&v(base).meta), json_bytes(&v(base).model)];
     match case {
         StoreCase::Meta { base, doc } => version(1, json_bytes(doc), json_bytes(&v(*base).model)),
         StoreCase::Model { base, doc } => version(1, json_bytes(&v(*base).meta), json_bytes(doc)),
