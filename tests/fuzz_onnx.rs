@@ -61,9 +61,19 @@ fn record_panics() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let at = info
+            let mut at = info
                 .location()
                 .map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.file(), l.line()));
+            // An arithmetic panic is located in core: blame the first caller that is
+            // tract or modeld.
+            if at.starts_with("/rustc/") {
+                let trace = std::backtrace::Backtrace::force_capture().to_string();
+                let caller = trace
+                    .lines()
+                    .find(|l| l.contains("tract_") || l.contains("modeld::"))
+                    .unwrap_or("?");
+                at = format!("{at} called from {}", caller.trim());
+            }
             if !in_tract(&at) {
                 default(info);
             }
@@ -87,7 +97,7 @@ fn take_panics() -> Vec<String> {
 /// A panic inside tract itself (a dependency's assertion on a graph it failed to check),
 /// not in modeld.
 fn in_tract(at: &str) -> bool {
-    at.contains("/tract-")
+    at.contains("/tract-") || at.contains("called from") && at.contains("tract_")
 }
 
 /// The property, for one file: no panic in modeld's own code; a panic inside tract is
