@@ -98,6 +98,28 @@ pub fn inputs(graph: &pb::GraphProto) -> Vec<&pb::ValueInfoProto> {
         .collect()
 }
 
+/// The first graph output that no graph input, initializer or node produces. tract
+/// looks each output up by name and panics on a miss, so such a graph is refused here.
+pub fn unproduced_output(graph: &pb::GraphProto) -> Option<&str> {
+    let produced: std::collections::HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|i| i.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(
+            graph
+                .node
+                .iter()
+                .flat_map(|n| n.output.iter().map(String::as_str)),
+        )
+        .collect();
+    graph
+        .output
+        .iter()
+        .map(|o| o.name.as_str())
+        .find(|name| !produced.contains(name))
+}
+
 /// Integer class labels, from a `LinearClassifier` (or any ML classifier) attribute
 /// `classlabels_ints`, or from the int64 initializer an `ArrayFeatureExtractor` picks the
 /// label from (skl2onnx's MLP). `None` when the graph does not say.

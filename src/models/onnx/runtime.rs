@@ -3,7 +3,6 @@
 //! either one float output (a regressor, `[N]` or `[N, 1]`) or a label plus a float
 //! probabilities output `[N, K]` (a classifier exported with `zipmap=False`).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use ndarray::ArrayView2;
@@ -11,6 +10,7 @@ use prost::Message;
 use tract_onnx::prelude::*;
 
 use super::graph;
+use super::guard::guarded;
 use super::kind::{self, invalid, most_probable, Kind};
 use super::outputs::{as_f64, values};
 use super::OnnxArtifact;
@@ -40,15 +40,14 @@ impl std::fmt::Debug for OnnxModel {
     }
 }
 
-/// tract is not written against hostile graphs; a panic while loading or running one
-/// must become an error for that request, not take a worker down.
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(invalid(format!("{what} crashed"))))
-}
 
 impl OnnxModel {
     pub fn load(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
-        guarded("loading the ONNX graph", || Self::load_inner(bytes, limits))
+        guarded(
+            "loading the ONNX graph",
+            ModelError::InvalidArtifact,
+            || Self::load_inner(bytes, limits),
+        )
     }
 
     fn load_inner(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
@@ -96,6 +95,11 @@ impl OnnxModel {
             .map(graph::declared)
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
+        if let Some(name) = graph::unproduced_output(g) {
+            return Err(invalid(format!(
+                "output '{name}' is not produced by any node, input or initializer"
+            )));
+        }
         let classes = graph::class_labels(g);
         let label_from_probabilities = graph::labels_follow_probabilities(g);
 
@@ -127,7 +131,8 @@ impl OnnxModel {
         };
         model.names_from_metadata(&proto.metadata_props);
         // Proves the plan runs, the outputs have the shapes mapped, and the answers are
-        // finite and consistent.
+        // finite and consistent; a graph that fails here is refused now rather than
+        // failing requests later.
         let names = model.output_names();
         super::sample_check::check(&model, (&names.0, &names.1)).map_err(|e| match e {
             // The uploaded graph, not the server, fails: refused like any bad file.
@@ -225,7 +230,7 @@ impl Model for OnnxModel {
     fn predict(&self, x: ArrayView2<f64>) -> Result<Output, ModelError> {
         check_input(x, self.schema.n_features())?;
         let rows = x.nrows();
-        guarded("running the ONNX graph", || {
+        guarded("running the ONNX graph", ModelError::Runtime, || {
             let out = self.run(x)?;
             let get = |i: usize| {
                 out.get(i)
