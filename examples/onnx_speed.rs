@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use modeld::models::onnx::{load, OnnxArtifact};
 use modeld::models::limits::{DEFAULT_MAX_FEATURES, DEFAULT_MAX_PARAMETERS};
+use modeld::models::onnx::{load, OnnxArtifact};
 use modeld::models::Limits;
 use ndarray::Array2;
 
@@ -26,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: Vec<Vec<f64>> = text
         .lines()
         .skip(1)
-        .map(|l| l.split(',').map(str::parse).collect::<Result<Vec<f64>, _>>())
+        .map(|l| {
+            l.split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<f64>, _>>()
+        })
         .collect::<Result<_, _>>()?;
     let d = model.schema().n_features();
     let flat: Vec<f64> = (0..batch)

@@ -492,3 +492,24 @@ fn a_classifier_that_indexes_out_of_its_labels_is_refused_at_load() {
     let e = load(OnnxArtifact::new(model.encode_to_vec()), &LIMITS).unwrap_err();
     assert!(matches!(e, ModelError::InvalidArtifact(_)), "{e:?}");
 }
+
+/// Found by `onnx_graph` on the tree fixtures: a branch pointing back at its tree's root
+/// made tract's walk loop forever at import. Refused before tract sees it.
+#[test]
+fn a_tree_whose_branch_points_back_at_its_root_is_refused() {
+    let mut model = pb::ModelProto::decode(fixtures()[6].as_slice()).unwrap();
+    let g = model.graph.as_mut().unwrap();
+    let tree = &mut g.node[0];
+    assert_eq!(tree.op_type, "TreeEnsembleRegressor");
+    let trues = tree
+        .attribute
+        .iter_mut()
+        .find(|a| a.name == "nodes_truenodeids")
+        .unwrap();
+    trues.ints[0] = 0;
+    let e = load(OnnxArtifact::new(model.encode_to_vec()), &LIMITS).unwrap_err();
+    assert!(
+        matches!(&e, ModelError::InvalidArtifact(m) if m.contains("is also a child")),
+        "{e:?}"
+    );
+}

@@ -40,7 +40,6 @@ impl std::fmt::Debug for OnnxModel {
     }
 }
 
-
 impl OnnxModel {
     pub fn load(bytes: Arc<Vec<u8>>, limits: &Limits) -> Result<Self, ModelError> {
         guarded(

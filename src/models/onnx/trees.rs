@@ -7,6 +7,8 @@
 //! reached leaves plus `base_values`). An `AVERAGE` ensemble (a random forest) becomes
 //! a sum of weights divided by the number of trees, which is the same number.
 
+use std::collections::{HashMap, HashSet};
+
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 
 /// The classifier node and the `Slice` after it, and the slice's bounds as initializers.
@@ -139,7 +141,7 @@ pub fn check_trees(node: &pb::NodeProto, index: usize) -> Result<(), String> {
             ));
         }
     }
-    let known: std::collections::HashSet<(i64, i64)> = tree_ids
+    let known: HashSet<(i64, i64)> = tree_ids
         .iter()
         .copied()
         .zip(node_ids.iter().copied())
@@ -151,6 +153,11 @@ pub fn check_trees(node: &pb::NodeProto, index: usize) -> Result<(), String> {
             .is_some_and(|m| m.as_slice() == b"LEAF")
     };
     let (trues, falses) = (ints("nodes_truenodeids"), ints("nodes_falsenodeids"));
+    // tract walks from each tree's lowest node id until it reaches a leaf, unchecked: a
+    // node with two parents, or a root with one, would let a walk revisit a node (a
+    // cycle never ends). With at most one parent each and a parentless root, what the
+    // walk can reach is a tree.
+    let mut parents: HashMap<(i64, i64), usize> = HashMap::new();
     for i in (0..n).filter(|&i| !is_leaf(i)) {
         for child in [trues.get(i), falses.get(i)].into_iter().flatten() {
             if let Some(tree) = tree_ids.get(i) {
@@ -159,8 +166,26 @@ pub fn check_trees(node: &pb::NodeProto, index: usize) -> Result<(), String> {
                         "node {i} branches to node {child}, not in tree {tree}"
                     ));
                 }
+                let count = parents.entry((*tree, *child)).or_default();
+                *count += 1;
+                if *count > 1 {
+                    return refuse(format!("node {child} of tree {tree} has two parents"));
+                }
             }
         }
+    }
+    let mut roots: HashMap<i64, i64> = HashMap::new();
+    for (tree, id) in tree_ids.iter().zip(node_ids) {
+        let root = roots.entry(*tree).or_insert(*id);
+        *root = (*root).min(*id);
+    }
+    if let Some((tree, root)) = roots
+        .iter()
+        .find(|(t, r)| parents.contains_key(&(**t, **r)))
+    {
+        return refuse(format!(
+            "the root (node {root}) of tree {tree} is also a child"
+        ));
     }
     let prefix = if node.op_type == "TreeEnsembleRegressor" {
         "target"
@@ -182,6 +207,27 @@ pub fn check_trees(node: &pb::NodeProto, index: usize) -> Result<(), String> {
         .find(|(tree, leaf)| !known.contains(&(**tree, **leaf)))
     {
         return refuse(format!("a weight names node {leaf}, not in tree {tree}"));
+    }
+    // A leaf adds its weight to output column `{prefix}_ids`, which tract does not check.
+    let columns = if node.op_type == "TreeEnsembleRegressor" {
+        node.attribute
+            .iter()
+            .find(|a| a.name == "n_targets")
+            .map_or(1, |a| a.i)
+    } else {
+        let labels = |name: &str| node.attribute.iter().find(|a| a.name == name);
+        labels("classlabels_int64s")
+            .map(|a| a.ints.len())
+            .or_else(|| labels("classlabels_strings").map(|a| a.strings.len()))
+            .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX))
+    };
+    if let Some(id) = ints(&format!("{prefix}_ids"))
+        .iter()
+        .find(|id| !(0..columns).contains(*id))
+    {
+        return refuse(format!(
+            "a weight goes to output {id}, outside 0..{columns}"
+        ));
     }
     Ok(())
 }
