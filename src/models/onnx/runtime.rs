@@ -250,10 +250,10 @@ impl Model for OnnxModel {
                     })
                 }
                 Kind::Classifier {
-                    label_from_probabilities: true,
+                    label,
                     probabilities,
                     classes,
-                    ..
+                    label_from_probabilities,
                 } => {
                     let p = as_f64(get(*probabilities)?, rows, "probabilities")?;
                     if p.ncols() != classes.len() {
@@ -263,24 +263,11 @@ impl Model for OnnxModel {
                             classes.len()
                         )));
                     }
-                    Ok(Output {
-                        predictions: p.rows().into_iter().map(most_probable).collect(),
-                        probabilities: Some(p),
-                    })
-                }
-                Kind::Classifier {
-                    label,
-                    probabilities,
-                    classes,
-                    label_from_probabilities: false,
-                } => {
-                    let p = as_f64(get(*probabilities)?, rows, "probabilities")?;
-                    if p.ncols() != classes.len() {
-                        return Err(invalid(format!(
-                            "probabilities have {} columns for {} classes",
-                            p.ncols(),
-                            classes.len()
-                        )));
+                    if *label_from_probabilities {
+                        return Ok(Output {
+                            predictions: p.rows().into_iter().map(most_probable).collect(),
+                            probabilities: Some(p),
+                        });
                     }
                     let labels = values::<i64>(get(*label)?, "label")?;
                     if labels.len() != rows {
