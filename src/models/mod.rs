@@ -103,6 +103,22 @@ pub struct Output {
     pub probabilities: Option<Array2<f64>>,
 }
 
+impl Output {
+    /// The first row whose prediction (value, or any class probability) is not finite.
+    pub fn first_non_finite_row(&self) -> Option<usize> {
+        let bad_value = self.predictions.iter().position(|v| !v.is_finite());
+        let bad_probability = self.probabilities.as_ref().and_then(|p| {
+            p.rows()
+                .into_iter()
+                .position(|r| r.iter().any(|v| !v.is_finite()))
+        });
+        match (bad_value, bad_probability) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 #[derive(thiserror::Error, Debug)]
 pub enum ModelError {
     #[error("expected {expected} feature columns, got {got}")]

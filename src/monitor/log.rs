@@ -203,14 +203,6 @@ impl PredictionLog {
     pub fn rows(&self) -> usize {
         self.values.len()
     }
-
-    pub fn capacity_rows(&self) -> usize {
-        self.capacity_rows
-    }
-
-    pub fn capacity_bytes(&self) -> usize {
-        self.capacity_bytes
-    }
 }
 
 #[cfg(test)]

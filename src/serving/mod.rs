@@ -193,7 +193,7 @@ impl Serving {
         codec: C,
     ) -> Result<C::Answer, C::Error> {
         let Done { served, started } = done;
-        if let Some(row) = non_finite_row(&output) {
+        if let Some(row) = output.first_non_finite_row() {
             return Err(ServeError::NonFinitePrediction { row }.into());
         }
         if let Some(id) = ctx.request_id {
@@ -262,20 +262,6 @@ impl Serving {
         let _one_at_a_time = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         gauges::refresh(&self.registry.snapshot(), &self.monitor, &self.metrics);
         Ok(self.metrics.render()?)
-    }
-}
-
-/// The first row whose prediction (value, or any class probability) is not finite.
-fn non_finite_row(output: &Output) -> Option<usize> {
-    let bad_value = output.predictions.iter().position(|v| !v.is_finite());
-    let bad_probability = output.probabilities.as_ref().and_then(|p| {
-        p.rows()
-            .into_iter()
-            .position(|r| r.iter().any(|v| !v.is_finite()))
-    });
-    match (bad_value, bad_probability) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

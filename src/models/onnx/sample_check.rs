@@ -43,7 +43,7 @@ pub fn check(model: &dyn Model, output_names: (&str, &str)) -> Result<(), ModelE
         let out = model.predict(x.view())?;
         let judged_finite = i == 0;
         if judged_finite {
-            if let Some(row) = non_finite(&out) {
+            if let Some(row) = out.first_non_finite_row() {
                 return Err(ModelError::InvalidArtifact(format!(
                     "output '{}' is not a finite number on a sampled unit-scale input \
                      (row {row}); the graph cannot be served",
@@ -54,16 +54,6 @@ pub fn check(model: &dyn Model, output_names: (&str, &str)) -> Result<(), ModelE
         contradiction(&out, output_names)?;
     }
     Ok(())
-}
-
-fn non_finite(out: &Output) -> Option<usize> {
-    let bad_value = out.predictions.iter().position(|v| !v.is_finite());
-    let bad_probability = out.probabilities.as_ref().and_then(|p| {
-        p.rows()
-            .into_iter()
-            .position(|r| r.iter().any(|v| !v.is_finite()))
-    });
-    bad_value.or(bad_probability)
 }
 
 /// A row whose label is not the class its probabilities rank first (by more than a
