@@ -160,12 +160,16 @@ def main():
     write_v2_body(v2one, 1)
 
     data_dir = os.path.join(tmp, "data")
-    mport, bport = free_port(), free_port()
+    mport, bport, cport = free_port(), free_port(), free_port()
     nport = free_port()
     modeld = start_modeld(args.modeld, data_dir, mport, dict(kv.split("=", 1) for kv in args.set))
     base = subprocess.Popen([args.baseline, f"127.0.0.1:{bport}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs = [modeld, base]
+    # The same plain server answering modeld's wire contract (request id header and
+    # model/version/request_id fields): a reference row, not the target's baseline.
+    same = subprocess.Popen([args.baseline, f"127.0.0.1:{cport}", "--same-response"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [modeld, base, same]
     try:
         wait_ready(f"http://127.0.0.1:{mport}/readyz")
         time.sleep(0.5)
@@ -181,7 +185,8 @@ def main():
         n = f"http://127.0.0.1:{nport}"
         murl = f"{m}/v1/models/diabetes/predict"
         burl = f"http://127.0.0.1:{bport}/predict"
-        linear = [("modeld", murl)]
+        same_url = f"http://127.0.0.1:{cport}/predict"
+        linear = [("modeld", murl), ("baseline, same response", same_url)]
         scenarios = [("1 row, 1 conn", one, 1, 1, linear),
                      ("1 row, 32 conns", one, 32, 1, linear),
                      ("100 rows, 32 conns", batch, 32, 100, linear),
@@ -209,7 +214,7 @@ def main():
                               conns, args.duration)
                     res["rows_per_s"] = res["rps"] * rows
                     results.setdefault((name, who), []).append(res)
-                    print(f"round {r + 1} {name:30s} {who:16s} {res['rps']:>10.0f} req/s "
+                    print(f"round {r + 1} {name:30s} {who:24s} {res['rps']:>10.0f} req/s "
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms errors {res['errors']}",
                           flush=True)
 

@@ -108,7 +108,11 @@ pub fn psi(counts: &[usize], expected: &[f64]) -> f64 {
 }
 
 /// Live inputs of one version: the bins of the last `window` rows, in a flat ring buffer
-/// (`window × features` bin indices) so observing a row allocates nothing.
+/// (`window × features` bin indices) so observing a row allocates nothing. Bin counts are
+/// not kept up to date per row: they are counted from the ring when a report asks (a
+/// scrape or the drift endpoint, `window × features` cells), so a predict only writes
+/// each value's bin, and never touches the two counters that keeping counts would cost
+/// per value (the old bin's and the new one's).
 #[derive(Debug)]
 pub struct LiveDrift {
     window: usize,
@@ -117,7 +121,7 @@ pub struct LiveDrift {
     /// Next slot to write, and how many slots hold rows.
     next: usize,
     filled: usize,
-    counts: Vec<Vec<usize>>,
+    bins: Vec<usize>,
 }
 
 impl LiveDrift {
@@ -130,11 +134,7 @@ impl LiveDrift {
             ring: vec![0; window * width],
             next: 0,
             filled: 0,
-            counts: profile
-                .features
-                .iter()
-                .map(|f| vec![0; f.expected.len()])
-                .collect(),
+            bins: profile.features.iter().map(|f| f.expected.len()).collect(),
         }
     }
 
@@ -149,22 +149,9 @@ impl LiveDrift {
             let Some(slot) = self.ring.get_mut(start..start + self.width) else {
                 return;
             };
-            for (((cell, v), f), counts) in slot
-                .iter_mut()
-                .zip(row.iter())
-                .zip(&profile.features)
-                .zip(self.counts.iter_mut())
-            {
-                if self.filled == self.window {
-                    if let Some(c) = counts.get_mut(usize::from(*cell)) {
-                        *c = c.saturating_sub(1);
-                    }
-                }
-                let b = bin_of(&f.edges, *v);
-                if let Some(c) = counts.get_mut(b) {
-                    *c += 1;
-                }
-                *cell = b as u16;
+            for ((cell, v), f) in slot.iter_mut().zip(row.iter()).zip(&profile.features) {
+                // At most `drift_bins` (≤ 1000) bins: the index fits.
+                *cell = bin_of(&f.edges, *v) as u16;
             }
             self.next = (self.next + 1) % self.window;
             self.filled = (self.filled + 1).min(self.window);
@@ -175,9 +162,27 @@ impl LiveDrift {
         self.filled
     }
 
+    /// Live rows per bin, per feature, over the rows the window holds.
+    fn counts(&self) -> Vec<Vec<usize>> {
+        let mut counts: Vec<Vec<usize>> = self.bins.iter().map(|n| vec![0; *n]).collect();
+        // Slots below `filled` hold rows whether or not the ring has wrapped.
+        let held = self
+            .ring
+            .get(..self.filled * self.width)
+            .unwrap_or_default();
+        for row in held.chunks_exact(self.width.max(1)) {
+            for (cell, feature) in row.iter().zip(counts.iter_mut()) {
+                if let Some(c) = feature.get_mut(usize::from(*cell)) {
+                    *c += 1;
+                }
+            }
+        }
+        counts
+    }
+
     /// PSI per feature, in schema order.
     pub fn psi(&self, profile: &FeatureProfile) -> Vec<f64> {
-        self.counts
+        self.counts()
             .iter()
             .zip(&profile.features)
             .map(|(c, f)| psi(c, &f.expected))
@@ -239,6 +244,24 @@ mod tests {
         live.observe(&profile, data(0.0).view());
         assert_eq!(live.rows(), 500);
         assert_eq!(live.psi(&profile), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn counts_cover_exactly_the_rows_held() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let profile = FeatureProfile::from_matrix(data(0.0).view(), &names, 10);
+        let mut live = LiveDrift::new(&profile, 300);
+        let rows = |n: usize, shift: f64| data(shift).slice(ndarray::s![..n, ..]).to_owned();
+        live.observe(&profile, rows(200, 200.0).view());
+        let total = |live: &LiveDrift| live.counts()[0].iter().sum::<usize>();
+        assert_eq!((live.rows(), total(&live)), (200, 200));
+        // Every shifted value is above the last training edge: the top bin holds them.
+        assert_eq!(live.counts()[0].last(), Some(&200));
+        // 200 more wrap the ring: 100 shifted rows are pushed out, 100 stay.
+        live.observe(&profile, rows(200, 0.0).view());
+        assert_eq!((live.rows(), total(&live)), (300, 300));
+        assert_eq!(live.counts()[0].last().map(|c| *c >= 100), Some(true));
+        assert_eq!(live.counts()[1].iter().sum::<usize>(), 300);
     }
 
     #[test]
