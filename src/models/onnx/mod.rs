@@ -13,6 +13,8 @@ pub mod export;
 #[cfg(feature = "onnx")]
 mod graph;
 #[cfg(feature = "onnx")]
+mod graph_fixes;
+#[cfg(feature = "onnx")]
 mod guard;
 #[cfg(feature = "onnx")]
 mod kind;

@@ -26,7 +26,19 @@ pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
         })
         == Some(DataType::Double as i32);
     let mut nodes = Vec::with_capacity(graph.node.len());
+    let shapes = super::graph_fixes::whole_shapes(&graph.node);
     for (i, node) in std::mem::take(&mut graph.node).into_iter().enumerate() {
+        if node.domain.is_empty() && node.op_type == "ReduceLogSumExp" {
+            nodes.extend(super::graph_fixes::stable_log_sum_exp(&node, i)?);
+            continue;
+        }
+        if node.domain.is_empty() && node.op_type == "ConstantOfShape" {
+            if let Some((new_nodes, value)) = super::graph_fixes::constant_like(&node, i, &shapes) {
+                nodes.extend(new_nodes);
+                graph.initializer.push(value);
+                continue;
+            }
+        }
         if node.domain == ML_DOMAIN && node.op_type.starts_with("TreeEnsemble") {
             super::trees::check_trees(&node, i)?;
         }

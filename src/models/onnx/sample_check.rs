@@ -44,10 +44,15 @@ pub fn check(model: &dyn Model, output_names: (&str, &str)) -> Result<(), ModelE
         let judged_finite = i == 0;
         if judged_finite {
             if let Some(row) = out.first_non_finite_row() {
-                return Err(ModelError::InvalidArtifact(format!(
-                    "output '{}' is not a finite number on a sampled unit-scale input \
-                     (row {row}); the graph cannot be served",
+                let labels_finite = out.predictions.get(row).is_some_and(|v| v.is_finite());
+                let name = if labels_finite {
+                    output_names.1
+                } else {
                     output_names.0
+                };
+                return Err(ModelError::InvalidArtifact(format!(
+                    "output '{name}' is not a finite number on a sampled unit-scale input \
+                     (row {row}); the graph cannot be served"
                 )));
             }
         }
