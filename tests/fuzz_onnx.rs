@@ -24,9 +24,9 @@ use prost::Message;
 use tract_onnx::pb;
 
 /// The files mutated: the first five in this order (the regression tests below pick
-/// them by index), then a tree classifier, a tree regressor (rewritten by modeld before
-/// tract sees it), a ZipMap export and a double export.
-const FIXTURE_STEMS: [&str; 9] = [
+/// them by index), then a tree classifier, a tree regressor, a ZipMap export, a double export, and
+/// SVMs and boosted trees (modeld's own ops).
+const FIXTURE_STEMS: [&str; 13] = [
     "linreg_diabetes",
     "logreg_breast_cancer",
     "logreg_multinomial_iris",
@@ -36,6 +36,10 @@ const FIXTURE_STEMS: [&str; 9] = [
     "gbr_diabetes",
     "logreg_iris_zipmap",
     "logreg_breast_cancer_f64",
+    "svc_rbf_iris",
+    "gbc_binary_breast_cancer",
+    "xgb_regressor_diabetes",
+    "svr_rbf_diabetes",
 ];
 
 fn fixtures() -> Vec<Vec<u8>> {

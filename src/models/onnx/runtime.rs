@@ -100,7 +100,7 @@ impl OnnxModel {
             )));
         }
         let classes = graph::class_labels(g);
-        let label_from_probabilities = graph::labels_follow_probabilities(g);
+        let label_from_probabilities = false;
 
         let read = kind::classify(&outputs, classes, label_from_probabilities, limits)?;
         let plan = Self::plan(&proto, input_f64, d)?;
@@ -146,7 +146,7 @@ impl OnnxModel {
         f64_input: bool,
         d: usize,
     ) -> Result<Plan, ModelError> {
-        let mut model = tract_onnx::onnx()
+        let mut model = super::ml::onnx()
             .model_for_proto_model(proto)
             .map_err(|e| invalid(format!("tract cannot read the graph: {e:#}")))?;
         let n = model.sym("N");
