@@ -49,7 +49,7 @@ fn tensor_reals(t: &pb::TensorProto) -> Result<Vec<f64>, String> {
         if !t.double_data.is_empty() {
             return Ok(t.double_data.clone());
         }
-        if raw.len() % 8 != 0 {
+        if !raw.len().is_multiple_of(8) {
             return Err("raw data is not a whole number of doubles".into());
         }
         Ok(raw
@@ -64,7 +64,7 @@ fn tensor_reals(t: &pb::TensorProto) -> Result<Vec<f64>, String> {
         if !t.float_data.is_empty() {
             return Ok(t.float_data.iter().map(|v| f64::from(*v)).collect());
         }
-        if raw.len() % 4 != 0 {
+        if !raw.len().is_multiple_of(4) {
             return Err("raw data is not a whole number of floats".into());
         }
         Ok(raw

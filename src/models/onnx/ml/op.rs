@@ -206,7 +206,7 @@ impl TypedOp for MlOp {
             .ok_or_else(|| anyhow!("no input"))?;
         let scores = f32::fact(&[n.clone(), self.0.columns().to_dim()]);
         if self.0.classifier() {
-            Ok(tvec!(i64::fact(&[n.clone()]), scores))
+            Ok(tvec!(i64::fact(std::slice::from_ref(n)), scores))
         } else {
             Ok(tvec!(scores))
         }

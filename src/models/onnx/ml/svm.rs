@@ -264,7 +264,7 @@ impl Svm {
             ));
         }
         let width = self.columns();
-        let rows = if cols == 0 { 0 } else { x.len() / cols };
+        let rows = x.len().checked_div(cols).unwrap_or(0);
         let mut row = vec![0f32; cols];
         let mut kernels = vec![0f32; self.vectors];
         for r in 0..rows {

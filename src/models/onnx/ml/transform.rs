@@ -38,6 +38,8 @@ pub fn logistic(v: f32) -> f32 {
     }
 }
 
+// onnxruntime's constants, 3.14159 included: the point is its numbers, not exact ones.
+#[allow(clippy::approx_constant)]
 fn erf_inv(x: f32) -> f32 {
     let sgn = if x < 0.0 { -1.0f32 } else { 1.0 };
     let x = (1.0 - x) * (1.0 + x);

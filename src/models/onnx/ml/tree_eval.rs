@@ -77,6 +77,17 @@ struct Score<T> {
 }
 
 impl<T: Real> Score<T> {
+    /// One leaf's weight into the score; MIN and MAX take the first weight as it is.
+    fn merge(self, aggregate: Aggregate, v: T) -> Self {
+        let score = match aggregate {
+            Aggregate::Sum | Aggregate::Average => self.score + v,
+            Aggregate::Min if !self.has || v < self.score => v,
+            Aggregate::Max if !self.has || v > self.score => v,
+            Aggregate::Min | Aggregate::Max => self.score,
+        };
+        Score { score, has: true }
+    }
+
     fn value(self) -> T {
         if self.has {
             self.score
@@ -136,7 +147,7 @@ impl Ensemble {
             self.columns
         ];
         let mut buffer = vec![0f32; self.columns.max(2)];
-        let rows = if cols == 0 { 0 } else { x.len() / cols };
+        let rows = x.len().checked_div(cols).unwrap_or(0);
         for r in 0..rows {
             let row = x.get(r * cols..(r + 1) * cols).unwrap_or_default();
             let o = out
@@ -161,13 +172,7 @@ impl Ensemble {
                         continue;
                     };
                     let v = T::weight(w);
-                    s.score = match self.aggregate {
-                        Aggregate::Sum | Aggregate::Average => s.score + v,
-                        Aggregate::Min if s.has && !(v < s.score) => s.score,
-                        Aggregate::Max if s.has && !(v > s.score) => s.score,
-                        Aggregate::Min | Aggregate::Max => v,
-                    };
-                    s.has = true;
+                    *s = s.merge(self.aggregate, v);
                 }
             }
             let label = match &self.classes {
@@ -204,13 +209,7 @@ impl Ensemble {
                 .leaf_weights(leaf)
                 .iter()
                 .fold(T::ZERO, |sum, w| sum + T::weight(w));
-            s.score = match self.aggregate {
-                Aggregate::Sum | Aggregate::Average => s.score + v,
-                Aggregate::Min if s.has && !(v < s.score) => s.score,
-                Aggregate::Max if s.has && !(v > s.score) => s.score,
-                Aggregate::Min | Aggregate::Max => v,
-            };
-            s.has = true;
+            s = s.merge(self.aggregate, v);
         }
         let v = match self.aggregate {
             Aggregate::Sum => s.score + origin,
