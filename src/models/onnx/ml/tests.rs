@@ -280,3 +280,28 @@ fn linear_svm_and_bad_sizes() {
     .unwrap_err();
     assert!(bad.contains("support_vectors has 3 values"), "{bad}");
 }
+
+#[test]
+fn double_inputs_and_tensor_thresholds() {
+    // A threshold given as a double (opset 3) is compared in f64, even for a float input.
+    let mut a = stumps("BRANCH_LEQ", &[(1.0, 3.0)], "target", 0);
+    a.retain(|x| x.name != "nodes_values");
+    a.push(pb::AttributeProto {
+        name: "nodes_values_as_tensor".into(),
+        r#type: AttributeType::Tensor as i32,
+        t: Some(pb::TensorProto {
+            dims: vec![3],
+            data_type: pb::tensor_proto::DataType::Double as i32,
+            double_data: vec![0.1, 0.0, 0.0],
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let e = parse(&node("TreeEnsembleRegressor", a), false).unwrap();
+    assert!(e.wide);
+    let mut out = [0.0f32; 2];
+    // 0.1f32 widened is above 0.1f64: the false branch, as onnxruntime compares.
+    e.eval(&[f64::from(0.1f32), 0.1f64], 1, &mut out, &mut [])
+        .unwrap();
+    assert_eq!(out, [3.0, 1.0]);
+}
