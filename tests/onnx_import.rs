@@ -10,9 +10,9 @@ use axum::http::{Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
-/// Imports tract alone cannot serve right: tree classifiers (wrong binary labels), tree
-/// regressors (no TreeEnsembleRegressor) and a double-precision export (f64 Sigmoid).
-const TREE_FILES: [&str; 7] = [
+/// Imports tract alone cannot serve right: tree ensembles and SVMs (modeld's own ops,
+/// with onnxruntime's semantics) and a double-precision export (f64 Sigmoid).
+const TREE_FILES: [&str; 18] = [
     "rf_binary_breast_cancer",
     "dt_binary_breast_cancer",
     "rf_multiclass_iris",
@@ -20,6 +20,17 @@ const TREE_FILES: [&str; 7] = [
     "rf_regressor_diabetes",
     "gbr_diabetes",
     "logreg_breast_cancer_f64",
+    "svc_rbf_iris",
+    "svc_rbf_breast_cancer",
+    "svc_minmax_iris",
+    "svr_rbf_diabetes",
+    "gbc_binary_breast_cancer",
+    "gbc_multiclass_iris",
+    "et_regressor_diabetes",
+    "xgb_classifier_iris",
+    "xgb_regressor_diabetes",
+    "lgbm_classifier_breast_cancer",
+    "lgbm_regressor_diabetes",
 ];
 
 const FILES: [&str; 5] = [
@@ -273,7 +284,12 @@ async fn broken_files_get_422_and_leave_no_trace() {
             "output 'label' contradicts output 'probabilities'",
         ),
         // A tree whose branches point past its nodes.
-        (onnx_bytes("tree_regressor_bad_node_ids"), "TreeEnsemble"),
+        (
+            onnx_bytes("tree_regressor_bad_node_ids"),
+            "TreeEnsembleRegressor node 0",
+        ),
+        // Support vectors whose total length is not vectors × features.
+        (onnx_bytes("svm_bad_support_vectors"), "SVMClassifier node"),
         // Imports and runs, but answers inf / NaN for every row.
         (
             onnx_bytes("non_finite_output"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The issue's tree bench model: RandomForestClassifier(n_estimators=100, max_depth=8,
-random_state=0) on breast_cancer, exported with skl2onnx (zipmap=False), written to
-the path given. Usage: make_forest.py OUT.onnx"""
+"""The issue's tree bench models, on breast_cancer: RandomForestClassifier(n_estimators=100,
+max_depth=8, random_state=0) exported with skl2onnx (zipmap=False), written to RF.onnx;
+and, when XGB.onnx is given, xgboost.XGBClassifier(n_estimators=300, max_depth=6)
+converted by onnxmltools. Usage: make_forest.py RF.onnx [XGB.onnx]"""
 import sys
 
 from skl2onnx import convert_sklearn
@@ -16,3 +17,14 @@ onx = convert_sklearn(rf, initial_types=[("input", FloatTensorType([None, X.shap
                       target_opset={"": 17, "ai.onnx.ml": 3})
 with open(sys.argv[1], "wb") as f:
     f.write(onx.SerializeToString())
+
+if len(sys.argv) > 2:
+    import onnxmltools
+    import xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType as MlFloat
+
+    xgb = xgboost.XGBClassifier(n_estimators=300, max_depth=6, random_state=0).fit(X, y)
+    onx = onnxmltools.convert_xgboost(xgb, initial_types=[("input", MlFloat([None, X.shape[1]]))],
+                                      target_opset=15)
+    with open(sys.argv[2], "wb") as f:
+        f.write(onx.SerializeToString())

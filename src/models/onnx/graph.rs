@@ -158,13 +158,3 @@ pub fn class_labels(graph: &pb::GraphProto) -> Option<Vec<i64>> {
     }
     None
 }
-
-/// Whether the graph's label comes from an `ai.onnx.ml` `TreeEnsembleClassifier`. tract
-/// answers wrong labels for a binary one (all the first class, with the right
-/// probabilities); onnxruntime's label is the class of the highest score, which the
-/// probabilities output preserves, so modeld takes the label from there instead.
-pub fn labels_follow_probabilities(g: &pb::GraphProto) -> bool {
-    g.node
-        .iter()
-        .any(|n| n.domain == "ai.onnx.ml" && n.op_type == "TreeEnsembleClassifier")
-}

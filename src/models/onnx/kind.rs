@@ -19,8 +19,7 @@ pub enum Kind {
         label: usize,
         probabilities: usize,
         classes: Vec<i64>,
-        /// Labels are the most probable class, not the graph's label output (see
-        /// [`graph::labels_follow_probabilities`]).
+        /// Labels are the most probable class, not the graph's label output.
         label_from_probabilities: bool,
     },
 }

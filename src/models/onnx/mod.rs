@@ -19,6 +19,8 @@ mod guard;
 #[cfg(feature = "onnx")]
 mod kind;
 #[cfg(feature = "onnx")]
+mod ml;
+#[cfg(feature = "onnx")]
 mod outputs;
 #[cfg(feature = "onnx")]
 mod rewrite;
@@ -26,8 +28,6 @@ mod rewrite;
 mod runtime;
 #[cfg(feature = "onnx")]
 mod sample_check;
-#[cfg(feature = "onnx")]
-mod trees;
 
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 //! attribute vectors as initializers; and a final `ZipMap` (skl2onnx's default for
 //! classifiers) is dropped so its input, the probabilities tensor, is the output. In a
 //! graph with a double input, `Sigmoid` (which tract runs on f32 only) becomes
-//! `1 / (1 + Exp(-x))` in doubles; and `TreeEnsembleRegressor` becomes the classifier
-//! tract has ([`super::trees`]).
+//! `1 / (1 + Exp(-x))` in doubles. Tree ensembles and SVMs are checked here (naming a
+//! bad node) and run by modeld's own ops ([`super::ml`]).
 
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 
@@ -39,8 +39,8 @@ pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
                 continue;
             }
         }
-        if node.domain == ML_DOMAIN && node.op_type.starts_with("TreeEnsemble") {
-            super::trees::check_trees(&node, i)?;
+        if node.domain == ML_DOMAIN {
+            super::ml::check(&node, i)?;
         }
         if doubles && node.domain.is_empty() && node.op_type == "Sigmoid" {
             let (new_nodes, one) = sigmoid_f64(&node, i)?;
@@ -50,10 +50,6 @@ pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
         }
         if node.domain == ML_DOMAIN && node.op_type == "Scaler" {
             let (new_nodes, inits) = scaler(&node, i)?;
-            nodes.extend(new_nodes);
-            graph.initializer.extend(inits);
-        } else if node.domain == ML_DOMAIN && node.op_type == "TreeEnsembleRegressor" {
-            let (new_nodes, inits) = super::trees::rewrite(&node, i)?;
             nodes.extend(new_nodes);
             graph.initializer.extend(inits);
         } else if node.domain == ML_DOMAIN && node.op_type == "ZipMap" {

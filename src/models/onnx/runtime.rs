@@ -100,7 +100,8 @@ impl OnnxModel {
             )));
         }
         let classes = graph::class_labels(g);
-        let label_from_probabilities = graph::labels_follow_probabilities(g);
+        let label_from_probabilities = false;
+        let voted_labels = g.node.iter().any(|n| n.op_type == "SVMClassifier");
 
         let read = kind::classify(&outputs, classes, label_from_probabilities, limits)?;
         let plan = Self::plan(&proto, input_f64, d)?;
@@ -133,11 +134,15 @@ impl OnnxModel {
         // finite and consistent; a graph that fails here is refused now rather than
         // failing requests later.
         let names = model.output_names();
-        super::sample_check::check(&model, (&names.0, &names.1)).map_err(|e| match e {
-            // The uploaded graph, not the server, fails: refused like any bad file.
-            ModelError::Runtime(m) => invalid(format!("the graph fails on a sampled input: {m}")),
-            other => other,
-        })?;
+        super::sample_check::check(&model, (&names.0, &names.1), voted_labels).map_err(
+            |e| match e {
+                // The uploaded graph, not the server, fails: refused like any bad file.
+                ModelError::Runtime(m) => {
+                    invalid(format!("the graph fails on a sampled input: {m}"))
+                }
+                other => other,
+            },
+        )?;
         Ok(model)
     }
 
@@ -146,7 +151,7 @@ impl OnnxModel {
         f64_input: bool,
         d: usize,
     ) -> Result<Plan, ModelError> {
-        let mut model = tract_onnx::onnx()
+        let mut model = super::ml::onnx()
             .model_for_proto_model(proto)
             .map_err(|e| invalid(format!("tract cannot read the graph: {e:#}")))?;
         let n = model.sym("N");
