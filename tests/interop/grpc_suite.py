@@ -181,7 +181,7 @@ def main():
         ("typed count", infer_req(typed=[1.0] * 3), grpc.StatusCode.INVALID_ARGUMENT, "values"),
         ("huge shape", infer_req(shape=(1 << 40, 4), raw=one), grpc.StatusCode.INVALID_ARGUMENT, "limit"),
         ("over the limit", infer_req(shape=(LIMIT, 4), raw=b"\0" * (LIMIT + 1)),
-         grpc.StatusCode.RESOURCE_EXHAUSTED, ""),
+         grpc.StatusCode.RESOURCE_EXHAUSTED, f"larger than the limit of {LIMIT} bytes"),
     ]
     for what, req, code, text in cases:
         got, details = code_of(lambda: stub.ModelInfer(req, metadata=meta_auth))

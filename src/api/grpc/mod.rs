@@ -36,8 +36,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let limit = state.cfg.server.body_limit_bytes;
     tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(move |res| {
+            size_status(res, limit)
+        }))
         .add_service(service(state))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
+}
+
+/// tonic refuses a message over the limit with OUT_OF_RANGE before any handler runs; the
+/// OIP (and REST's 413) call that RESOURCE_EXHAUSTED, with REST's message. None of the
+/// service's own answers is OUT_OF_RANGE, so the status alone identifies the case.
+fn size_status<B>(mut res: axum::http::Response<B>, limit: usize) -> axum::http::Response<B> {
+    let out_of_range = tonic::Code::OutOfRange as i32;
+    let is_size = res
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        == Some(out_of_range);
+    if is_size {
+        let message = crate::api::error::ApiError::PayloadTooLarge(limit).to_string();
+        let headers = res.headers_mut();
+        let code = tonic::Code::ResourceExhausted as i32;
+        headers.insert("grpc-status", axum::http::HeaderValue::from(code));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", v);
+        }
+    }
+    res
 }
