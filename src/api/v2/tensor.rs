@@ -179,7 +179,7 @@ fn checked_size(
     }
     match source {
         Source::Binary(data) if data.len() != bytes => Err(too_large(format!(
-            "needs {bytes} binary bytes, binary_data_size gives {}",
+            "needs {bytes} bytes of binary data, got {}",
             data.len()
         ))),
         Source::Values(v) if v.len() != values => Err(too_large(format!(
