@@ -179,7 +179,7 @@ fn checked_size(
     }
     match source {
         Source::Binary(data) if data.len() != bytes => Err(too_large(format!(
-            "needs {bytes} bytes of binary data, got {}",
+            "needs {bytes} bytes of binary data (binary_data_size, raw_input_contents), got {}",
             data.len()
         ))),
         Source::Values(v) if v.len() != values => Err(too_large(format!(
