@@ -35,7 +35,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    // Without TCP_NODELAY a response that follows a multi-segment request waited ~40 ms
+    // for the peer's delayed ACK (Nagle): a 100-row infer took 44 ms instead of 0.4 ms.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let limit = state.cfg.server.body_limit_bytes;
     tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(move |res| {
