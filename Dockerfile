@@ -29,7 +29,8 @@ ENV MODELD_DATA_DIR=/data \
     MODELD_HOST=0.0.0.0 \
     MODELD_PORT=8080
 VOLUME ["/data"]
-EXPOSE 8080
+# 8081: the OIP gRPC service (grpc.port)
+EXPOSE 8080 8081
 USER modeld
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

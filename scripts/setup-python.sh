@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv (or $1) with the Python clients the interop suite (tests/interop/) drives
-# modeld with: tritonclient's HTTP client and onnxruntime; and schemathesis, which
+# modeld with: tritonclient's HTTP and gRPC clients and onnxruntime; and schemathesis, which
 # scripts/schemathesis.sh points at /openapi.json. Versions are pinned so a CI
 # run is reproducible; bump them together with tests/interop/*.py.
 # Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
@@ -13,9 +13,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "tritonclient[http]==2.73.0" \
+    "tritonclient[http,grpc]==2.73.0" \
     "onnxruntime==1.32.0" \
     "numpy==2.4.6" \
     "schemathesis==4.32.5"
-"$VENV/bin/python" -c "import tritonclient.http, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"
+"$VENV/bin/python" -c "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"
 "$VENV/bin/schemathesis" --version

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::models::Family;
 
+mod grpc;
 mod limits;
+pub use grpc::GrpcConfig;
 pub use limits::{ModelsConfig, TrainingLimitsConfig};
 
 /// Everything modeld can be told at start-up.
@@ -25,6 +27,7 @@ pub struct Config {
     /// named by `{"path": ...}` are resolved under it. Default `./data`.
     pub data_dir: PathBuf,
     pub server: ServerConfig,
+    pub grpc: GrpcConfig,
     pub training: TrainingConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
@@ -247,6 +250,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("./data"),
             server: ServerConfig::default(),
+            grpc: GrpcConfig::default(),
             training: TrainingConfig::default(),
             log: LogConfig::default(),
             demo: DemoConfig { enabled: true },
@@ -308,6 +312,9 @@ pub struct Overrides {
     pub port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// `--grpc-port`, as `{"grpc": {"port": N}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]

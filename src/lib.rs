@@ -42,6 +42,16 @@ pub enum StartError {
     Routes(#[from] api::edge::hot::HotRouteError),
 }
 
+/// Where the gRPC server binds: `host` and `grpc.port`, or nowhere when the port is 0.
+fn cfg_grpc_addr(cfg: &Config) -> Option<std::net::SocketAddr> {
+    let mut addr = cfg.addr().ok()?;
+    if cfg.grpc.port == 0 {
+        return None;
+    }
+    addr.set_port(cfg.grpc.port);
+    Some(addr)
+}
+
 /// The application over `state`.
 pub fn app(state: AppState) -> Result<api::App, StartError> {
     Ok(api::router(state)?)
@@ -123,6 +133,24 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
             addr: addr.to_string(),
             source: e,
         })?;
+    let grpc_listener = match cfg_grpc_addr(&state.cfg) {
+        None => None,
+        Some(addr) => {
+            Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Bind {
+                        addr: addr.to_string(),
+                        source: e,
+                    })?,
+            )
+        }
+    };
+    if let Some(l) = &grpc_listener {
+        let grpc = l.local_addr().map_err(StartError::Serve)?;
+        tracing::info!(addr = %grpc, "modeld gRPC listening");
+    }
+    // Logged last: tests and scripts that wait for this line may use both ports.
     let local = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(addr = %local, "modeld listening");
 
@@ -139,14 +167,35 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
 
     let lifecycle = state.lifecycle.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Both servers drain on the one signal.
+    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown::signal().await;
         tracing::info!("shutdown requested: draining");
         lifecycle.start_draining();
+        let _ = drain_tx.send(true);
         let _ = stop_tx.send(());
     };
+    let grpc = grpc_listener.map(|l| {
+        let mut drain = drain_rx.clone();
+        let drained = async move {
+            let _ = drain.wait_for(|d| *d).await;
+        };
+        tokio::spawn(api::grpc::serve(l, state.clone(), drained))
+    });
     let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app(state)?);
-    let server = axum::serve(listener, service).with_graceful_shutdown(shutdown);
+    let http = axum::serve(listener, service).with_graceful_shutdown(shutdown);
+    let server = async move {
+        let res = http.await;
+        if let Some(grpc) = grpc {
+            match grpc.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "gRPC server failed"),
+                Err(e) => tracing::error!(error = %e, "gRPC server crashed"),
+            }
+        }
+        res
+    };
     let deadline = async move {
         if stop_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

@@ -22,6 +22,9 @@ struct Cli {
     /// Data directory; the model store is <data-dir>/models.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// gRPC port, 0 for none (overrides config and MODELD_GRPC__PORT).
+    #[arg(long)]
+    grpc_port: Option<u16>,
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,9 @@ fn main() -> ExitCode {
         host: cli.host,
         port: cli.port,
         data_dir: cli.data_dir,
+        grpc: cli
+            .grpc_port
+            .map(|port| modeld::config::GrpcConfig { port }),
     };
     let cfg = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(cfg) => cfg,

@@ -309,7 +309,7 @@ async fn bad_requests_get_the_v2_error_body_and_change_nothing() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body["error"].as_str().unwrap().contains("nope"));
     let r = app.get("/v2/models/iris/versions/x").await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.call("POST", "/v2/models/iris/infer", None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Still serving.

@@ -1,6 +1,8 @@
 //! Real clients against the real binary: starts `modeld` on 127.0.0.1:0 and runs
-//! tests/interop/suite.py (tritonclient[http] + onnxruntime) with `$INTEROP_PYTHON`
-//! (default `.venv/bin/python`, made by `scripts/setup-python.sh`).
+//! tests/interop/suite.py (tritonclient[http] + onnxruntime) and
+//! tests/interop/grpc_suite.py (tritonclient[grpc], with an API key and a small body
+//! limit) with `$INTEROP_PYTHON` (default `.venv/bin/python`, made by
+//! `scripts/setup-python.sh`).
 //!
 //! Without that Python or its packages the test prints a loud SKIP and passes, so a
 //! plain `cargo test` works on a fresh machine; with `REQUIRE_INTEROP=1` (CI) it
@@ -34,7 +36,10 @@ fn python() -> PathBuf {
 /// Why the interop Python cannot run, if it cannot.
 fn missing(py: &Path) -> Option<String> {
     let probe = Command::new(py)
-        .args(["-c", "import tritonclient.http, onnxruntime, numpy"])
+        .args([
+            "-c",
+            "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy",
+        ])
         .output();
     match probe {
         Err(e) => Some(format!("cannot run {}: {e}", py.display())),
@@ -47,8 +52,9 @@ fn missing(py: &Path) -> Option<String> {
     }
 }
 
-#[test]
-fn tritonclient_and_onnxruntime_agree_with_modeld() {
+/// The interop Python, or `None` (after a loud SKIP) when it cannot run and CI does not
+/// require it.
+fn python_or_skip() -> Option<PathBuf> {
     let py = python();
     if let Some(why) = missing(&py) {
         if std::env::var("REQUIRE_INTEROP").as_deref() == Ok("1") {
@@ -57,8 +63,14 @@ fn tritonclient_and_onnxruntime_agree_with_modeld() {
             );
         }
         eprintln!("\n!!!!!!!! SKIPPED interop suite: {why}\n!!!!!!!! run scripts/setup-python.sh (or set INTEROP_PYTHON) to enable it\n");
-        return;
+        return None;
     }
+    Some(py)
+}
+
+#[test]
+fn tritonclient_and_onnxruntime_agree_with_modeld() {
+    let Some(py) = python_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = start(dir.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -76,4 +88,43 @@ fn tritonclient_and_onnxruntime_agree_with_modeld() {
         "interop suite failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("interop suite passed"), "{stdout}");
+}
+
+/// A port free a moment ago: `grpc.port` 0 turns gRPC off, so the test picks one.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn tritonclient_grpc_agrees_with_rest() {
+    let Some(py) = python_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, limit) = ("interop-grpc-key", "262144");
+    let grpc = free_port().to_string();
+    let mut child = modeld(dir.path())
+        .args(["--host", "127.0.0.1", "--port", "0", "--grpc-port", &grpc])
+        .env("MODELD_SERVER__API_KEY", key)
+        .env("MODELD_SERVER__BODY_LIMIT_BYTES", limit)
+        .spawn()
+        .unwrap();
+    let addr = wait_listening(&mut child);
+    let _server = Guard(child);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&py)
+        .arg(root.join("tests/interop/grpc_suite.py"))
+        .arg(format!("http://{addr}"))
+        .arg(format!("127.0.0.1:{grpc}"))
+        .arg(root.join("tests/fixtures"))
+        .args([key, limit])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "grpc interop suite failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("grpc interop suite passed"), "{stdout}");
 }

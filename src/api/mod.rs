@@ -4,6 +4,7 @@
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod grpc;
 pub mod health;
 pub mod instances;
 pub mod models;

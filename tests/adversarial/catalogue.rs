@@ -238,7 +238,9 @@ pub fn catalogue() -> Vec<Case> {
             .json(json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": row}]})),
         case("v2 unknown version", "POST", "/v2/models/m/versions/9/infer", 404, "not_found")
             .json(json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": row}]})),
-        case("v2 version abc", "GET", "/v2/models/m/versions/abc", 400, "invalid_input"),
+        // The OIP: a version string that cannot name a version is not found (v1 keeps 400).
+        case("v2 version abc", "GET", "/v2/models/m/versions/abc", 404, "not_found"),
+        case("v2 version v10 ready", "GET", "/v2/models/m/versions/v10/ready", 404, "not_found"),
         case("v2 load unknown model", "POST", "/v2/repository/models/nope/load", 404, "not_found"),
         // Methods and paths.
         case("DELETE the model list", "DELETE", "/v1/models", 405, "method_not_allowed"),

@@ -3,7 +3,8 @@
 Usage: python suite.py BASE_URL FIXTURES_DIR  (FIXTURES_DIR: tests/fixtures)
 
 * tritonclient[http]: server/model metadata, readiness and infer with numpy arrays
-  (binary tensor extension and plain JSON) return what the native API returns;
+  (binary tensor extension both ways, and plain JSON) return what the native API
+  returns, binary outputs bit for bit what the JSON ones are;
 * onnxruntime: every model exported with ?format=onnx gives modeld's own predictions
   within 1e-6 relative (labels exact).
 
@@ -108,12 +109,18 @@ def main():
         dtype = np.float32 if inp["datatype"] == "FP32" else np.float64
         x = x.astype(dtype)
         want = native_predict(name, x.astype(np.float64))
+        answers = {}
         for binary in (True, False):
             t = httpclient.InferInput(inp["name"], list(x.shape), inp["datatype"])
             t.set_data_from_numpy(x, binary_data=binary)
             outs = [httpclient.InferRequestedOutput(o["name"], binary_data=binary) for o in md["outputs"]]
             res = client.infer(name, [t], outputs=outs, request_id="interop-1")
             assert res.get_response()["id"] == "interop-1"
+            # Binary outputs travel after the JSON header, sized in their parameters.
+            for o in res.get_response()["outputs"]:
+                assert ("data" not in o) == binary, o
+                assert (o.get("parameters", {}).get("binary_data_size", 0) > 0) == binary, o
+            answers[binary] = [res.as_numpy(o["name"]) for o in md["outputs"]]
             if "probabilities" in want:
                 label = res.as_numpy(md["outputs"][0]["name"])
                 probs = res.as_numpy(md["outputs"][1]["name"])
@@ -123,7 +130,10 @@ def main():
                 values = res.as_numpy(md["outputs"][0]["name"])
                 assert values.shape == (len(x), 1), values.shape
                 np.testing.assert_allclose(values[:, 0], want["predictions"], rtol=1e-6)
-        ok(f"tritonclient {name}: metadata {inp['datatype']}{inp['shape']}, infer (binary and JSON) == native predict")
+        for got, plain in zip(answers[True], answers[False]):
+            assert got.dtype == plain.dtype and np.array_equal(got, plain), (got, plain)
+        ok(f"tritonclient {name}: metadata {inp['datatype']}{inp['shape']}, infer (binary and JSON, "
+           "both ways) == native predict")
 
     for name, (_, dataset) in native.items():
         onnx_bytes = http("GET", f"/v1/models/{name}/versions/1/export?format=onnx")

@@ -18,6 +18,8 @@ pub fn modeld(dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
         .env("MODELD_DEMO__ENABLED", "false")
+        // Off unless a test asks for it: parallel tests would all want port 8081.
+        .env("MODELD_GRPC__PORT", "0")
         .env("MODELD_LOG__FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -17,10 +17,14 @@ pub fn authorized(key: Option<&Secret>, req: &Request) -> bool {
     if OPEN_ROUTES.contains(&req.uri().path()) {
         return true;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let given = req.headers().get(header::AUTHORIZATION);
+    bearer_matches(given.and_then(|v| v.to_str().ok()), key)
+}
+
+/// Whether an `Authorization` value is `Bearer <key>`; gRPC metadata is checked with it
+/// too, so both protocols accept exactly the same credentials.
+pub fn bearer_matches(authorization: Option<&str>, key: &str) -> bool {
+    let given = authorization
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     constant_time_eq(given.as_bytes(), key.as_bytes())

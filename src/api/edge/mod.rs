@@ -18,6 +18,7 @@ pub mod errors;
 pub mod hot;
 pub mod ids;
 pub mod metrics;
+pub mod paths;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -116,6 +117,7 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
+        paths::trim_v2_slash(&mut req);
         let method = metrics::method_label(req.method());
         // A length compare on the header as it came: no copy, no parse.
         let (id, id_too_long) = match req.headers().get(REQUEST_ID) {

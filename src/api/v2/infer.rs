@@ -3,16 +3,16 @@
 //! Accepts JSON, and the binary tensor extension tritonclient uses by default (header
 //! `Inference-Header-Content-Length`: the JSON header is followed by the raw
 //! little-endian tensors of inputs that declare `parameters.binary_data_size`). Outputs
-//! are always returned as JSON `data`, which tritonclient also reads.
+//! are JSON `data` unless the request asks for them as binary data (see [`super::binary`]).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::binary::{to_binary, wants_binary, InferReply, HEADER_LENGTH};
 use super::tensor::{binary_size, to_matrix, InputTensor, OutputTensor, Source, TensorData};
 use super::{parse_version, V2};
 use crate::api::edge::{Direct, DirectFuture, MAX_REQUEST_ID_LEN, REQUEST_ID};
@@ -36,7 +36,8 @@ pub struct InferRequest {
     /// Echoed in the response.
     #[serde(default)]
     pub id: Option<String>,
-    /// Accepted and ignored (no request parameters change modeld's results).
+    /// `binary_data_output: true` asks for every output as binary data; other
+    /// parameters are accepted and ignored.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<serde_json::Map<String, Value>>,
@@ -71,7 +72,7 @@ pub async fn infer(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
     req: Request,
-) -> Result<Json<InferResponse>, ApiError> {
+) -> Result<InferReply<InferResponse>, ApiError> {
     serve(&state, &name, None, req).await
 }
 
@@ -94,7 +95,7 @@ async fn serve(
     name: &str,
     version: Option<u64>,
     req: Request,
-) -> Result<Json<InferResponse>, ApiError> {
+) -> Result<InferReply<InferResponse>, ApiError> {
     let (parts, body) = req.into_parts();
     // A body that cannot be read is a 400 `invalid_input`: it need not be JSON.
     let body = read_body(body, &state.cfg.server)
@@ -118,14 +119,14 @@ pub async fn infer_version(
     State(state): State<AppState>,
     AppPath((name, version)): AppPath<(String, String)>,
     req: Request,
-) -> Result<Json<InferResponse>, ApiError> {
+) -> Result<InferReply<InferResponse>, ApiError> {
     let v = parse_version(&version)?;
     serve(&state, &name, Some(v), req).await
 }
 
 /// Splits the body into the JSON request and the binary tail (binary extension).
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<(InferRequest, usize), ApiError> {
-    let json_len = match headers.get("inference-header-content-length") {
+    let json_len = match headers.get(HEADER_LENGTH) {
         None => body.len(),
         Some(v) => v
             .to_str()
@@ -154,7 +155,7 @@ async fn run(
     version: Option<u64>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Json<InferResponse>, ApiError> {
+) -> Result<InferReply<InferResponse>, ApiError> {
     let (req, json_len) = parse_body(headers, body)?;
     // The body's id is logged like the header's, so it has the header's bound.
     if req
@@ -183,7 +184,7 @@ async fn run(
         selected: Vec::new(),
         id,
     };
-    state.serving.predict(target, codec, ctx).await.map(Json)
+    state.serving.predict(target, codec, ctx).await
 }
 
 /// A V2 infer request in, its response out. `decode` also checks the requested
@@ -194,12 +195,13 @@ struct Tensors<'a> {
     json_len: usize,
     /// `server.body_limit_bytes`: no tensor may declare more bytes than this.
     body_limit: usize,
-    selected: Vec<OutputSpec>,
+    /// The outputs to answer, in order, and whether each goes as binary data.
+    selected: Vec<(OutputSpec, bool)>,
     id: Option<&'a str>,
 }
 
 impl Codec for Tensors<'_> {
-    type Answer = InferResponse;
+    type Answer = InferReply<InferResponse>;
     type Error = ApiError;
 
     fn decode(&mut self, model: &dyn Model) -> Result<ndarray::Array2<f64>, ApiError> {
@@ -234,15 +236,20 @@ impl Codec for Tensors<'_> {
             },
         };
         // Requested outputs, in request order; all outputs when none are named.
+        let params = self.req.parameters.as_ref();
         self.selected = match &self.req.outputs {
-            None => sig.outputs.clone(),
+            None => {
+                let binary = wants_binary(params, None)?;
+                sig.outputs.iter().map(|s| (s.clone(), binary)).collect()
+            }
             Some(list) => list
                 .iter()
                 .map(|o| {
+                    let binary = wants_binary(params, o.parameters.as_ref())?;
                     sig.outputs
                         .iter()
                         .find(|s| s.tensor.name == o.name)
-                        .cloned()
+                        .map(|s| (s.clone(), binary))
                         .ok_or_else(|| {
                             let names: Vec<&str> =
                                 sig.outputs.iter().map(|s| s.tensor.name.as_str()).collect();
@@ -257,29 +264,33 @@ impl Codec for Tensors<'_> {
         to_matrix(input, model.schema().n_features(), source, self.body_limit)
     }
 
-    fn encode(self, p: Prediction<'_>) -> Result<InferResponse, ApiError> {
-        let outputs = self
-            .selected
-            .iter()
-            .map(|s| {
-                encode(
-                    &s.tensor.name,
-                    s.tensor.datatype,
-                    s.role,
-                    &s.tensor.shape,
-                    &p.output,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(InferResponse {
+    fn encode(self, p: Prediction<'_>) -> Result<InferReply<InferResponse>, ApiError> {
+        let mut tail: Option<Vec<u8>> = None;
+        let mut outputs = Vec::with_capacity(self.selected.len());
+        for (s, binary) in &self.selected {
+            let mut t = encode(
+                &s.tensor.name,
+                s.tensor.datatype,
+                s.role,
+                &s.tensor.shape,
+                &p.output,
+            )?;
+            if *binary {
+                to_binary(&mut t, tail.get_or_insert_with(Vec::new));
+            }
+            outputs.push(t);
+        }
+        let response = InferResponse {
             model_name: p.name.to_string(),
             model_version: p.version.to_string(),
             id: self.id.map(str::to_string),
             outputs,
-        })
+        };
+        Ok(InferReply { response, tail })
     }
 }
-fn encode(
+/// One output of a prediction as a V2 tensor (REST and gRPC share it).
+pub fn encode(
     name: &str,
     datatype: DataType,
     role: Role,
@@ -320,6 +331,7 @@ fn encode(
         name: name.to_string(),
         datatype: datatype.as_str(),
         shape,
-        data,
+        parameters: None,
+        data: Some(data),
     })
 }

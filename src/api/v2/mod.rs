@@ -7,6 +7,7 @@
 //! `[-1, 1]`) for regressors; imported ONNX models keep their graph's names and types.
 //! Errors use the V2 body `{"error": "..."}` (plus modeld's usual `code`).
 
+pub mod binary;
 pub mod infer;
 pub mod repository;
 pub mod tensor;
@@ -42,12 +43,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(repository::unload))
 }
 
-/// V2 versions are strings on the wire; modeld's are positive integers.
+/// V2 versions are strings on the wire; modeld's are positive integers, so any other
+/// string (`v10`, `0`) names a version that cannot exist: not found, as the OIP wants
+/// for an unknown version, rather than a malformed request.
 pub fn parse_version(v: &str) -> Result<u64, ApiError> {
-    v.parse::<u64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("version '{v}' is not a positive integer")))
+    v.parse::<u64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "version '{v}' not found: versions are positive integers"
+        ))
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,7 +127,12 @@ pub struct ModelMetadata {
     pub outputs: Vec<TensorMetadata>,
 }
 
-fn metadata(snap: &Snapshot, name: &str, version: Option<u64>) -> Result<ModelMetadata, ApiError> {
+/// The metadata of `name` (of one version, or listing all): REST and gRPC answer alike.
+pub fn metadata(
+    snap: &Snapshot,
+    name: &str,
+    version: Option<u64>,
+) -> Result<ModelMetadata, ApiError> {
     let (_, model) = snap.resolve(name, version, None)?;
     let versions = match version {
         Some(v) => vec![v.to_string()],

@@ -35,13 +35,31 @@ pub enum TensorData {
     F64(Vec<f64>),
 }
 
+impl TensorData {
+    /// The values as raw little-endian bytes (the binary tensor extension, gRPC's raw
+    /// contents).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            TensorData::Int(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct OutputTensor {
     pub name: String,
     pub datatype: &'static str,
     pub shape: Vec<usize>,
-    #[schema(value_type = Vec<f64>)]
-    pub data: TensorData,
+    /// `{"binary_data_size": N}` when the values follow the JSON header as raw bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Map<String, Value>>,
+    /// Absent when the values travel as binary data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    pub data: Option<TensorData>,
 }
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -70,6 +88,8 @@ pub enum Source<'a> {
     Json { header_bytes: usize },
     /// The tensor's raw little-endian bytes (binary tensor extension).
     Binary(&'a [u8]),
+    /// Values already typed by the wire format (gRPC's `InferTensorContents`).
+    Values(&'a [f64]),
 }
 
 /// Checks the shape against the model's feature count and turns the tensor into rows.
@@ -108,6 +128,7 @@ pub fn to_matrix(
     let expected = checked_size(t, rows, cols, datatype, source, body_limit)?;
     let values = match (source, &t.data) {
         (Source::Binary(bytes), _) => from_binary(&t.name, bytes, datatype, expected)?,
+        (Source::Values(v), _) => v.to_vec(),
         (Source::Json { .. }, Some(data)) => {
             let mut out = Vec::with_capacity(expected);
             flatten(&t.name, data, datatype, expected, &mut out)?;
@@ -158,8 +179,12 @@ fn checked_size(
     }
     match source {
         Source::Binary(data) if data.len() != bytes => Err(too_large(format!(
-            "needs {bytes} binary bytes, binary_data_size gives {}",
+            "needs {bytes} bytes of binary data (binary_data_size, raw_input_contents), got {}",
             data.len()
+        ))),
+        Source::Values(v) if v.len() != values => Err(too_large(format!(
+            "needs {values} values, the typed contents hold {}",
+            v.len()
         ))),
         Source::Json { header_bytes } if values > header_bytes.div_ceil(2) => {
             Err(too_large(format!(
