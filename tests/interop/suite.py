@@ -171,8 +171,9 @@ def main():
             probs = np.array([[m[c] for c in sorted(m)] for m in probs], dtype=np.float32)
         want = native_predict(stem, x.astype(np.float64))
         assert want["predictions"] == label.tolist(), stem
-        # An SVM's kernel sums run in another order than onnxruntime's GEMM.
-        atol = 1e-12 if double else 1e-5 if stem.startswith("svc") else 1e-6
+        # An SVM's kernel sums run in another order than onnxruntime's GEMM; in f32 a
+        # degree-3 poly kernel (svc_minmax_iris) moves Platt probabilities by up to 3e-5.
+        atol = 1e-12 if double else 1e-4 if stem.startswith("svc") else 1e-6
         np.testing.assert_allclose(np.array(want["probabilities"]), probs, rtol=0, atol=atol)
         t = httpclient.InferInput("input", list(x.shape), "FP64" if double else "FP32")
         t.set_data_from_numpy(x, binary_data=True)
