@@ -1,13 +1,16 @@
 //! The gRPC service called in-process (no socket, no client channel): its answers equal
-//! REST's, and each failure has its OIP status code and REST's message.
+//! REST's, each failure has its OIP status code and REST's message, deadlines hold and
+//! the repository extension indexes, unloads and loads.
 
 mod common;
 
 use modeld::api::grpc::generated::inference::grpc_inference_service_server::GrpcInferenceService;
 use modeld::api::grpc::generated::inference::model_infer_request::InferInputTensor;
+use modeld::api::grpc::generated::inference::model_repository_parameter::ParameterChoice;
 use modeld::api::grpc::generated::inference::{
     InferTensorContents, ModelInferRequest, ModelMetadataRequest, ModelReadyRequest,
-    ServerLiveRequest,
+    ModelRepositoryParameter, RepositoryIndexRequest, RepositoryIndexResponse,
+    RepositoryModelLoadRequest, RepositoryModelUnloadRequest, ServerLiveRequest,
 };
 use modeld::api::grpc::guard::Guard;
 use modeld::api::grpc::service::Oip;
@@ -173,4 +176,131 @@ async fn the_api_key_is_required_when_set() {
         oip.server_live(req).await.unwrap_err().code(),
         Code::InvalidArgument
     );
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_call_is_deadline_exceeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app(dir.path()).await;
+    common::train_iris(&app, "iris", None).await;
+    let oip = Oip {
+        guard: Guard::new(app.state.clone()),
+    };
+    // 20,000 rows: above the inline size, so the model runs on the blocking pool and the
+    // call waits for it, which a one-nanosecond deadline cannot outlast.
+    let rows = 20_000;
+    let bytes: Vec<u8> = (0..rows)
+        .flat_map(|_| rows_bytes()[..32].to_vec())
+        .collect();
+    let request = |timeout: &str| {
+        let mut req = Request::new(raw_request("iris", vec![rows, 4], bytes.clone()));
+        req.metadata_mut()
+            .insert("grpc-timeout", timeout.parse().unwrap());
+        req
+    };
+    let e = oip.model_infer(request("1n")).await.unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+    assert_eq!(
+        e.message(),
+        modeld::api::error::ApiError::Timeout.to_string()
+    );
+    let ok = oip.model_infer(request("30S")).await.unwrap().into_inner();
+    assert_eq!(ok.raw_output_contents[0].len(), rows as usize * 8);
+}
+
+#[tokio::test]
+async fn the_repository_extension_indexes_unloads_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app(dir.path()).await;
+    common::train_iris(&app, "iris", None).await;
+    let oip = Oip {
+        guard: Guard::new(app.state.clone()),
+    };
+    let index = |ready: bool| RepositoryIndexRequest {
+        repository_name: String::new(),
+        ready,
+    };
+    let load = |name: &str| RepositoryModelLoadRequest {
+        model_name: name.into(),
+        ..Default::default()
+    };
+    let entries = |r: RepositoryIndexResponse| -> Vec<(String, String, String, String)> {
+        r.models
+            .into_iter()
+            .map(|m| (m.name, m.version, m.state, m.reason))
+            .collect()
+    };
+    let got = oip.repository_index(Request::new(index(false))).await;
+    let ready_iris = ("iris".into(), "1".into(), "READY".into(), String::new());
+    assert_eq!(entries(got.unwrap().into_inner()), vec![ready_iris.clone()]);
+    // The same entries as REST's index.
+    let rest = app.post("/v2/repository/index", json!({})).await;
+    assert_eq!(
+        rest.body,
+        json!([{"name": "iris", "version": "1", "state": "READY"}])
+    );
+
+    oip.repository_model_unload(Request::new(RepositoryModelUnloadRequest {
+        model_name: "iris".into(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let got = oip.repository_index(Request::new(index(false))).await;
+    assert_eq!(
+        entries(got.unwrap().into_inner()),
+        vec![(
+            "iris".into(),
+            String::new(),
+            "UNAVAILABLE".into(),
+            "unloaded".into()
+        )]
+    );
+    let got = oip.repository_index(Request::new(index(true))).await;
+    assert!(got.unwrap().into_inner().models.is_empty());
+    let e = oip
+        .model_infer(Request::new(raw_request("iris", vec![2, 4], rows_bytes())))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    oip.repository_model_load(Request::new(load("iris")))
+        .await
+        .unwrap();
+    let got = oip.repository_index(Request::new(index(true))).await;
+    assert_eq!(entries(got.unwrap().into_inner()), vec![ready_iris]);
+    oip.model_infer(Request::new(raw_request("iris", vec![2, 4], rows_bytes())))
+        .await
+        .unwrap();
+
+    // Refusals, with REST's message where REST has the case.
+    let e = oip
+        .repository_model_load(Request::new(load("nope")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let rest = app.post("/v2/repository/models/nope/load", json!({})).await;
+    assert_eq!(rest.status.as_u16(), 404);
+    assert_eq!(rest.body["error"], e.message());
+    let mut other = load("iris");
+    other.repository_name = "elsewhere".into();
+    let e = oip
+        .repository_model_load(Request::new(other))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    assert!(e.message().contains("elsewhere"), "{e:?}");
+    let mut configured = load("iris");
+    configured.parameters.insert(
+        "config".into(),
+        ModelRepositoryParameter {
+            parameter_choice: Some(ParameterChoice::StringParam("{}".into())),
+        },
+    );
+    let e = oip
+        .repository_model_load(Request::new(configured))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("'config'"), "{e:?}");
 }

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod index;
+pub mod listing;
 pub mod meta;
 pub mod policy;
 pub mod poll;

@@ -7,7 +7,8 @@ Usage: python grpc_suite.py HTTP_BASE_URL GRPC_ADDR FIXTURES_DIR API_KEY BODY_LI
 * ModelInfer on a classifier and a regressor, FP32/FP64/INT64, raw contents both ways
   (tritonclient) and typed contents both ways (the stub), equals the native REST answer;
 * errors carry the OIP codes: NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED,
-  RESOURCE_EXHAUSTED; the gRPC id joins feedback and the metrics count the method.
+  RESOURCE_EXHAUSTED; the gRPC id joins feedback and the metrics count the method;
+* the repository extension (index, unload, load) agrees with REST's.
 """
 import json
 import sys
@@ -196,6 +197,28 @@ def main():
     # Still serving after the bad requests.
     assert stub.ModelInfer(infer_req(raw=one), metadata=meta_auth).model_name == "iris"
     ok("still serving after the refused requests")
+
+    # The repository extension, as tritonclient calls it, agrees with REST's.
+    index = client.get_model_repository_index(headers=AUTH, as_json=True)["models"]
+    rest_index = http("POST", "/v2/repository/index", {})
+    assert sorted((m["name"], m["version"], m["state"]) for m in index) == \
+        sorted((m["name"], m["version"], m["state"]) for m in rest_index), (index, rest_index)
+    assert ("iris", "1", "READY") in [(m["name"], m["version"], m["state"]) for m in index]
+    client.unload_model("iris", headers=AUTH)
+    assert not client.is_model_ready("iris", headers=AUTH)
+    states = {m["name"]: m for m in client.get_model_repository_index(headers=AUTH, as_json=True)["models"]}
+    assert states["iris"]["state"] == "UNAVAILABLE" and states["iris"]["reason"] == "unloaded", states
+    got, _ = code_of(lambda: stub.ModelInfer(infer_req(raw=one), metadata=meta_auth))
+    assert got == grpc.StatusCode.NOT_FOUND
+    client.load_model("iris", headers=AUTH)
+    assert client.is_model_ready("iris", headers=AUTH)
+    assert stub.ModelInfer(infer_req(raw=one), metadata=meta_auth).model_name == "iris"
+    try:
+        client.load_model("nope", headers=AUTH)
+        raise AssertionError("loading an unknown model succeeded")
+    except grpcclient.InferenceServerException as e:
+        assert e.status() == "StatusCode.NOT_FOUND" and "nope" in e.message(), e
+    ok("gRPC repository index == REST's; unload stops serving, load serves again; unknown: NOT_FOUND")
 
     print(f"grpc interop suite passed: {CHECKS} checks")
 

@@ -3,7 +3,7 @@
 //! `tonic-prost-build = { version = "0.14", default-features = false }`, run
 //! `tonic_prost_build::configure().build_client(false).build_server(true)
 //! .build_transport(false).out_dir(OUT).compile_protos(&["proto/grpc_predict_v2.proto"],
-//! &["proto"])` with `PROTOC` set (protoc 35.1 was used), then paste OUT/inference.rs
+//! &["proto"])` with `PROTOC` set (protoc 33.5, from grpcio-tools, was used), then paste OUT/inference.rs
 //! into `mod inference` below and run `cargo fmt`. Do not edit by hand.
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
@@ -330,6 +330,111 @@ pub mod inference {
         #[prost(bytes = "vec", repeated, tag = "8")]
         pub bytes_contents: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
     }
+    /// An model-repository parameter value.
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct ModelRepositoryParameter {
+        /// The parameter value can be a string, an int64, a boolean or bytes.
+        #[prost(
+            oneof = "model_repository_parameter::ParameterChoice",
+            tags = "1, 2, 3, 4"
+        )]
+        pub parameter_choice: ::core::option::Option<model_repository_parameter::ParameterChoice>,
+    }
+    /// Nested message and enum types in `ModelRepositoryParameter`.
+    pub mod model_repository_parameter {
+        /// The parameter value can be a string, an int64, a boolean or bytes.
+        #[allow(clippy::all)]
+        #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+        pub enum ParameterChoice {
+            /// A boolean parameter value.
+            #[prost(bool, tag = "1")]
+            BoolParam(bool),
+            /// An int64 parameter value.
+            #[prost(int64, tag = "2")]
+            Int64Param(i64),
+            /// A string parameter value.
+            #[prost(string, tag = "3")]
+            StringParam(::prost::alloc::string::String),
+            /// A bytes parameter value.
+            #[prost(bytes, tag = "4")]
+            BytesParam(::prost::alloc::vec::Vec<u8>),
+        }
+    }
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct RepositoryIndexRequest {
+        /// The name of the repository. If empty the index is returned
+        /// for all repositories.
+        #[prost(string, tag = "1")]
+        pub repository_name: ::prost::alloc::string::String,
+        /// If true return only models currently ready for inferencing.
+        #[prost(bool, tag = "2")]
+        pub ready: bool,
+    }
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct RepositoryIndexResponse {
+        /// An index entry for each model.
+        #[prost(message, repeated, tag = "1")]
+        pub models: ::prost::alloc::vec::Vec<repository_index_response::ModelIndex>,
+    }
+    /// Nested message and enum types in `RepositoryIndexResponse`.
+    pub mod repository_index_response {
+        /// Index entry for a model.
+        #[allow(clippy::all)]
+        #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+        pub struct ModelIndex {
+            /// The name of the model.
+            #[prost(string, tag = "1")]
+            pub name: ::prost::alloc::string::String,
+            /// The version of the model.
+            #[prost(string, tag = "2")]
+            pub version: ::prost::alloc::string::String,
+            /// The state of the model.
+            #[prost(string, tag = "3")]
+            pub state: ::prost::alloc::string::String,
+            /// The reason, if any, that the model is in the given state.
+            #[prost(string, tag = "4")]
+            pub reason: ::prost::alloc::string::String,
+        }
+    }
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct RepositoryModelLoadRequest {
+        /// The name of the repository to load from. If empty the model
+        /// is loaded from any repository.
+        #[prost(string, tag = "1")]
+        pub repository_name: ::prost::alloc::string::String,
+        /// The name of the model to load, or reload.
+        #[prost(string, tag = "2")]
+        pub model_name: ::prost::alloc::string::String,
+        /// Optional model repository request parameters.
+        #[prost(map = "string, message", tag = "3")]
+        pub parameters:
+            ::std::collections::HashMap<::prost::alloc::string::String, ModelRepositoryParameter>,
+    }
+    #[allow(clippy::all)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct RepositoryModelLoadResponse {}
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, ::prost::Message)]
+    pub struct RepositoryModelUnloadRequest {
+        /// The name of the repository from which the model was originally
+        /// loaded. If empty the repository is not considered.
+        #[prost(string, tag = "1")]
+        pub repository_name: ::prost::alloc::string::String,
+        /// The name of the model to unload.
+        #[prost(string, tag = "2")]
+        pub model_name: ::prost::alloc::string::String,
+        /// Optional model repository request parameters.
+        #[prost(map = "string, message", tag = "3")]
+        pub parameters:
+            ::std::collections::HashMap<::prost::alloc::string::String, ModelRepositoryParameter>,
+    }
+    #[allow(clippy::all)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+    pub struct RepositoryModelUnloadResponse {}
     /// Generated server implementations.
     pub mod grpc_inference_service_server {
         #![allow(
@@ -380,6 +485,28 @@ pub mod inference {
                 &self,
                 request: tonic::Request<super::ModelInferRequest>,
             ) -> std::result::Result<tonic::Response<super::ModelInferResponse>, tonic::Status>;
+            /// Model-repository extension (added for modeld, see the header).
+            /// Get the index of model repository contents.
+            async fn repository_index(
+                &self,
+                request: tonic::Request<super::RepositoryIndexRequest>,
+            ) -> std::result::Result<tonic::Response<super::RepositoryIndexResponse>, tonic::Status>;
+            /// Load or reload a model from a repository.
+            async fn repository_model_load(
+                &self,
+                request: tonic::Request<super::RepositoryModelLoadRequest>,
+            ) -> std::result::Result<
+                tonic::Response<super::RepositoryModelLoadResponse>,
+                tonic::Status,
+            >;
+            /// Unload a model.
+            async fn repository_model_unload(
+                &self,
+                request: tonic::Request<super::RepositoryModelUnloadRequest>,
+            ) -> std::result::Result<
+                tonic::Response<super::RepositoryModelUnloadResponse>,
+                tonic::Status,
+            >;
         }
         /// Inference Server GRPC endpoints.
         #[derive(Debug)]
@@ -694,6 +821,139 @@ pub mod inference {
                         let inner = self.inner.clone();
                         let fut = async move {
                             let method = ModelInferSvc(inner);
+                            let codec = tonic_prost::ProstCodec::default();
+                            let mut grpc = tonic::server::Grpc::new(codec)
+                                .apply_compression_config(
+                                    accept_compression_encodings,
+                                    send_compression_encodings,
+                                )
+                                .apply_max_message_size_config(
+                                    max_decoding_message_size,
+                                    max_encoding_message_size,
+                                );
+                            let res = grpc.unary(method, req).await;
+                            Ok(res)
+                        };
+                        Box::pin(fut)
+                    }
+                    "/inference.GRPCInferenceService/RepositoryIndex" => {
+                        #[allow(non_camel_case_types)]
+                        struct RepositoryIndexSvc<T: GrpcInferenceService>(pub Arc<T>);
+                        impl<T: GrpcInferenceService>
+                            tonic::server::UnaryService<super::RepositoryIndexRequest>
+                            for RepositoryIndexSvc<T>
+                        {
+                            type Response = super::RepositoryIndexResponse;
+                            type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                            fn call(
+                                &mut self,
+                                request: tonic::Request<super::RepositoryIndexRequest>,
+                            ) -> Self::Future {
+                                let inner = Arc::clone(&self.0);
+                                let fut = async move {
+                                    <T as GrpcInferenceService>::repository_index(&inner, request)
+                                        .await
+                                };
+                                Box::pin(fut)
+                            }
+                        }
+                        let accept_compression_encodings = self.accept_compression_encodings;
+                        let send_compression_encodings = self.send_compression_encodings;
+                        let max_decoding_message_size = self.max_decoding_message_size;
+                        let max_encoding_message_size = self.max_encoding_message_size;
+                        let inner = self.inner.clone();
+                        let fut = async move {
+                            let method = RepositoryIndexSvc(inner);
+                            let codec = tonic_prost::ProstCodec::default();
+                            let mut grpc = tonic::server::Grpc::new(codec)
+                                .apply_compression_config(
+                                    accept_compression_encodings,
+                                    send_compression_encodings,
+                                )
+                                .apply_max_message_size_config(
+                                    max_decoding_message_size,
+                                    max_encoding_message_size,
+                                );
+                            let res = grpc.unary(method, req).await;
+                            Ok(res)
+                        };
+                        Box::pin(fut)
+                    }
+                    "/inference.GRPCInferenceService/RepositoryModelLoad" => {
+                        #[allow(non_camel_case_types)]
+                        struct RepositoryModelLoadSvc<T: GrpcInferenceService>(pub Arc<T>);
+                        impl<T: GrpcInferenceService>
+                            tonic::server::UnaryService<super::RepositoryModelLoadRequest>
+                            for RepositoryModelLoadSvc<T>
+                        {
+                            type Response = super::RepositoryModelLoadResponse;
+                            type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                            fn call(
+                                &mut self,
+                                request: tonic::Request<super::RepositoryModelLoadRequest>,
+                            ) -> Self::Future {
+                                let inner = Arc::clone(&self.0);
+                                let fut = async move {
+                                    <T as GrpcInferenceService>::repository_model_load(
+                                        &inner, request,
+                                    )
+                                    .await
+                                };
+                                Box::pin(fut)
+                            }
+                        }
+                        let accept_compression_encodings = self.accept_compression_encodings;
+                        let send_compression_encodings = self.send_compression_encodings;
+                        let max_decoding_message_size = self.max_decoding_message_size;
+                        let max_encoding_message_size = self.max_encoding_message_size;
+                        let inner = self.inner.clone();
+                        let fut = async move {
+                            let method = RepositoryModelLoadSvc(inner);
+                            let codec = tonic_prost::ProstCodec::default();
+                            let mut grpc = tonic::server::Grpc::new(codec)
+                                .apply_compression_config(
+                                    accept_compression_encodings,
+                                    send_compression_encodings,
+                                )
+                                .apply_max_message_size_config(
+                                    max_decoding_message_size,
+                                    max_encoding_message_size,
+                                );
+                            let res = grpc.unary(method, req).await;
+                            Ok(res)
+                        };
+                        Box::pin(fut)
+                    }
+                    "/inference.GRPCInferenceService/RepositoryModelUnload" => {
+                        #[allow(non_camel_case_types)]
+                        struct RepositoryModelUnloadSvc<T: GrpcInferenceService>(pub Arc<T>);
+                        impl<T: GrpcInferenceService>
+                            tonic::server::UnaryService<super::RepositoryModelUnloadRequest>
+                            for RepositoryModelUnloadSvc<T>
+                        {
+                            type Response = super::RepositoryModelUnloadResponse;
+                            type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                            fn call(
+                                &mut self,
+                                request: tonic::Request<super::RepositoryModelUnloadRequest>,
+                            ) -> Self::Future {
+                                let inner = Arc::clone(&self.0);
+                                let fut = async move {
+                                    <T as GrpcInferenceService>::repository_model_unload(
+                                        &inner, request,
+                                    )
+                                    .await
+                                };
+                                Box::pin(fut)
+                            }
+                        }
+                        let accept_compression_encodings = self.accept_compression_encodings;
+                        let send_compression_encodings = self.send_compression_encodings;
+                        let max_decoding_message_size = self.max_decoding_message_size;
+                        let max_encoding_message_size = self.max_encoding_message_size;
+                        let inner = self.inner.clone();
+                        let fut = async move {
+                            let method = RepositoryModelUnloadSvc(inner);
                             let codec = tonic_prost::ProstCodec::default();
                             let mut grpc = tonic::server::Grpc::new(codec)
                                 .apply_compression_config(

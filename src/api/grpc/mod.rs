@@ -6,6 +6,7 @@
 pub mod generated;
 pub mod guard;
 pub mod infer;
+pub mod repository;
 pub mod service;
 pub mod status;
 

@@ -8,11 +8,14 @@ use super::generated::inference::grpc_inference_service_server::GrpcInferenceSer
 use super::generated::inference::model_metadata_response::TensorMetadata;
 use super::generated::inference::{
     ModelInferRequest, ModelInferResponse, ModelMetadataRequest, ModelMetadataResponse,
-    ModelReadyRequest, ModelReadyResponse, ServerLiveRequest, ServerLiveResponse,
-    ServerMetadataRequest, ServerMetadataResponse, ServerReadyRequest, ServerReadyResponse,
+    ModelReadyRequest, ModelReadyResponse, RepositoryIndexRequest, RepositoryIndexResponse,
+    RepositoryModelLoadRequest, RepositoryModelLoadResponse, RepositoryModelUnloadRequest,
+    RepositoryModelUnloadResponse, ServerLiveRequest, ServerLiveResponse, ServerMetadataRequest,
+    ServerMetadataResponse, ServerReadyRequest, ServerReadyResponse,
 };
 use super::guard::Guard;
 use super::infer::Tensors;
+use super::repository;
 use crate::api::edge::{ids, MAX_REQUEST_ID_LEN, REQUEST_ID};
 use crate::api::error::ApiError;
 use crate::api::v2::{self, parse_version};
@@ -175,5 +178,52 @@ impl GrpcInferenceService for Oip {
             state.serving.predict(target, codec, ctx).await
         };
         self.guard.run(route, md, call).await.map(Response::new)
+    }
+
+    async fn repository_index(
+        &self,
+        req: Request<RepositoryIndexRequest>,
+    ) -> Result<Response<RepositoryIndexResponse>, Status> {
+        let route = "/inference.GRPCInferenceService/RepositoryIndex";
+        let r = req.get_ref();
+        let call = repository::index(&self.guard.state, &r.repository_name, r.ready);
+        self.guard
+            .run(route, req.metadata(), call)
+            .await
+            .map(Response::new)
+    }
+
+    async fn repository_model_load(
+        &self,
+        req: Request<RepositoryModelLoadRequest>,
+    ) -> Result<Response<RepositoryModelLoadResponse>, Status> {
+        let route = "/inference.GRPCInferenceService/RepositoryModelLoad";
+        let r = req.get_ref();
+        let call = async {
+            let state = &self.guard.state;
+            repository::load(state, &r.repository_name, &r.model_name, &r.parameters).await?;
+            Ok(RepositoryModelLoadResponse {})
+        };
+        self.guard
+            .run(route, req.metadata(), call)
+            .await
+            .map(Response::new)
+    }
+
+    async fn repository_model_unload(
+        &self,
+        req: Request<RepositoryModelUnloadRequest>,
+    ) -> Result<Response<RepositoryModelUnloadResponse>, Status> {
+        let route = "/inference.GRPCInferenceService/RepositoryModelUnload";
+        let r = req.get_ref();
+        let call = async {
+            let state = &self.guard.state;
+            repository::unload(state, &r.repository_name, &r.model_name, &r.parameters).await?;
+            Ok(RepositoryModelUnloadResponse {})
+        };
+        self.guard
+            .run(route, req.metadata(), call)
+            .await
+            .map(Response::new)
     }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::V2;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{blocking, AppBody, AppPath};
-use crate::registry::VersionState;
+use crate::registry::listing::RepositoryEntry;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -46,36 +46,16 @@ pub async fn index(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?
     };
-    let registry = state.registry.clone();
-    let on_disk = blocking(move || Ok(registry.store_model_names()?)).await?;
-    let snap = state.registry.snapshot();
-    let mut out = Vec::new();
-    for (name, model) in &snap.models {
-        for v in model.versions.values() {
-            let (st, reason) = match &v.state {
-                VersionState::Ready(_) => ("READY", None),
-                VersionState::Failed(r) => ("UNAVAILABLE", Some(r.clone())),
-            };
-            out.push(IndexEntry {
-                name: name.clone(),
-                version: Some(v.version.to_string()),
-                state: st,
-                reason,
-            });
-        }
-    }
-    for name in on_disk.into_iter().filter(|n| !snap.models.contains_key(n)) {
-        out.push(IndexEntry {
-            name,
-            version: None,
-            state: "UNAVAILABLE",
-            reason: Some("unloaded".into()),
-        });
-    }
-    if req.ready {
-        out.retain(|e| e.state == "READY");
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    let out = entries(&state, req.ready)
+        .await?
+        .into_iter()
+        .map(|e| IndexEntry {
+            state: e.state(),
+            name: e.name,
+            version: e.version.map(|v| v.to_string()),
+            reason: e.reason,
+        })
+        .collect();
     Ok(Json(out))
 }
 
@@ -88,14 +68,8 @@ pub async fn load(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let registry = state.registry.clone();
-    let n = name.clone();
-    match blocking(move || Ok(registry.reload_model(&n)?)).await? {
-        Some(_) => Ok(Json(serde_json::json!({}))),
-        None => Err(ApiError::NotFound(format!(
-            "model '{name}' has no version in the store"
-        ))),
-    }
+    load_model(&state, name).await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 /// Stops serving a model; its files stay in the store.
@@ -106,7 +80,30 @@ pub async fn unload(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let registry = state.registry.clone();
-    blocking(move || Ok(registry.unload(&name)?)).await?;
+    unload_model(&state, name).await?;
     Ok(Json(serde_json::json!({})))
+}
+
+/// The index, for REST and gRPC.
+pub async fn entries(state: &AppState, ready: bool) -> Result<Vec<RepositoryEntry>, ApiError> {
+    let registry = state.registry.clone();
+    blocking(move || Ok(registry.repository_index(ready)?)).await
+}
+
+/// Load for REST and gRPC: re-reads `name` from the store; not found if it has no version.
+pub async fn load_model(state: &AppState, name: String) -> Result<(), ApiError> {
+    let registry = state.registry.clone();
+    let n = name.clone();
+    match blocking(move || Ok(registry.reload_model(&n)?)).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound(format!(
+            "model '{name}' has no version in the store"
+        ))),
+    }
+}
+
+/// Unload for REST and gRPC.
+pub async fn unload_model(state: &AppState, name: String) -> Result<(), ApiError> {
+    let registry = state.registry.clone();
+    blocking(move || Ok(registry.unload(&name)?)).await
 }
