@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv (or $1) with the Python clients the interop suite (tests/interop/) drives
-# modeld with: tritonclient's HTTP and gRPC clients and onnxruntime; and schemathesis, which
+# modeld with: tritonclient's HTTP and gRPC clients, onnxruntime and KServe's Python SDK
+# (kserve; its suite runs in its own process); and schemathesis, which
 # scripts/schemathesis.sh points at /openapi.json. Versions are pinned so a CI
 # run is reproducible; bump them together with tests/interop/*.py.
 # Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
@@ -16,6 +17,8 @@ fi
     "tritonclient[http,grpc]==2.73.0" \
     "onnxruntime==1.32.0" \
     "numpy==2.4.6" \
+    "kserve==0.21.0" \
     "schemathesis==4.32.5"
 "$VENV/bin/python" -c "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"
+"$VENV/bin/python" -c "import kserve; print('kserve SDK ready')"
 "$VENV/bin/schemathesis" --version

@@ -1,7 +1,8 @@
 //! Real clients against the real binary: starts `modeld` on 127.0.0.1:0 and runs
 //! tests/interop/suite.py (tritonclient[http] + onnxruntime) and
 //! tests/interop/grpc_suite.py (tritonclient[grpc], with an API key and a small body
-//! limit) with `$INTEROP_PYTHON` (default `.venv/bin/python`, made by
+//! limit) and tests/interop/kserve_suite.py (KServe's Python SDK, REST and gRPC) with
+//! `$INTEROP_PYTHON` (default `.venv/bin/python`, made by
 //! `scripts/setup-python.sh`).
 //!
 //! Without that Python or its packages the test prints a loud SKIP and passes, so a
@@ -33,14 +34,14 @@ fn python() -> PathBuf {
     }
 }
 
-/// Why the interop Python cannot run, if it cannot.
-fn missing(py: &Path) -> Option<String> {
-    let probe = Command::new(py)
-        .args([
-            "-c",
-            "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy",
-        ])
-        .output();
+/// The clients the tritonclient suites import; the KServe suite runs in a process of its
+/// own because kserve and tritonclient register the same protobuf names.
+const TRITON_IMPORTS: &str = "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy";
+const KSERVE_IMPORTS: &str = "import kserve, numpy";
+
+/// Why the interop Python cannot run `imports`, if it cannot.
+fn missing(py: &Path, imports: &str) -> Option<String> {
+    let probe = Command::new(py).args(["-c", imports]).output();
     match probe {
         Err(e) => Some(format!("cannot run {}: {e}", py.display())),
         Ok(o) if !o.status.success() => Some(format!(
@@ -54,9 +55,9 @@ fn missing(py: &Path) -> Option<String> {
 
 /// The interop Python, or `None` (after a loud SKIP) when it cannot run and CI does not
 /// require it.
-fn python_or_skip() -> Option<PathBuf> {
+fn python_or_skip(imports: &str) -> Option<PathBuf> {
     let py = python();
-    if let Some(why) = missing(&py) {
+    if let Some(why) = missing(&py, imports) {
         if std::env::var("REQUIRE_INTEROP").as_deref() == Ok("1") {
             panic!(
                 "interop suite required (REQUIRE_INTEROP=1) but {why}; run scripts/setup-python.sh"
@@ -70,7 +71,9 @@ fn python_or_skip() -> Option<PathBuf> {
 
 #[test]
 fn tritonclient_and_onnxruntime_agree_with_modeld() {
-    let Some(py) = python_or_skip() else { return };
+    let Some(py) = python_or_skip(TRITON_IMPORTS) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = start(dir.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -98,7 +101,9 @@ fn free_port() -> u16 {
 
 #[test]
 fn tritonclient_grpc_agrees_with_rest() {
-    let Some(py) = python_or_skip() else { return };
+    let Some(py) = python_or_skip(TRITON_IMPORTS) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (key, limit) = ("interop-grpc-key", "262144");
     let grpc = free_port().to_string();
@@ -127,4 +132,38 @@ fn tritonclient_grpc_agrees_with_rest() {
         "grpc interop suite failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("grpc interop suite passed"), "{stdout}");
+}
+
+#[test]
+fn kserve_sdk_clients_agree_with_rest() {
+    let Some(py) = python_or_skip(KSERVE_IMPORTS) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = "interop-kserve-key";
+    let grpc = free_port().to_string();
+    let mut child = modeld(dir.path())
+        .args(["--host", "127.0.0.1", "--port", "0", "--grpc-port", &grpc])
+        .env("MODELD_SERVER__API_KEY", key)
+        .spawn()
+        .unwrap();
+    let addr = wait_listening(&mut child);
+    let _server = Guard(child);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&py)
+        .arg(root.join("tests/interop/kserve_suite.py"))
+        .arg(format!("http://{addr}"))
+        .arg(format!("127.0.0.1:{grpc}"))
+        .arg(root.join("tests/fixtures"))
+        .arg(key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "kserve interop suite failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("kserve interop suite passed"), "{stdout}");
 }
