@@ -48,6 +48,24 @@ impl GrpcInferenceService for Bare {
     ) -> Result<Response<ModelMetadataResponse>, Status> {
         Ok(Response::new(ModelMetadataResponse::default()))
     }
+    async fn repository_index(
+        &self,
+        _: Request<RepositoryIndexRequest>,
+    ) -> Result<Response<RepositoryIndexResponse>, Status> {
+        Err(Status::unimplemented("no repository"))
+    }
+    async fn repository_model_load(
+        &self,
+        _: Request<RepositoryModelLoadRequest>,
+    ) -> Result<Response<RepositoryModelLoadResponse>, Status> {
+        Err(Status::unimplemented("no repository"))
+    }
+    async fn repository_model_unload(
+        &self,
+        _: Request<RepositoryModelUnloadRequest>,
+    ) -> Result<Response<RepositoryModelUnloadResponse>, Status> {
+        Err(Status::unimplemented("no repository"))
+    }
     async fn model_infer(
         &self,
         req: Request<ModelInferRequest>,
