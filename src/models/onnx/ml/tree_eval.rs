@@ -4,14 +4,14 @@
 //! scores because onnxruntime's binary and MIN/MAX rules depend on the difference.
 
 use super::transform::{write_scores, PostTransform, SecondClass};
-use super::trees::{Aggregate, Ensemble, Mode, Node, Weight};
+use super::trees::{Aggregate, Ensemble, Mode, Node, Step, Weight};
 
 /// The arithmetic type of an evaluation: onnxruntime's `ThresholdType`.
 pub trait Real:
     Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Div<Output = Self>
 {
     const ZERO: Self;
-    fn threshold(node: &Node) -> Self;
+    fn steps(e: &Ensemble) -> &[Step<Self>];
     fn weight(w: &Weight) -> Self;
     fn from_f64(v: f64) -> Self;
     fn from_usize(v: usize) -> Self;
@@ -22,8 +22,8 @@ pub trait Real:
 
 impl Real for f32 {
     const ZERO: Self = 0.0;
-    fn threshold(node: &Node) -> Self {
-        node.thr32
+    fn steps(e: &Ensemble) -> &[Step<Self>] {
+        &e.steps32
     }
     fn weight(w: &Weight) -> Self {
         w.w32
@@ -47,8 +47,8 @@ impl Real for f32 {
 
 impl Real for f64 {
     const ZERO: Self = 0.0;
-    fn threshold(node: &Node) -> Self {
-        node.thr64
+    fn steps(e: &Ensemble) -> &[Step<Self>] {
+        &e.steps64
     }
     fn weight(w: &Weight) -> Self {
         w.w64
@@ -69,6 +69,11 @@ impl Real for f64 {
         -self
     }
 }
+
+/// Rows walked together per tree, and the score cells a block may hold: 64 rows of a
+/// few columns, fewer rows when there are many columns, so the block's scores stay small.
+const MAX_BLOCK_ROWS: usize = 64;
+const BLOCK_CELLS: usize = 4096;
 
 #[derive(Clone, Copy)]
 struct Score<T> {
@@ -98,24 +103,45 @@ impl<T: Real> Score<T> {
 }
 
 impl Ensemble {
-    /// The leaf a row reaches from `root`. Parsing proved every walk ends at a leaf.
-    fn leaf<T: Real>(&self, root: usize, row: &[T]) -> Option<&Node> {
-        let mut node = self.nodes.get(root)?;
-        while node.mode != Mode::Leaf {
-            let v = *row.get(node.feature)?;
-            let t = T::threshold(node);
-            let yes = match node.mode {
-                Mode::Leq => v <= t,
-                Mode::Lt => v < t,
-                Mode::Gte => v >= t,
-                Mode::Gt => v > t,
-                Mode::Eq => v == t,
-                Mode::Neq => v != t,
-                Mode::Leaf => true,
-            } || (node.missing_true && v.is_nan());
-            node = self.nodes.get(if yes { node.yes } else { node.no })?;
+    /// Moves every row of a block from `root` to its leaf in one tree, a level per pass
+    /// over the rows: the rows' walks are independent, so the CPU overlaps their loads and
+    /// compares where one row's walk is a chain of dependent ones. The comparison is
+    /// chosen once per ensemble (its nodes share one mode in every common export).
+    /// Parsing proved every walk ends at a leaf; a row whose feature is missing stops
+    /// where it is and gets no leaf.
+    fn walk_block<T: Real>(&self, root: usize, x: &[T], cols: usize, at: &mut [u32]) {
+        let steps = T::steps(self);
+        let root = u32::try_from(root).unwrap_or(u32::MAX);
+        at.iter_mut().for_each(|a| *a = root);
+        let missing = |s: &Step<T>, v: T| s.missing_true & v.is_nan();
+        match self.uniform_mode {
+            Some(Mode::Leq) => walk(steps, x, cols, at, |s, v| {
+                (v <= s.threshold) | missing(s, v)
+            }),
+            Some(Mode::Lt) => walk(steps, x, cols, at, |s, v| (v < s.threshold) | missing(s, v)),
+            Some(Mode::Gte) => walk(steps, x, cols, at, |s, v| {
+                (v >= s.threshold) | missing(s, v)
+            }),
+            Some(Mode::Gt) => walk(steps, x, cols, at, |s, v| (v > s.threshold) | missing(s, v)),
+            _ => walk(steps, x, cols, at, |s, v| {
+                let t = s.threshold;
+                let yes = match s.mode {
+                    Mode::Leq => v <= t,
+                    Mode::Lt => v < t,
+                    Mode::Gte => v >= t,
+                    Mode::Gt => v > t,
+                    Mode::Eq => v == t,
+                    Mode::Neq => v != t,
+                    Mode::Leaf => true,
+                };
+                yes | missing(s, v)
+            }),
         }
-        Some(node)
+    }
+
+    /// The leaf a walk ended at, if it ended at one.
+    fn leaf_at(&self, at: u32) -> Option<&Node> {
+        self.nodes.get(at as usize).filter(|n| n.mode == Mode::Leaf)
     }
 
     fn leaf_weights(&self, leaf: &Node) -> &[Weight] {
@@ -125,7 +151,10 @@ impl Ensemble {
     }
 
     /// Scores `rows` rows of `x` (row-major, `cols` wide) into `out` (`rows × columns`)
-    /// and, for a classifier, `labels` (`rows`).
+    /// and, for a classifier, `labels` (`rows`). Tree-major over blocks of rows: one tree's
+    /// nodes stay in cache while every row of the block walks it, where row-major would
+    /// stream the whole forest through the cache once per row. Each score still takes
+    /// its leaves in tree order, so the sums are onnxruntime's to the bit.
     pub fn eval<T: Real>(
         &self,
         x: &[T],
@@ -139,52 +168,57 @@ impl Ensemble {
                 self.features.saturating_sub(1)
             ));
         }
-        let mut scores = vec![
-            Score {
-                score: T::ZERO,
-                has: false
-            };
-            self.columns
-        ];
-        let mut buffer = vec![0f32; self.columns.max(2)];
         let rows = x.len().checked_div(cols).unwrap_or(0);
-        for r in 0..rows {
-            let row = x.get(r * cols..(r + 1) * cols).unwrap_or_default();
-            let o = out
-                .get_mut(r * self.columns..(r + 1) * self.columns)
+        let block = (BLOCK_CELLS / self.columns.max(1)).clamp(1, MAX_BLOCK_ROWS);
+        let empty = Score {
+            score: T::ZERO,
+            has: false,
+        };
+        let mut scores = vec![empty; block * self.columns];
+        let mut buffer = vec![0f32; self.columns.max(2)];
+        let mut at = [0u32; MAX_BLOCK_ROWS];
+        for first in (0..rows).step_by(block) {
+            let n = block.min(rows - first);
+            let block_x = x.get(first * cols..(first + n) * cols).unwrap_or_default();
+            let block_out = out
+                .get_mut(first * self.columns..(first + n) * self.columns)
                 .ok_or("output buffer too small")?;
             if self.classes.is_none() && self.columns == 1 {
-                o.iter_mut().for_each(|v| *v = self.one_target(row));
+                self.one_target_block(block_x, cols, block_out);
                 continue;
             }
-            scores.iter_mut().for_each(|s| {
-                *s = Score {
-                    score: T::ZERO,
-                    has: false,
-                }
-            });
+            let scores = scores.get_mut(..n * self.columns).unwrap_or_default();
+            scores.iter_mut().for_each(|s| *s = empty);
+            let at = at.get_mut(..n).unwrap_or_default();
             for &root in &self.roots {
-                let Some(leaf) = self.leaf(root, row) else {
-                    continue;
-                };
-                for w in self.leaf_weights(leaf) {
-                    let Some(s) = scores.get_mut(w.column) else {
+                self.walk_block(root, block_x, cols, at);
+                for (&a, row_scores) in at.iter().zip(scores.chunks_exact_mut(self.columns)) {
+                    let Some(leaf) = self.leaf_at(a) else {
                         continue;
                     };
-                    let v = T::weight(w);
-                    *s = s.merge(self.aggregate, v);
+                    for w in self.leaf_weights(leaf) {
+                        if let Some(s) = row_scores.get_mut(w.column) {
+                            *s = s.merge(self.aggregate, T::weight(w));
+                        }
+                    }
                 }
             }
-            let label = match &self.classes {
-                Some(c) => Some(self.finish_classes(&mut scores, c, &mut buffer)?),
-                None => {
-                    self.finish_targets(&mut scores, &mut buffer);
-                    None
+            for (i, (row_scores, o)) in scores
+                .chunks_exact_mut(self.columns)
+                .zip(block_out.chunks_exact_mut(self.columns))
+                .enumerate()
+            {
+                let label = match &self.classes {
+                    Some(c) => Some(self.finish_classes(row_scores, c, &mut buffer)?),
+                    None => {
+                        self.finish_targets(row_scores, &mut buffer);
+                        None
+                    }
+                };
+                o.iter_mut().zip(&buffer).for_each(|(o, b)| *o = *b);
+                if let (Some(l), Some(slot)) = (label, labels.get_mut(first + i)) {
+                    *slot = l;
                 }
-            };
-            o.iter_mut().zip(&buffer).for_each(|(o, b)| *o = *b);
-            if let (Some(l), Some(slot)) = (label, labels.get_mut(r)) {
-                *slot = l;
             }
         }
         Ok(())
@@ -192,35 +226,43 @@ impl Ensemble {
 
     /// onnxruntime's single-target path: each leaf's value is its (one) weight, a leaf
     /// without weight counting as 0, and only PROBIT applies.
-    fn one_target<T: Real>(&self, row: &[T]) -> f32 {
+    fn one_target_block<T: Real>(&self, x: &[T], cols: usize, out: &mut [f32]) {
         let origin = match self.base.as_slice() {
             [b] => T::from_f64(*b),
             _ => T::ZERO,
         };
-        let mut s = Score {
+        let mut sums = [Score {
             score: T::ZERO,
             has: false,
-        };
+        }; MAX_BLOCK_ROWS];
+        let mut at = [0u32; MAX_BLOCK_ROWS];
+        let rows = x.len().checked_div(cols).unwrap_or(0).min(MAX_BLOCK_ROWS);
+        let at = at.get_mut(..rows).unwrap_or_default();
         for &root in &self.roots {
-            let Some(leaf) = self.leaf(root, row) else {
-                continue;
-            };
-            let v = self
-                .leaf_weights(leaf)
-                .iter()
-                .fold(T::ZERO, |sum, w| sum + T::weight(w));
-            s = s.merge(self.aggregate, v);
+            self.walk_block(root, x, cols, at);
+            for (&a, s) in at.iter().zip(sums.iter_mut()) {
+                let Some(leaf) = self.leaf_at(a) else {
+                    continue;
+                };
+                let v = self
+                    .leaf_weights(leaf)
+                    .iter()
+                    .fold(T::ZERO, |sum, w| sum + T::weight(w));
+                *s = s.merge(self.aggregate, v);
+            }
         }
-        let v = match self.aggregate {
-            Aggregate::Sum => s.score + origin,
-            Aggregate::Average => s.score / T::from_usize(self.roots.len()) + origin,
-            Aggregate::Min | Aggregate::Max if s.has => s.score + origin,
-            Aggregate::Min | Aggregate::Max => origin,
-        };
-        if self.post == PostTransform::Probit {
-            super::transform::probit(v.to_f32())
-        } else {
-            v.to_f32()
+        for (s, o) in sums.iter().zip(out.iter_mut()) {
+            let v = match self.aggregate {
+                Aggregate::Sum => s.score + origin,
+                Aggregate::Average => s.score / T::from_usize(self.roots.len()) + origin,
+                Aggregate::Min | Aggregate::Max if s.has => s.score + origin,
+                Aggregate::Min | Aggregate::Max => origin,
+            };
+            *o = if self.post == PostTransform::Probit {
+                super::transform::probit(v.to_f32())
+            } else {
+                v.to_f32()
+            };
         }
     }
 
@@ -320,5 +362,35 @@ impl Ensemble {
         buffer.iter_mut().for_each(|b| *b = 0.0);
         write_scores(&mut values, self.post, second, buffer);
         Ok(label)
+    }
+}
+
+/// One tree for a block of rows: each pass moves every row not yet at a leaf one level
+/// down; `goes_yes` is the ensemble's comparison.
+fn walk<T: Real>(
+    steps: &[Step<T>],
+    x: &[T],
+    cols: usize,
+    at: &mut [u32],
+    goes_yes: impl Fn(&Step<T>, T) -> bool,
+) {
+    if cols == 0 {
+        return;
+    }
+    loop {
+        let mut moved = false;
+        for (a, row) in at.iter_mut().zip(x.chunks_exact(cols)) {
+            let Some(step) = steps.get(*a as usize).filter(|s| s.mode != Mode::Leaf) else {
+                continue;
+            };
+            let Some(&v) = row.get(step.feature as usize) else {
+                continue;
+            };
+            *a = if goes_yes(step, v) { step.yes } else { step.no };
+            moved = true;
+        }
+        if !moved {
+            return;
+        }
     }
 }
