@@ -43,9 +43,10 @@ SEED = 0
 warnings.filterwarnings("ignore")
 
 
-def dataset(name):
+def dataset(name, names=False):
+    """X, y; with `names`, a classifier's y is its class names ("setosa", "benign")."""
     b = getattr(datasets, f"load_{name}")()
-    return b.data, b.target
+    return b.data, (np.asarray(b.target_names)[b.target] if names else b.target)
 
 
 TASKS = {
@@ -60,9 +61,10 @@ def models():
     rs = SEED
     e = []
 
-    def add(name, family, task, make, converter="skl2onnx", dtype="float", zipmap=False):
+    def add(name, family, task, make, converter="skl2onnx", dtype="float", zipmap=False,
+            names=False):
         e.append(dict(name=name, family=family, task=task, make=make, converter=converter,
-                      dtype=dtype, zipmap=zipmap))
+                      dtype=dtype, zipmap=zipmap, names=names))
 
     add("linear_regression", "linear", "regression", linear_model.LinearRegression)
     add("ridge", "linear", "regression", lambda: linear_model.Ridge(alpha=0.5))
@@ -157,6 +159,24 @@ def models():
                               linear_model.LogisticRegression(max_iter=1000)))
     add("polynomial_ridge", "pipeline", "regression",
         lambda: make_pipeline(PolynomialFeatures(degree=2), linear_model.Ridge(alpha=1.0)))
+    # Trained on class names, as scikit-learn users often do: the export carries string
+    # labels (classlabels_strings, or a string class table the labels are looked up in).
+    add("logistic_multiclass_names", "linear", "multiclass",
+        lambda: linear_model.LogisticRegression(max_iter=1000), names=True)
+    add("random_forest_binary_names", "forest", "binary",
+        lambda: ensemble.RandomForestClassifier(n_estimators=10, max_depth=5, random_state=rs),
+        names=True)
+    add("svc_rbf_multiclass_names", "svm", "multiclass",
+        lambda: svm.SVC(probability=True, random_state=rs), names=True)
+    add("mlp_classifier_names", "mlp", "multiclass",
+        lambda: make_pipeline(StandardScaler(), neural_network.MLPClassifier(
+            hidden_layer_sizes=(16,), max_iter=2000, random_state=rs)), names=True)
+    add("gaussian_nb_names", "naive_bayes", "multiclass", naive_bayes.GaussianNB, names=True)
+    add("knn_classifier_names", "neighbors", "multiclass",
+        lambda: neighbors.KNeighborsClassifier(n_neighbors=5), names=True)
+    add("decision_tree_multiclass_names_zipmap", "tree", "multiclass",
+        lambda: tree.DecisionTreeClassifier(max_depth=5, random_state=rs), zipmap=True,
+        names=True)
     return e
 
 
@@ -195,7 +215,9 @@ def run_ort(path, rows, entry):
     if isinstance(probs, list):  # ZipMap: a list of {class: probability} maps
         keys = sorted(probs[0])
         probs = np.array([[m[k] for k in keys] for m in probs])
-    return {"labels": np.asarray(labels).astype(np.int64).tolist(),
+    labels = np.asarray(labels)
+    labels = labels.astype(str) if labels.dtype.kind in "OSU" else labels.astype(np.int64)
+    return {"labels": labels.tolist(),
             "probabilities": np.asarray(probs, dtype=np.float64).tolist()}
 
 
@@ -218,7 +240,7 @@ def main():
     }
     for entry in models():
         kind, data = TASKS[entry["task"]]
-        X, y = dataset(data)
+        X, y = dataset(data, entry["names"])
         model = entry["make"]()
         model.fit(X, y)
         rows = sample_rows(X)
@@ -230,6 +252,7 @@ def main():
             "pipeline": [type(s).__name__ for _, s in model.steps] if hasattr(model, "steps")
             else [type(model).__name__],
             "converter": entry["converter"], "input": entry["dtype"], "zipmap": entry["zipmap"],
+            "labels": "names" if entry["names"] else "integers",
         }
         try:
             onx = convert(entry, model, X.shape[1])
@@ -245,7 +268,7 @@ def main():
         record["file"] = path.name
         record["ops"] = sorted({(n.domain or "ai.onnx") + "." + n.op_type for n in onx.graph.node})
         if kind == "classification":
-            record["classes"] = [int(c) for c in np.unique(y)]
+            record["classes"] = [c if entry["names"] else int(c) for c in np.unique(y).tolist()]
         record["rows"] = rows.astype(np.float64).tolist()
         try:
             record["expected"] = run_ort(path, rows, entry)

@@ -19,6 +19,8 @@ mod guard;
 #[cfg(feature = "onnx")]
 mod kind;
 #[cfg(feature = "onnx")]
+mod labels;
+#[cfg(feature = "onnx")]
 mod ml;
 #[cfg(feature = "onnx")]
 mod outputs;

@@ -13,6 +13,7 @@ const ML_DOMAIN: &str = "ai.onnx.ml";
 
 /// Rewrites every supported ML op in the main graph; errors name the offending node.
 pub fn rewrite(model: &mut pb::ModelProto) -> Result<(), String> {
+    super::labels::index_string_labels(model)?;
     let Some(graph) = model.graph.as_mut() else {
         return Err("the file has no graph".into());
     };
