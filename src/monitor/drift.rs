@@ -122,6 +122,17 @@ pub struct LiveDrift {
     next: usize,
     filled: usize,
     bins: Vec<usize>,
+    /// Each feature's edges padded with +∞ to [`PADDED_EDGES`], when every feature has
+    /// that few: a fixed-width count the compiler turns into a few vector compares, where
+    /// the slice count of [`bin_of`] loops (the profile's usual 9 edges).
+    padded: Option<Vec<[f64; PADDED_EDGES]>>,
+}
+
+const PADDED_EDGES: usize = 16;
+
+/// [`bin_of`] over padded edges: +∞ is never below a value, so the padding counts nothing.
+fn padded_bin_of(edges: &[f64; PADDED_EDGES], x: f64) -> u16 {
+    edges.iter().map(|e| u16::from(*e < x)).sum()
 }
 
 impl LiveDrift {
@@ -135,6 +146,15 @@ impl LiveDrift {
             next: 0,
             filled: 0,
             bins: profile.features.iter().map(|f| f.expected.len()).collect(),
+            padded: profile
+                .features
+                .iter()
+                .map(|f| {
+                    let mut padded = [f64::INFINITY; PADDED_EDGES];
+                    padded.get_mut(..f.edges.len())?.copy_from_slice(&f.edges);
+                    Some(padded)
+                })
+                .collect(),
         }
     }
 
@@ -149,9 +169,15 @@ impl LiveDrift {
             let Some(slot) = self.ring.get_mut(start..start + self.width) else {
                 return;
             };
-            for ((cell, v), f) in slot.iter_mut().zip(row.iter()).zip(&profile.features) {
-                // At most `drift_bins` (≤ 1000) bins: the index fits.
-                *cell = bin_of(&f.edges, *v) as u16;
+            if let Some(padded) = &self.padded {
+                for ((cell, v), edges) in slot.iter_mut().zip(row.iter()).zip(padded) {
+                    *cell = padded_bin_of(edges, *v);
+                }
+            } else {
+                for ((cell, v), f) in slot.iter_mut().zip(row.iter()).zip(&profile.features) {
+                    // At most `drift_bins` (≤ 1000) bins: the index fits.
+                    *cell = bin_of(&f.edges, *v) as u16;
+                }
             }
             self.next = (self.next + 1) % self.window;
             self.filled = (self.filled + 1).min(self.window);
@@ -270,5 +296,18 @@ mod tests {
         let got = psi(&[5, 5], &[0.25, 0.75]);
         let want = 0.25 * (2.0f64).ln() + (-0.25) * (0.5f64 / 0.75).ln();
         assert!((got - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn padded_bins_equal_the_slice_count() {
+        let edges = vec![-1.0, 0.0, 0.0, 2.5, 7.0, 1e300];
+        let mut padded = [f64::INFINITY; PADDED_EDGES];
+        padded[..edges.len()].copy_from_slice(&edges);
+        for x in [
+            f64::NEG_INFINITY, -2.0, -1.0, -0.5, 0.0, 1.0, 2.5, 3.0, 7.0, 1e300, 1e308,
+            f64::INFINITY, f64::NAN,
+        ] {
+            assert_eq!(usize::from(padded_bin_of(&padded, x)), bin_of(&edges, x), "{x}");
+        }
     }
 }
