@@ -96,5 +96,8 @@ fn train_demo(
 }
 
 fn is_store_write_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(e.downcast_ref::<RegistryError>(), Some(RegistryError::Store(_)))
+    matches!(
+        e.downcast_ref::<RegistryError>(),
+        Some(RegistryError::Store(_))
+    )
 }

@@ -55,7 +55,12 @@ fn logged(log: &Mutex<Vec<String>>, needle: &str) -> bool {
 
 /// Trains `name` through the API and waits for its version.
 fn train(addr: &str, name: &str) -> u64 {
-    let (status, body) = http(addr, "POST", &format!("/v1/models/{name}/train"), Some(TRAIN));
+    let (status, body) = http(
+        addr,
+        "POST",
+        &format!("/v1/models/{name}/train"),
+        Some(TRAIN),
+    );
     assert_eq!(status, 202, "{body}");
     let job: Value = serde_json::from_str(&body).unwrap();
     let url = format!("/v1/jobs/{}", job["job_id"].as_str().unwrap());
@@ -73,7 +78,12 @@ fn train(addr: &str, name: &str) -> u64 {
 }
 
 fn predicts(addr: &str, name: &str) -> bool {
-    let (status, body) = http(addr, "POST", &format!("/v1/models/{name}/predict"), Some(PREDICT));
+    let (status, body) = http(
+        addr,
+        "POST",
+        &format!("/v1/models/{name}/predict"),
+        Some(PREDICT),
+    );
     status == 200 && body.contains("\"predictions\"")
 }
 
@@ -114,7 +124,10 @@ fn an_object_store_uri_stops_start_up_naming_store_uri() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{uri}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("store.uri") && err.contains(says), "{uri}: {err}");
+        assert!(
+            err.contains("store.uri") && err.contains(says),
+            "{uri}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
     assert!(!dir.path().join("data").exists());
@@ -144,15 +157,24 @@ fn a_failed_demo_write_at_start_is_logged_and_skipped() {
 
 /// Mounts `store` read-only in a private mount namespace (an unprivileged user
 /// namespace, so it works without root), then runs the binary there.
-const READ_ONLY: &str = r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#;
+const READ_ONLY: &str =
+    r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#;
 
 fn read_only_modeld(dir: &Path, store: &Path) -> Command {
     let mut base = modeld(dir);
     base.env("MODELD_STORE__URI", store);
     let mut cmd = Command::new("unshare");
-    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c", READ_ONLY, "sh"])
-        .arg(store)
-        .arg(base.get_program());
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        READ_ONLY,
+        "sh",
+    ])
+    .arg(store)
+    .arg(base.get_program());
     for (key, value) in base.get_envs() {
         match value {
             Some(v) => cmd.env(key, v),
@@ -169,7 +191,15 @@ fn read_only_mounts_work(dir: &Path) -> bool {
     let probe = dir.join("probe");
     std::fs::create_dir_all(&probe).unwrap();
     Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "sh", "-c", READ_ONLY, "sh"])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            READ_ONLY,
+            "sh",
+        ])
         .arg(&probe)
         .args(["sh", "-c", r#"! touch "$0/x" 2>/dev/null"#])
         .arg(&probe)
@@ -198,7 +228,11 @@ fn a_read_only_store_is_served() {
     std::thread::sleep(Duration::from_millis(50));
     let server = start(read_only_modeld(dir.path(), &store).env("MODELD_DEMO__ENABLED", "true"));
     assert!(predicts(&server.addr, "m"));
-    assert!(logged(&server.log, "demo models skipped"), "{:?}", server.log);
+    assert!(
+        logged(&server.log, "demo models skipped"),
+        "{:?}",
+        server.log
+    );
     assert!(
         logged(&server.log, "cannot remove a store leftover"),
         "{:?}",
@@ -213,6 +247,9 @@ fn a_read_only_store_is_served() {
     assert_eq!(status, 500, "{body}");
     assert!(predicts(&server.addr, "m"));
     let (_, models) = http(&server.addr, "GET", "/v1/models", None);
-    assert!(!models.contains("iris") && !models.contains("staging"), "{models}");
+    assert!(
+        !models.contains("iris") && !models.contains("staging"),
+        "{models}"
+    );
     assert!(store.join("m/.tmp-interrupted").is_dir());
 }
