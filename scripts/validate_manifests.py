@@ -4,7 +4,8 @@
 - Core Kubernetes kinds: kubernetes-validate's bundled schemas, strict (an unknown field
   fails, as `kubectl apply --validate=strict` would).
 - KServe kinds: jsonschema against the openAPIV3Schema of the CRD in deploy/kserve/schemas,
-  made strict the same way (unknown fields fail, except where the CRD preserves them).
+  made strict the same way (unknown fields fail, except where the CRD preserves them),
+  plus what the schema cannot say (known protocol names, an h2c port for gRPC).
 - kustomization.yaml: every resource it lists must exist; it is then rendered (resources,
   labels, images, inline JSON 6902 patches) and every rendered object validated again, so
   an overlay's patches are checked too. A kustomization field this script cannot render
@@ -92,7 +93,10 @@ class Validator:
             )
             for e in errors:
                 self.fail(label, f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message}")
-            if errors:
+            problems = kserve_semantics(obj)
+            for p in problems:
+                self.fail(label, p)
+            if errors or problems:
                 return False
         else:
             try:
@@ -129,6 +133,34 @@ class Validator:
             return
         for obj in objects:
             self.check(obj, f"{path} (rendered)")
+
+
+# KServe's InferenceServiceProtocol values (the CRD types them as plain strings).
+KSERVE_PROTOCOLS = {"v1", "v2", "grpc-v1", "grpc-v2"}
+
+
+def kserve_semantics(obj):
+    """What the CRD schema cannot say: known protocol names, and a gRPC runtime's port
+    named h2c (the name Knative and KServe recognise HTTP/2 cleartext by)."""
+    spec = obj.get("spec") or {}
+    problems = []
+    if obj["kind"] in ("ServingRuntime", "ClusterServingRuntime"):
+        versions = spec.get("protocolVersions") or []
+        for v in versions:
+            if v not in KSERVE_PROTOCOLS:
+                problems.append(f"spec.protocolVersions: unknown protocol {v!r}")
+        main = [c for c in spec.get("containers") or [] if c.get("name") == "kserve-container"]
+        if not main:
+            problems.append("spec.containers: no container named kserve-container")
+        elif any(v.startswith("grpc-") for v in versions):
+            if not any(p.get("name") == "h2c" for p in main[0].get("ports") or []):
+                problems.append("a grpc protocol is listed but kserve-container has no port named h2c")
+    if obj["kind"] == "InferenceService":
+        model = (spec.get("predictor") or {}).get("model") or {}
+        if model.get("protocolVersion", "v1") not in KSERVE_PROTOCOLS:
+            problems.append(f"spec.predictor.model.protocolVersion: unknown protocol "
+                            f"{model['protocolVersion']!r}")
+    return problems
 
 
 class RenderError(Exception):
