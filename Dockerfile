@@ -20,7 +20,8 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin modeld \
+    && groupadd --system --gid 10001 modeld \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin modeld \
     && mkdir -p /data && chown modeld:modeld /data
 WORKDIR /app
 COPY --from=builder /src/target/release/modeld /usr/local/bin/modeld
@@ -31,7 +32,8 @@ ENV MODELD_DATA_DIR=/data \
 VOLUME ["/data"]
 # 8081: the OIP gRPC service (grpc.port)
 EXPOSE 8080 8081
-USER modeld
+# Numeric, so Kubernetes can check runAsNonRoot (deploy/kubernetes runs it as 10001:10001).
+USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/modeld"]

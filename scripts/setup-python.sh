@@ -2,7 +2,8 @@
 # Creates .venv (or $1) with the Python clients the interop suite (tests/interop/) drives
 # modeld with: tritonclient's HTTP and gRPC clients, onnxruntime and KServe's Python SDK
 # (kserve; its suite runs in its own process); and schemathesis, which
-# scripts/schemathesis.sh points at /openapi.json. Versions are pinned so a CI
+# scripts/schemathesis.sh points at /openapi.json; and kubernetes-validate, jsonschema and
+# pyyaml for scripts/validate-manifests.sh. Versions are pinned so a CI
 # run is reproducible; bump them together with tests/interop/*.py.
 # Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
 # $INTEROP_PYTHON (default .venv/bin/python).
@@ -18,7 +19,11 @@ fi
     "onnxruntime==1.32.0" \
     "numpy==2.4.6" \
     "kserve==0.21.0" \
-    "schemathesis==4.32.5"
+    "schemathesis==4.32.5" \
+    "kubernetes-validate==1.37.0" \
+    "jsonschema==4.26.0" \
+    "pyyaml==6.0.3"
 "$VENV/bin/python" -c "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"
 "$VENV/bin/python" -c "import kserve; print('kserve SDK ready')"
 "$VENV/bin/schemathesis" --version
+"$VENV/bin/python" -c "import kubernetes_validate, jsonschema, yaml; print('manifest validators ready')"

@@ -12,8 +12,10 @@ use crate::models::Family;
 
 mod grpc;
 mod limits;
+mod store;
 pub use grpc::GrpcConfig;
 pub use limits::{ModelsConfig, TrainingLimitsConfig};
+pub use store::{StoreConfig, StoreLocation};
 
 /// Everything modeld can be told at start-up.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -23,9 +25,11 @@ pub struct Config {
     pub host: String,
     /// Port to bind. Default `8080`.
     pub port: u16,
-    /// Data directory: the model store lives in `<data_dir>/models`, and training files
-    /// named by `{"path": ...}` are resolved under it. Default `./data`.
+    /// Data directory: the model store lives in `<data_dir>/models` unless `store.uri`
+    /// says otherwise, and training files named by `{"path": ...}` are resolved under it.
+    /// Default `./data`.
     pub data_dir: PathBuf,
+    pub store: StoreConfig,
     pub server: ServerConfig,
     pub grpc: GrpcConfig,
     pub training: TrainingConfig,
@@ -249,6 +253,7 @@ impl Default for Config {
             host: "0.0.0.0".into(),
             port: 8080,
             data_dir: PathBuf::from("./data"),
+            store: StoreConfig::default(),
             server: ServerConfig::default(),
             grpc: GrpcConfig::default(),
             training: TrainingConfig::default(),
@@ -402,6 +407,7 @@ impl Config {
         if !(m.drift_threshold.is_finite() && m.drift_threshold > 0.0) {
             return bad("monitoring.drift_threshold must be a positive number");
         }
+        self.store_location()?;
         self.batching.validate().map_err(ConfigError::Invalid)?;
         self.models.validate().map_err(ConfigError::Invalid)?;
         self.training_limits
@@ -423,9 +429,17 @@ impl Config {
         Ok(SocketAddr::new(ip, self.port))
     }
 
-    /// The model store: `<data_dir>/models`.
-    pub fn store_dir(&self) -> PathBuf {
-        self.data_dir.join("models")
+    /// The model store: `store.uri`, or `<data_dir>/models` when it is unset.
+    pub fn store_location(&self) -> Result<StoreLocation, ConfigError> {
+        self.store
+            .location(&self.data_dir)
+            .map_err(ConfigError::Invalid)
+    }
+
+    /// The model store's directory (the only backend built so far).
+    pub fn store_dir(&self) -> Result<PathBuf, ConfigError> {
+        let StoreLocation::Dir(dir) = self.store_location()?;
+        Ok(dir)
     }
 }
 

@@ -2,7 +2,7 @@
 //! (linear regression), trained from datasets compiled into the binary when the store does
 //! not hold a model of that name yet. Later starts simply load them from the store.
 
-use crate::registry::{Registry, PRODUCTION};
+use crate::registry::{Registry, RegistryError, PRODUCTION};
 use crate::train::{self, dataset::DataSpec, Algorithm, Params, TrainSpec};
 
 const IRIS_CSV: &str = include_str!("../data/datasets/iris.csv");
@@ -46,6 +46,13 @@ pub fn ensure(registry: &Registry, data_dir: &std::path::Path, profile_bins: usi
                 tracing::info!(model = demo.name, version, "demo model trained");
                 created.push(demo.name.to_string());
             }
+            // A store that cannot be written (KServe mounts /mnt/models read-only) must
+            // not stop start-up: the models already in it are still served.
+            Err(e) if is_store_write_error(e.as_ref()) => {
+                tracing::warn!(model = demo.name, error = %e,
+                    "demo models skipped: the model store cannot be written");
+                break;
+            }
             Err(e) => tracing::error!(model = demo.name, error = %e, "demo model failed"),
         }
     }
@@ -86,4 +93,11 @@ fn train_demo(
         profile_bins,
     );
     Ok(registry.register(demo.name, meta, fitted.model, Some(PRODUCTION))?)
+}
+
+fn is_store_write_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<RegistryError>(),
+        Some(RegistryError::Store(_))
+    )
 }

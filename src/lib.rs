@@ -24,6 +24,8 @@ pub use state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     #[error("cannot open the model store at {path}: {source}")]
     Store {
         path: PathBuf,

@@ -19,7 +19,7 @@ struct Cli {
     /// Port to bind (overrides config and MODELD_PORT).
     #[arg(long)]
     port: Option<u16>,
-    /// Data directory; the model store is <data-dir>/models.
+    /// Data directory; the model store is <data-dir>/models unless store.uri is set.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// gRPC port, 0 for none (overrides config and MODELD_GRPC__PORT).

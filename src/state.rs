@@ -56,12 +56,14 @@ impl Lifecycle {
 }
 
 impl AppState {
-    /// Builds the state over `<data_dir>/models`; the store is not read yet (see
-    /// [`crate::load_store`]), so the server can answer /healthz while it loads.
+    /// Builds the state over the store `store.uri` names (default `<data_dir>/models`);
+    /// the store is not read yet (see [`crate::load_store`]), so the server can answer
+    /// /healthz while it loads.
     pub fn new(cfg: Config) -> Result<Self, crate::StartError> {
         let metrics = Arc::new(Metrics::new()?);
-        let store = Store::open(cfg.store_dir()).map_err(|e| crate::StartError::Store {
-            path: cfg.store_dir(),
+        let dir = cfg.store_dir()?;
+        let store = Store::open(&dir).map_err(|e| crate::StartError::Store {
+            path: dir.clone(),
             source: e,
         })?;
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));

@@ -69,7 +69,7 @@ fn bases() -> Bases {
                 .await;
             assert_eq!(job["state"], "succeeded", "{job}");
         }
-        let store = app.state.cfg.store_dir();
+        let store = app.state.cfg.store_dir().unwrap();
         ["softmax", "mlp", "logistic", "linear"]
             .iter()
             .map(|name| {
@@ -237,7 +237,7 @@ fn a_store_with_one_file_changed_loads_and_serves_or_refuses_cleanly() {
     check("store", 48, store_case(&b), |case| {
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(dir.path());
-        lay_out(&cfg.store_dir(), &b, &case);
+        lay_out(&cfg.store_dir().unwrap(), &b, &case);
         rt.block_on(async {
             let app = app_with(cfg).await;
             let list = app.get("/v1/models").await;
