@@ -304,10 +304,25 @@ mod tests {
         let mut padded = [f64::INFINITY; PADDED_EDGES];
         padded[..edges.len()].copy_from_slice(&edges);
         for x in [
-            f64::NEG_INFINITY, -2.0, -1.0, -0.5, 0.0, 1.0, 2.5, 3.0, 7.0, 1e300, 1e308,
-            f64::INFINITY, f64::NAN,
+            f64::NEG_INFINITY,
+            -2.0,
+            -1.0,
+            -0.5,
+            0.0,
+            1.0,
+            2.5,
+            3.0,
+            7.0,
+            1e300,
+            1e308,
+            f64::INFINITY,
+            f64::NAN,
         ] {
-            assert_eq!(usize::from(padded_bin_of(&padded, x)), bin_of(&edges, x), "{x}");
+            assert_eq!(
+                usize::from(padded_bin_of(&padded, x)),
+                bin_of(&edges, x),
+                "{x}"
+            );
         }
     }
 }

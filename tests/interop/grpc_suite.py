@@ -205,7 +205,12 @@ def main():
         sorted((m["name"], m["version"], m["state"]) for m in rest_index), (index, rest_index)
     assert ("iris", "1", "READY") in [(m["name"], m["version"], m["state"]) for m in index]
     client.unload_model("iris", headers=AUTH)
-    assert not client.is_model_ready("iris", headers=AUTH)
+    # An unloaded model is not found, as on REST (404), rather than ready=false.
+    try:
+        client.is_model_ready("iris", headers=AUTH)
+        raise AssertionError("an unloaded model answered ModelReady")
+    except grpcclient.InferenceServerException as e:
+        assert e.status() == "StatusCode.NOT_FOUND", e
     states = {m["name"]: m for m in client.get_model_repository_index(headers=AUTH, as_json=True)["models"]}
     assert states["iris"]["state"] == "UNAVAILABLE" and states["iris"]["reason"] == "unloaded", states
     got, _ = code_of(lambda: stub.ModelInfer(infer_req(raw=one), metadata=meta_auth))

@@ -162,9 +162,15 @@ mod tests {
         let g = m.graph.as_ref().unwrap();
         for n in &g.node {
             let a = &n.attribute[0];
-            assert_eq!((a.name.as_str(), a.ints.as_slice()), ("classlabels_int64s", &[0, 1][..]));
+            assert_eq!(
+                (a.name.as_str(), a.ints.as_slice()),
+                ("classlabels_int64s", &[0, 1][..])
+            );
         }
-        assert_eq!(m.metadata_props[0].key, crate::models::onnx::export::META_CLASSES);
+        assert_eq!(
+            m.metadata_props[0].key,
+            crate::models::onnx::export::META_CLASSES
+        );
         assert_eq!(m.metadata_props[0].value, r#"["no","yes"]"#);
     }
 

@@ -126,6 +126,20 @@ fn modes_and_missing_values() {
 }
 
 #[test]
+fn a_batch_split_over_threads_answers_as_row_by_row() {
+    // 40 trees × 100 rows: above the split threshold, half scored on rayon's pool.
+    let leaves: Vec<(f32, f32)> = (0..40).map(|i| (i as f32, -(i as f32) / 3.0)).collect();
+    let e = regressor(vec![], "BRANCH_LEQ", &leaves);
+    let x: Vec<f32> = (0..100).map(|i| i as f32 / 50.0 - 1.0).collect();
+    let single: Vec<f32> = x.iter().flat_map(|v| run(&e, &[*v]).0).collect();
+    assert_eq!(run(&e, &x).0, single);
+    assert!(
+        single.iter().any(|v| *v != single[0]),
+        "rows on both sides of the split"
+    );
+}
+
+#[test]
 fn aggregates_and_base_values() {
     let leaves = [(1.0, 3.0), (2.0, 6.0)];
     for (agg, want) in [

@@ -8,7 +8,7 @@ use super::trees::{Aggregate, Ensemble, Mode, Node, Step, Weight};
 
 /// The arithmetic type of an evaluation: onnxruntime's `ThresholdType`.
 pub trait Real:
-    Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Div<Output = Self>
+    Copy + PartialOrd + Send + Sync + std::ops::Add<Output = Self> + std::ops::Div<Output = Self>
 {
     const ZERO: Self;
     fn steps(e: &Ensemble) -> &[Step<Self>];
@@ -74,6 +74,10 @@ impl Real for f64 {
 /// few columns, fewer rows when there are many columns, so the block's scores stay small.
 const MAX_BLOCK_ROWS: usize = 64;
 const BLOCK_CELLS: usize = 4096;
+/// Below this many rows per half, or this many tree walks in all, splitting a batch
+/// costs more (waking another thread, a few µs) than it saves.
+const PARALLEL_MIN_ROWS: usize = 16;
+const PARALLEL_MIN_WALKS: usize = 1024;
 
 #[derive(Clone, Copy)]
 struct Score<T> {
@@ -103,45 +107,28 @@ impl<T: Real> Score<T> {
 }
 
 impl Ensemble {
-    /// Moves every row of a block from `root` to its leaf in one tree, a level per pass
-    /// over the rows: the rows' walks are independent, so the CPU overlaps their loads and
-    /// compares where one row's walk is a chain of dependent ones. The comparison is
-    /// chosen once per ensemble (its nodes share one mode in every common export).
-    /// Parsing proved every walk ends at a leaf; a row whose feature is missing stops
-    /// where it is and gets no leaf.
-    fn walk_block<T: Real>(&self, root: usize, x: &[T], cols: usize, at: &mut [u32]) {
+    /// The leaf a row reaches from `root`. Parsing proved every walk ends at a leaf.
+    fn leaf<T: Real>(&self, root: usize, row: &[T]) -> Option<&Node> {
         let steps = T::steps(self);
-        let root = u32::try_from(root).unwrap_or(u32::MAX);
-        at.iter_mut().for_each(|a| *a = root);
-        let missing = |s: &Step<T>, v: T| s.missing_true & v.is_nan();
-        match self.uniform_mode {
-            Some(Mode::Leq) => walk(steps, x, cols, at, |s, v| {
-                (v <= s.threshold) | missing(s, v)
-            }),
-            Some(Mode::Lt) => walk(steps, x, cols, at, |s, v| (v < s.threshold) | missing(s, v)),
-            Some(Mode::Gte) => walk(steps, x, cols, at, |s, v| {
-                (v >= s.threshold) | missing(s, v)
-            }),
-            Some(Mode::Gt) => walk(steps, x, cols, at, |s, v| (v > s.threshold) | missing(s, v)),
-            _ => walk(steps, x, cols, at, |s, v| {
-                let t = s.threshold;
-                let yes = match s.mode {
-                    Mode::Leq => v <= t,
-                    Mode::Lt => v < t,
-                    Mode::Gte => v >= t,
-                    Mode::Gt => v > t,
-                    Mode::Eq => v == t,
-                    Mode::Neq => v != t,
-                    Mode::Leaf => true,
-                };
-                yes | missing(s, v)
-            }),
+        let mut at = root;
+        loop {
+            let step = steps.get(at)?;
+            if step.mode == Mode::Leaf {
+                return self.nodes.get(at);
+            }
+            let v = *row.get(step.feature as usize)?;
+            let t = step.threshold;
+            let yes = match step.mode {
+                Mode::Leq => v <= t,
+                Mode::Lt => v < t,
+                Mode::Gte => v >= t,
+                Mode::Gt => v > t,
+                Mode::Eq => v == t,
+                Mode::Neq => v != t,
+                Mode::Leaf => true,
+            } || (step.missing_true && v.is_nan());
+            at = if yes { step.yes } else { step.no } as usize;
         }
-    }
-
-    /// The leaf a walk ended at, if it ended at one.
-    fn leaf_at(&self, at: u32) -> Option<&Node> {
-        self.nodes.get(at as usize).filter(|n| n.mode == Mode::Leaf)
     }
 
     fn leaf_weights(&self, leaf: &Node) -> &[Weight] {
@@ -168,6 +155,47 @@ impl Ensemble {
                 self.features.saturating_sub(1)
             ));
         }
+        self.eval_split(x, cols, out, labels)
+    }
+
+    /// A large batch is halved: this thread scores the first half while one of rayon's
+    /// (one thread per core) scores the second, as onnxruntime's session spreads a batch
+    /// over its intra-op threads. Working here rather than handing both halves to the
+    /// pool spares a wake-up on the critical path. Rows are independent, so each row's
+    /// answer is the same either way.
+    fn eval_split<T: Real>(
+        &self,
+        x: &[T],
+        cols: usize,
+        out: &mut [f32],
+        labels: &mut [i64],
+    ) -> Result<(), String> {
+        let rows = x.len().checked_div(cols).unwrap_or(0);
+        if rows < 2 * PARALLEL_MIN_ROWS
+            || rows * self.roots.len() < PARALLEL_MIN_WALKS
+            || rayon::current_num_threads() < 2
+        {
+            return self.eval_rows(x, cols, out, labels);
+        }
+        let mid = rows / 2;
+        let (x_a, x_b) = x.split_at(mid * cols);
+        let (out_a, out_b) = out.split_at_mut((mid * self.columns).min(out.len()));
+        let (labels_a, labels_b) = labels.split_at_mut(mid.min(labels.len()));
+        let mut second = Ok(());
+        let first = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| second = self.eval_rows(x_b, cols, out_b, labels_b));
+            self.eval_rows(x_a, cols, out_a, labels_a)
+        });
+        first.and(second)
+    }
+
+    fn eval_rows<T: Real>(
+        &self,
+        x: &[T],
+        cols: usize,
+        out: &mut [f32],
+        labels: &mut [i64],
+    ) -> Result<(), String> {
         let rows = x.len().checked_div(cols).unwrap_or(0);
         let block = (BLOCK_CELLS / self.columns.max(1)).clamp(1, MAX_BLOCK_ROWS);
         let empty = Score {
@@ -176,7 +204,6 @@ impl Ensemble {
         };
         let mut scores = vec![empty; block * self.columns];
         let mut buffer = vec![0f32; self.columns.max(2)];
-        let mut at = [0u32; MAX_BLOCK_ROWS];
         for first in (0..rows).step_by(block) {
             let n = block.min(rows - first);
             let block_x = x.get(first * cols..(first + n) * cols).unwrap_or_default();
@@ -189,11 +216,12 @@ impl Ensemble {
             }
             let scores = scores.get_mut(..n * self.columns).unwrap_or_default();
             scores.iter_mut().for_each(|s| *s = empty);
-            let at = at.get_mut(..n).unwrap_or_default();
             for &root in &self.roots {
-                self.walk_block(root, block_x, cols, at);
-                for (&a, row_scores) in at.iter().zip(scores.chunks_exact_mut(self.columns)) {
-                    let Some(leaf) = self.leaf_at(a) else {
+                for (row, row_scores) in block_x
+                    .chunks_exact(cols)
+                    .zip(scores.chunks_exact_mut(self.columns))
+                {
+                    let Some(leaf) = self.leaf(root, row) else {
                         continue;
                     };
                     for w in self.leaf_weights(leaf) {
@@ -235,13 +263,9 @@ impl Ensemble {
             score: T::ZERO,
             has: false,
         }; MAX_BLOCK_ROWS];
-        let mut at = [0u32; MAX_BLOCK_ROWS];
-        let rows = x.len().checked_div(cols).unwrap_or(0).min(MAX_BLOCK_ROWS);
-        let at = at.get_mut(..rows).unwrap_or_default();
         for &root in &self.roots {
-            self.walk_block(root, x, cols, at);
-            for (&a, s) in at.iter().zip(sums.iter_mut()) {
-                let Some(leaf) = self.leaf_at(a) else {
+            for (row, s) in x.chunks_exact(cols).zip(sums.iter_mut()) {
+                let Some(leaf) = self.leaf(root, row) else {
                     continue;
                 };
                 let v = self
@@ -362,35 +386,5 @@ impl Ensemble {
         buffer.iter_mut().for_each(|b| *b = 0.0);
         write_scores(&mut values, self.post, second, buffer);
         Ok(label)
-    }
-}
-
-/// One tree for a block of rows: each pass moves every row not yet at a leaf one level
-/// down; `goes_yes` is the ensemble's comparison.
-fn walk<T: Real>(
-    steps: &[Step<T>],
-    x: &[T],
-    cols: usize,
-    at: &mut [u32],
-    goes_yes: impl Fn(&Step<T>, T) -> bool,
-) {
-    if cols == 0 {
-        return;
-    }
-    loop {
-        let mut moved = false;
-        for (a, row) in at.iter_mut().zip(x.chunks_exact(cols)) {
-            let Some(step) = steps.get(*a as usize).filter(|s| s.mode != Mode::Leaf) else {
-                continue;
-            };
-            let Some(&v) = row.get(step.feature as usize) else {
-                continue;
-            };
-            *a = if goes_yes(step, v) { step.yes } else { step.no };
-            moved = true;
-        }
-        if !moved {
-            return;
-        }
     }
 }

@@ -125,8 +125,6 @@ pub struct Ensemble {
     pub base: Vec<f64>,
     /// Thresholds were given as doubles: compared in f64 even for a float input.
     pub wide: bool,
-    /// The one mode every branch has, if they all have the same.
-    pub uniform_mode: Option<Mode>,
     pub classes: Option<Classes>,
 }
 
@@ -333,11 +331,7 @@ pub fn parse(node: &pb::NodeProto, classifier: bool) -> Result<Ensemble, String>
             labels,
         }
     });
-    let mut branch_modes = nodes.iter().map(|n| n.mode).filter(|m| *m != Mode::Leaf);
-    let first_mode = branch_modes.next();
-    let uniform_mode = first_mode.filter(|m| branch_modes.all(|b| b == *m));
     Ok(Ensemble {
-        uniform_mode,
         steps32: steps(&nodes, |n| n.thr32)?,
         steps64: steps(&nodes, |n| n.thr64)?,
         nodes,
