@@ -69,6 +69,30 @@ fn python_or_skip(imports: &str) -> Option<PathBuf> {
     Some(py)
 }
 
+/// Runs `script` (under tests/interop) with `args`; fails with its output unless it exits
+/// 0 and prints `passed`.
+fn run_suite(py: &Path, script: &str, args: &[String], passed: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(py)
+        .arg(root.join("tests/interop").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(passed), "{stdout}");
+}
+
+/// The fixtures directory, as the suites take it.
+fn fixtures() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .display()
+        .to_string()
+}
+
 #[test]
 fn tritonclient_and_onnxruntime_agree_with_modeld() {
     let Some(py) = python_or_skip(TRITON_IMPORTS) else {
@@ -76,27 +100,32 @@ fn tritonclient_and_onnxruntime_agree_with_modeld() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = start(dir.path());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&py)
-        .arg(root.join("tests/interop/suite.py"))
-        .arg(format!("http://{addr}"))
-        .arg(root.join("tests/fixtures"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "interop suite failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("interop suite passed"), "{stdout}");
+    let args = [format!("http://{addr}"), fixtures()];
+    run_suite(&py, "suite.py", &args, "interop suite passed");
 }
 
 /// A port free a moment ago: `grpc.port` 0 turns gRPC off, so the test picks one.
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// The real binary with gRPC on a free port, the API key `key` and extra environment;
+/// the guard, the HTTP base URL and the gRPC address.
+fn start_with_grpc(dir: &Path, key: &str, env: &[(&str, &str)]) -> (Guard, String, String) {
+    let grpc = free_port().to_string();
+    let mut child = modeld(dir)
+        .args(["--host", "127.0.0.1", "--port", "0", "--grpc-port", &grpc])
+        .env("MODELD_SERVER__API_KEY", key)
+        .envs(env.iter().copied())
+        .spawn()
+        .unwrap();
+    let addr = wait_listening(&mut child);
+    (
+        Guard(child),
+        format!("http://{addr}"),
+        format!("127.0.0.1:{grpc}"),
+    )
 }
 
 #[test]
@@ -106,32 +135,10 @@ fn tritonclient_grpc_agrees_with_rest() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (key, limit) = ("interop-grpc-key", "262144");
-    let grpc = free_port().to_string();
-    let mut child = modeld(dir.path())
-        .args(["--host", "127.0.0.1", "--port", "0", "--grpc-port", &grpc])
-        .env("MODELD_SERVER__API_KEY", key)
-        .env("MODELD_SERVER__BODY_LIMIT_BYTES", limit)
-        .spawn()
-        .unwrap();
-    let addr = wait_listening(&mut child);
-    let _server = Guard(child);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&py)
-        .arg(root.join("tests/interop/grpc_suite.py"))
-        .arg(format!("http://{addr}"))
-        .arg(format!("127.0.0.1:{grpc}"))
-        .arg(root.join("tests/fixtures"))
-        .args([key, limit])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "grpc interop suite failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("grpc interop suite passed"), "{stdout}");
+    let env = [("MODELD_SERVER__BODY_LIMIT_BYTES", limit)];
+    let (_server, base, grpc) = start_with_grpc(dir.path(), key, &env);
+    let args = [base, grpc, fixtures(), key.into(), limit.into()];
+    run_suite(&py, "grpc_suite.py", &args, "grpc interop suite passed");
 }
 
 #[test]
@@ -141,29 +148,7 @@ fn kserve_sdk_clients_agree_with_rest() {
     };
     let dir = tempfile::tempdir().unwrap();
     let key = "interop-kserve-key";
-    let grpc = free_port().to_string();
-    let mut child = modeld(dir.path())
-        .args(["--host", "127.0.0.1", "--port", "0", "--grpc-port", &grpc])
-        .env("MODELD_SERVER__API_KEY", key)
-        .spawn()
-        .unwrap();
-    let addr = wait_listening(&mut child);
-    let _server = Guard(child);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&py)
-        .arg(root.join("tests/interop/kserve_suite.py"))
-        .arg(format!("http://{addr}"))
-        .arg(format!("127.0.0.1:{grpc}"))
-        .arg(root.join("tests/fixtures"))
-        .arg(key)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "kserve interop suite failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("kserve interop suite passed"), "{stdout}");
+    let (_server, base, grpc) = start_with_grpc(dir.path(), key, &[]);
+    let args = [base, grpc, fixtures(), key.into()];
+    run_suite(&py, "kserve_suite.py", &args, "kserve interop suite passed");
 }

@@ -10,57 +10,21 @@ Usage: python grpc_suite.py HTTP_BASE_URL GRPC_ADDR FIXTURES_DIR API_KEY BODY_LI
   RESOURCE_EXHAUSTED; the gRPC id joins feedback and the metrics count the method;
 * the repository extension (index, unload, load) agrees with REST's.
 """
-import json
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import grpc
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
+from modeld_http import Modeld
 
 BASE, GRPC, FIXTURES, KEY, LIMIT = (sys.argv[1].rstrip("/"), sys.argv[2], Path(sys.argv[3]),
                                     sys.argv[4], int(sys.argv[5]))
 AUTH = {"authorization": f"Bearer {KEY}"}
-CHECKS = 0
-
-
-def ok(what):
-    global CHECKS
-    CHECKS += 1
-    print(f"ok {CHECKS:3d} {what}", flush=True)
-
-
-def http(method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {KEY}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        raw = r.read()
-        return raw.decode() if path == "/metrics" else json.loads(raw)
-
-
-def train(name, algorithm, dataset):
-    csv = (FIXTURES / "data" / f"{dataset}.csv").read_text()
-    body = {"algorithm": algorithm, "data": {"csv": csv, "target": "target"}, "params": {"seed": 1}}
-    job = http("POST", f"/v1/models/{name}/train", body)
-    for _ in range(3000):
-        j = http("GET", f"/v1/jobs/{job['job_id']}")
-        if j["state"] in ("succeeded", "failed", "cancelled"):
-            assert j["state"] == "succeeded", j
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"training {name} did not finish")
-
-
-def rows_of(dataset, n=12):
-    lines = (FIXTURES / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
-    step = max(1, len(lines) // n)
-    return np.array([[float(v) for v in l.split(",")[:-1]] for l in lines[::step][:n]])
+M = Modeld(BASE, FIXTURES, KEY)
+ok, http, train, rows_of = M.ok, M.http, M.train, M.rows_of
 
 
 def native(name, x):
@@ -225,7 +189,7 @@ def main():
         assert e.status() == "StatusCode.NOT_FOUND" and "nope" in e.message(), e
     ok("gRPC repository index == REST's; unload stops serving, load serves again; unknown: NOT_FOUND")
 
-    print(f"grpc interop suite passed: {CHECKS} checks")
+    print(f"grpc interop suite passed: {M.checks} checks")
 
 
 if __name__ == "__main__":

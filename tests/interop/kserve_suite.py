@@ -14,10 +14,7 @@ Runs in a process of its own: kserve and tritonclient both register the `inferen
 protobuf messages, and one process cannot hold both.
 """
 import asyncio
-import json
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import grpc
@@ -25,45 +22,12 @@ import httpx
 import numpy as np
 from kserve import (InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest,
                     RESTConfig)
+from modeld_http import Modeld
 
 BASE, GRPC, FIXTURES, KEY = sys.argv[1].rstrip("/"), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
 AUTH = {"authorization": f"Bearer {KEY}"}
-CHECKS = 0
-
-
-def ok(what):
-    global CHECKS
-    CHECKS += 1
-    print(f"ok {CHECKS:3d} {what}", flush=True)
-
-
-def http(method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {KEY}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
-
-
-def train(name, algorithm, dataset):
-    csv = (FIXTURES / "data" / f"{dataset}.csv").read_text()
-    body = {"algorithm": algorithm, "data": {"csv": csv, "target": "target"}, "params": {"seed": 1}}
-    job = http("POST", f"/v1/models/{name}/train", body)
-    for _ in range(3000):
-        j = http("GET", f"/v1/jobs/{job['job_id']}")
-        if j["state"] in ("succeeded", "failed", "cancelled"):
-            assert j["state"] == "succeeded", j
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"training {name} did not finish")
-
-
-def rows_of(dataset, n=12):
-    lines = (FIXTURES / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
-    step = max(1, len(lines) // n)
-    return np.array([[float(v) for v in l.split(",")[:-1]] for l in lines[::step][:n]])
+M = Modeld(BASE, FIXTURES, KEY)
+ok, http, train, rows_of = M.ok, M.http, M.train, M.rows_of
 
 
 def check(want, res, transport):
@@ -150,7 +114,7 @@ async def main():
     ok("no API key: REST 401, gRPC UNAUTHENTICATED")
     await rest.close()
     await grpc_client.close()
-    print(f"kserve interop suite passed: {CHECKS} checks")
+    print(f"kserve interop suite passed: {M.checks} checks")
 
 
 if __name__ == "__main__":

@@ -11,56 +11,18 @@ Usage: python suite.py BASE_URL FIXTURES_DIR  (FIXTURES_DIR: tests/fixtures)
 Sets up its own models through the native API (train + ONNX upload). Exits non-zero on
 the first failure; prints one line per check.
 """
-import json
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import tritonclient.http as httpclient
+from modeld_http import Modeld
 
 BASE, FIXTURES = sys.argv[1].rstrip("/"), Path(sys.argv[2])
-CHECKS = 0
-
-
-def ok(what):
-    global CHECKS
-    CHECKS += 1
-    print(f"ok {CHECKS:3d} {what}", flush=True)
-
-
-def http(method, path, body=None, content_type="application/json"):
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", content_type)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        raw = r.read()
-        return raw if r.headers.get("Content-Type", "").startswith("application/octet") else json.loads(raw)
-
-
-def train(name, algorithm, dataset, extra=None):
-    csv = (FIXTURES / "data" / f"{dataset}.csv").read_text()
-    body = {"algorithm": algorithm, "data": {"csv": csv, "target": "target"}, "params": {"seed": 1}}
-    body.update(extra or {})
-    job = http("POST", f"/v1/models/{name}/train", body)
-    for _ in range(3000):
-        j = http("GET", f"/v1/jobs/{job['job_id']}")
-        if j["state"] in ("succeeded", "failed", "cancelled"):
-            assert j["state"] == "succeeded", j
-            return j["version"]
-        time.sleep(0.02)
-    raise AssertionError(f"training {name} did not finish")
-
-
-def rows_of(dataset, n=12):
-    lines = (FIXTURES / "data" / f"{dataset}.csv").read_text().strip().splitlines()[1:]
-    step = max(1, len(lines) // n)
-    return np.array([[float(v) for v in l.split(",")[:-1]] for l in lines[::step][:n]])
+M = Modeld(BASE, FIXTURES)
+ok, http, train, rows_of = M.ok, M.http, M.train, M.rows_of
 
 
 def native_predict(name, x, version=None):
@@ -201,7 +163,7 @@ def main():
         np.testing.assert_allclose(v2[:, 0], want[:, 0], rtol=1e-5, atol=1e-3)
         ok(f"onnxruntime {ort.__version__} and modeld (native, V2) agree on {stem}: {len(x)} rows")
 
-    print(f"interop suite passed: {CHECKS} checks")
+    print(f"interop suite passed: {M.checks} checks")
 
 
 if __name__ == "__main__":
