@@ -22,8 +22,12 @@ fn one_repository(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn no_parameters(parameters: &HashMap<String, ModelRepositoryParameter>) -> Result<(), ApiError> {
-    match parameters.keys().next() {
+/// Refuses any parameter but the `allowed` ones, naming the first it finds.
+fn only_parameters(
+    parameters: &HashMap<String, ModelRepositoryParameter>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match parameters.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(ApiError::BadRequest(format!(
             "parameter '{key}' is not supported: modeld loads a model as its store holds it"
@@ -57,7 +61,7 @@ pub async fn load(
     parameters: &HashMap<String, ModelRepositoryParameter>,
 ) -> Result<(), ApiError> {
     one_repository(repository)?;
-    no_parameters(parameters)?;
+    only_parameters(parameters, &[])?;
     load_model(state, model.to_string()).await
 }
 
@@ -69,8 +73,6 @@ pub async fn unload(
 ) -> Result<(), ApiError> {
     one_repository(repository)?;
     // Triton's `unload_dependents` is the one unload parameter; modeld models have none.
-    if parameters.keys().any(|k| k != "unload_dependents") {
-        no_parameters(parameters)?;
-    }
+    only_parameters(parameters, &["unload_dependents"])?;
     unload_model(state, model.to_string()).await
 }
