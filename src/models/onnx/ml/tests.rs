@@ -127,7 +127,7 @@ fn modes_and_missing_values() {
 
 #[test]
 fn a_batch_split_over_threads_answers_as_row_by_row() {
-    // 40 trees × 100 rows: above the split threshold, half scored on rayon's pool.
+    // 40 trees × 100 rows: above the sharing threshold, in pieces over two threads.
     let leaves: Vec<(f32, f32)> = (0..40).map(|i| (i as f32, -(i as f32) / 3.0)).collect();
     let e = regressor(vec![], "BRANCH_LEQ", &leaves);
     let x: Vec<f32> = (0..100).map(|i| i as f32 / 50.0 - 1.0).collect();

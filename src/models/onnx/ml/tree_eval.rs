@@ -74,10 +74,15 @@ impl Real for f64 {
 /// few columns, fewer rows when there are many columns, so the block's scores stay small.
 const MAX_BLOCK_ROWS: usize = 64;
 const BLOCK_CELLS: usize = 4096;
-/// Below this many rows per half, or this many tree walks in all, splitting a batch
-/// costs more (waking another thread, a few µs) than it saves.
-const PARALLEL_MIN_ROWS: usize = 16;
+/// A large batch is shared out in pieces of this many rows.
+const PIECE_ROWS: usize = 8;
+/// Below this many rows, or this many tree walks in all, sharing a batch costs more
+/// (waking another thread, a few µs) than it saves.
+const PARALLEL_MIN_ROWS: usize = 32;
 const PARALLEL_MIN_WALKS: usize = 1024;
+
+/// One piece of a shared batch: its rows, their outputs and their labels.
+type Piece<'a, T> = (&'a [T], &'a mut [f32], &'a mut [i64]);
 
 #[derive(Clone, Copy)]
 struct Score<T> {
@@ -107,8 +112,15 @@ impl<T: Real> Score<T> {
 }
 
 impl Ensemble {
-    /// The leaf a row reaches from `root`. Parsing proved every walk ends at a leaf.
-    fn leaf<T: Real>(&self, root: usize, row: &[T]) -> Option<&Node> {
+    /// The leaf a row reaches from `root`, going to `yes` where `goes_yes` says.
+    /// Parsing proved every walk ends at a leaf.
+    #[inline(always)]
+    fn leaf<T: Real>(
+        &self,
+        root: usize,
+        row: &[T],
+        goes_yes: impl Fn(&Step<T>, T) -> bool,
+    ) -> Option<&Node> {
         let steps = T::steps(self);
         let mut at = root;
         loop {
@@ -117,16 +129,7 @@ impl Ensemble {
                 return self.nodes.get(at);
             }
             let v = *row.get(step.feature as usize)?;
-            let t = step.threshold;
-            let yes = match step.mode {
-                Mode::Leq => v <= t,
-                Mode::Lt => v < t,
-                Mode::Gte => v >= t,
-                Mode::Gt => v > t,
-                Mode::Eq => v == t,
-                Mode::Neq => v != t,
-                Mode::Leaf => true,
-            } || (step.missing_true && v.is_nan());
+            let yes = goes_yes(step, v) || (step.missing_true && v.is_nan());
             at = if yes { step.yes } else { step.no } as usize;
         }
     }
@@ -155,15 +158,16 @@ impl Ensemble {
                 self.features.saturating_sub(1)
             ));
         }
-        self.eval_split(x, cols, out, labels)
+        self.eval_shared(x, cols, out, labels)
     }
 
-    /// A large batch is halved: this thread scores the first half while one of rayon's
-    /// (one thread per core) scores the second, as onnxruntime's session spreads a batch
-    /// over its intra-op threads. Working here rather than handing both halves to the
-    /// pool spares a wake-up on the critical path. Rows are independent, so each row's
-    /// answer is the same either way.
-    fn eval_split<T: Real>(
+    /// A large batch is cut into pieces that this thread and one of rayon's (one thread
+    /// per core) take in turn until none is left, as onnxruntime's session spreads a
+    /// batch over its intra-op threads. This thread starts at once and the other joins
+    /// when it has woken (tens of µs on a VM), so its wake-up delays the batch by half
+    /// of that at most, where a fixed half each would wait for it in full. Rows are
+    /// independent, so each row's answer is the same either way.
+    fn eval_shared<T: Real>(
         &self,
         x: &[T],
         cols: usize,
@@ -171,30 +175,72 @@ impl Ensemble {
         labels: &mut [i64],
     ) -> Result<(), String> {
         let rows = x.len().checked_div(cols).unwrap_or(0);
-        if rows < 2 * PARALLEL_MIN_ROWS
+        if rows < PARALLEL_MIN_ROWS
             || rows * self.roots.len() < PARALLEL_MIN_WALKS
             || rayon::current_num_threads() < 2
+            || out.len() < rows * self.columns
         {
             return self.eval_rows(x, cols, out, labels);
         }
-        let mid = rows / 2;
-        let (x_a, x_b) = x.split_at(mid * cols);
-        let (out_a, out_b) = out.split_at_mut((mid * self.columns).min(out.len()));
-        let (labels_a, labels_b) = labels.split_at_mut(mid.min(labels.len()));
-        let mut second = Ok(());
-        let first = rayon::in_place_scope(|scope| {
-            scope.spawn(|_| second = self.eval_rows(x_b, cols, out_b, labels_b));
-            self.eval_rows(x_a, cols, out_a, labels_a)
+        let mut no_labels = Vec::new();
+        let labels = if labels.len() >= rows {
+            labels
+        } else {
+            no_labels.resize(rows, 0);
+            &mut no_labels[..]
+        };
+        let pieces: Vec<std::sync::Mutex<Option<Piece<T>>>> = x
+            .chunks(PIECE_ROWS * cols)
+            .zip(out.chunks_mut(PIECE_ROWS * self.columns))
+            .zip(labels.chunks_mut(PIECE_ROWS))
+            .map(|((x, out), labels)| std::sync::Mutex::new(Some((x, out, labels))))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let take_pieces = || -> Result<(), String> {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(slot) = pieces.get(i) else {
+                    return Ok(());
+                };
+                let piece = slot.lock().map_err(|_| "a scoring thread failed")?.take();
+                if let Some((x, out, labels)) = piece {
+                    self.eval_rows(x, cols, out, labels)?;
+                }
+            }
+        };
+        let mut other = Ok(());
+        let here = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| other = take_pieces());
+            take_pieces()
         });
-        first.and(second)
+        here.and(other)
     }
 
+    /// One comparison for the whole ensemble when every branch uses it (every
+    /// converter's export does), so the walk makes no per-node jump on the mode.
     fn eval_rows<T: Real>(
         &self,
         x: &[T],
         cols: usize,
         out: &mut [f32],
         labels: &mut [i64],
+    ) -> Result<(), String> {
+        match self.branch {
+            Some(Mode::Leq) => self.eval_rows_by(x, cols, out, labels, |s, v| v <= s.threshold),
+            Some(Mode::Lt) => self.eval_rows_by(x, cols, out, labels, |s, v| v < s.threshold),
+            Some(Mode::Gte) => self.eval_rows_by(x, cols, out, labels, |s, v| v >= s.threshold),
+            Some(Mode::Gt) => self.eval_rows_by(x, cols, out, labels, |s, v| v > s.threshold),
+            _ => self.eval_rows_by(x, cols, out, labels, |s, v| s.mode.test(v, s.threshold)),
+        }
+    }
+
+    fn eval_rows_by<T: Real>(
+        &self,
+        x: &[T],
+        cols: usize,
+        out: &mut [f32],
+        labels: &mut [i64],
+        goes_yes: impl Fn(&Step<T>, T) -> bool + Copy,
     ) -> Result<(), String> {
         let rows = x.len().checked_div(cols).unwrap_or(0);
         let block = (BLOCK_CELLS / self.columns.max(1)).clamp(1, MAX_BLOCK_ROWS);
@@ -211,7 +257,7 @@ impl Ensemble {
                 .get_mut(first * self.columns..(first + n) * self.columns)
                 .ok_or("output buffer too small")?;
             if self.classes.is_none() && self.columns == 1 {
-                self.one_target_block(block_x, cols, block_out);
+                self.one_target_block(block_x, cols, block_out, goes_yes);
                 continue;
             }
             let scores = scores.get_mut(..n * self.columns).unwrap_or_default();
@@ -221,7 +267,7 @@ impl Ensemble {
                     .chunks_exact(cols)
                     .zip(scores.chunks_exact_mut(self.columns))
                 {
-                    let Some(leaf) = self.leaf(root, row) else {
+                    let Some(leaf) = self.leaf(root, row, goes_yes) else {
                         continue;
                     };
                     for w in self.leaf_weights(leaf) {
@@ -254,7 +300,13 @@ impl Ensemble {
 
     /// onnxruntime's single-target path: each leaf's value is its (one) weight, a leaf
     /// without weight counting as 0, and only PROBIT applies.
-    fn one_target_block<T: Real>(&self, x: &[T], cols: usize, out: &mut [f32]) {
+    fn one_target_block<T: Real>(
+        &self,
+        x: &[T],
+        cols: usize,
+        out: &mut [f32],
+        goes_yes: impl Fn(&Step<T>, T) -> bool + Copy,
+    ) {
         let origin = match self.base.as_slice() {
             [b] => T::from_f64(*b),
             _ => T::ZERO,
@@ -265,7 +317,7 @@ impl Ensemble {
         }; MAX_BLOCK_ROWS];
         for &root in &self.roots {
             for (row, s) in x.chunks_exact(cols).zip(sums.iter_mut()) {
-                let Some(leaf) = self.leaf(root, row) else {
+                let Some(leaf) = self.leaf(root, row, goes_yes) else {
                     continue;
                 };
                 let v = self

@@ -27,6 +27,19 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether a value goes to the `yes` child.
+    pub fn test<T: PartialOrd>(self, v: T, t: T) -> bool {
+        match self {
+            Mode::Leq => v <= t,
+            Mode::Lt => v < t,
+            Mode::Gte => v >= t,
+            Mode::Gt => v > t,
+            Mode::Eq => v == t,
+            Mode::Neq => v != t,
+            Mode::Leaf => true,
+        }
+    }
+
     fn parse(s: &[u8]) -> Option<Self> {
         Some(match s {
             b"BRANCH_LEQ" => Self::Leq,
@@ -126,6 +139,8 @@ pub struct Ensemble {
     /// Thresholds were given as doubles: compared in f64 even for a float input.
     pub wide: bool,
     pub classes: Option<Classes>,
+    /// The comparison every branch node uses, when they all use one.
+    pub branch: Option<Mode>,
 }
 
 /// Parses the node; the error says what is wrong, the caller says which node.
@@ -331,7 +346,11 @@ pub fn parse(node: &pb::NodeProto, classifier: bool) -> Result<Ensemble, String>
             labels,
         }
     });
+    let mut branches = nodes.iter().map(|n| n.mode).filter(|m| *m != Mode::Leaf);
+    let first_branch = branches.next();
+    let branch = first_branch.filter(|b| branches.all(|m| m == *b));
     Ok(Ensemble {
+        branch,
         steps32: steps(&nodes, |n| n.thr32)?,
         steps64: steps(&nodes, |n| n.thr64)?,
         nodes,
