@@ -262,18 +262,19 @@ fn from_binary(
             dt.as_str()
         )));
     }
-    Ok(bytes
-        .chunks_exact(width)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b[..width].copy_from_slice(c);
-            let b4 = [b[0], b[1], b[2], b[3]];
-            match dt {
-                DataType::Fp32 => f32::from_le_bytes(b4) as f64,
-                DataType::Int32 => i32::from_le_bytes(b4) as f64,
-                DataType::Fp64 => f64::from_le_bytes(b),
-                DataType::Int64 => i64::from_le_bytes(b) as f64,
-            }
-        })
-        .collect())
+    // One loop per datatype: the conversion then compiles to a copy (FP64) or a
+    // vector convert, where a per-value match on the type costs more than the copy.
+    Ok(match dt {
+        DataType::Fp32 => le_values(bytes, |b| f64::from(f32::from_le_bytes(b))),
+        DataType::Int32 => le_values(bytes, |b| f64::from(i32::from_le_bytes(b))),
+        DataType::Fp64 => le_values(bytes, f64::from_le_bytes),
+        DataType::Int64 => le_values(bytes, |b| i64::from_le_bytes(b) as f64),
+    })
+}
+
+fn le_values<const W: usize>(bytes: &[u8], value: impl Fn([u8; W]) -> f64) -> Vec<f64> {
+    bytes
+        .chunks_exact(W)
+        .map(|c| <[u8; W]>::try_from(c).map_or(0.0, &value))
+        .collect()
 }
