@@ -113,7 +113,8 @@ impl ModelEntry {
             tracing::warn!(model = %stored.name, error = %e, "version policy unreadable; serving all versions");
             problems.push(e);
         }
-        let mut versions = BTreeMap::new();
+        let mut versions: BTreeMap<u64, Arc<VersionEntry>> =
+            stored.reused.into_iter().map(|e| (e.version, e)).collect();
         for sv in stored.versions {
             let entry = match sv.content {
                 Ok((mut meta, artifact)) => match artifact.into_model_within(limits) {

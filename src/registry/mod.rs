@@ -1,7 +1,10 @@
 //! The registry: named models with numbered versions and aliases, held in memory as an
 //! immutable [`Snapshot`] behind an `ArcSwap` (the predict path loads it without a lock)
-//! and persisted through [`store::Store`]. Writers serialise on a mutex, build a new
-//! snapshot and swap it in, so a reader sees the old registry or the new one, never a mix.
+//! and persisted through a [`store::ModelStore`] (a directory, or an S3 bucket shared by
+//! replicas). Writers serialise on a mutex, build a new snapshot and swap it in, so a
+//! reader sees the old registry or the new one, never a mix. Version numbers and alias
+//! maps come back from the store's conditional writes, so writers in other processes
+//! (replicas) never collide with this one.
 //! It knows nothing of serving, metrics or monitoring: each version has one opaque slot
 //! where the layer above caches what it builds for it (see [`VersionEntry::cache`]).
 
@@ -13,7 +16,9 @@ pub mod policy;
 pub mod poll;
 pub mod store;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
@@ -23,10 +28,13 @@ pub use error::{valid_name, RegistryError, NAME_PATTERN};
 use index::clone_entry;
 pub use index::{ModelEntry, Snapshot, VersionEntry, VersionState, PRODUCTION};
 pub use meta::{Provenance, VersionMeta};
-use store::Store;
+pub use store::ModelStore;
+use store::{read_model, ModelListing};
 
 pub struct Registry {
-    store: Store,
+    store: Box<dyn ModelStore>,
+    /// When the store was last read whole (start-up load or a poll's listing).
+    synced: Mutex<Option<Instant>>,
     snapshot: ArcSwap<Snapshot>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
@@ -40,7 +48,7 @@ pub struct Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("root", &self.store.root())
+            .field("store", &self.store.describe())
             .finish()
     }
 }
@@ -48,14 +56,15 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// An empty registry over `store` with the default [`Limits`]; call
     /// [`Registry::reload_all`] to read it.
-    pub fn new(store: Store) -> Self {
-        Self::with_limits(store, Limits::default())
+    pub fn new(store: impl ModelStore + 'static) -> Self {
+        Self::with_limits(Box::new(store), Limits::default())
     }
 
     /// An empty registry over `store` that refuses models above `limits`.
-    pub fn with_limits(store: Store, limits: Limits) -> Self {
+    pub fn with_limits(store: Box<dyn ModelStore>, limits: Limits) -> Self {
         Self {
             store,
+            synced: Mutex::new(None),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
             unloaded: Mutex::default(),
@@ -93,9 +102,25 @@ impl Registry {
         self.unloaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Names of the model folders in the store, loaded or not. Blocking.
+    /// Names of the models in the store, loaded or not. Blocking.
     pub fn store_model_names(&self) -> Result<Vec<String>, RegistryError> {
-        Ok(self.store.model_names()?)
+        Ok(self.store.list()?.into_keys().collect())
+    }
+
+    /// The store, for the poller's listing.
+    pub fn store(&self) -> &dyn ModelStore {
+        self.store.as_ref()
+    }
+
+    /// Seconds since the store was last read whole (`None` before the first read).
+    pub fn sync_age_seconds(&self) -> Option<f64> {
+        let synced = *self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        synced.map(|at| at.elapsed().as_secs_f64())
+    }
+
+    /// Records that the store was just read whole.
+    pub fn mark_synced(&self) {
+        *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
     /// True if `name` was unloaded and not loaded again since.
@@ -117,7 +142,7 @@ impl Registry {
 
     /// Removes the leftovers of writes and deletes interrupted before this process
     /// started (see [`Store::remove_leftovers`]). Blocking (file IO).
-    pub fn remove_leftovers(&self) -> Result<Vec<std::path::PathBuf>, RegistryError> {
+    pub fn remove_leftovers(&self) -> Result<Vec<String>, RegistryError> {
         let _guard = self.lock();
         Ok(self.store.remove_leftovers()?)
     }
@@ -126,14 +151,17 @@ impl Registry {
     pub fn reload_all(&self) -> Result<Arc<Snapshot>, RegistryError> {
         let _guard = self.lock();
         self.unloaded().clear();
+        let listing = self.store.list()?;
         let mut snap = Snapshot::default();
-        for name in self.store.model_names()? {
-            let entry = ModelEntry::from_stored(self.store.read_model(&name)?, &self.limits);
+        for (name, model) in &listing {
+            let stored = read_model(self.store.as_ref(), name, model, &BTreeMap::new());
+            let entry = ModelEntry::from_stored(stored, &self.limits);
             if !entry.versions.is_empty() {
-                snap.models.insert(name, Arc::new(entry));
+                snap.models.insert(name.clone(), Arc::new(entry));
             }
         }
         self.publish(snap);
+        self.mark_synced();
         Ok(self.snapshot())
     }
 
@@ -141,9 +169,54 @@ impl Registry {
     /// holds no version) disappears.
     pub fn reload_model(&self, name: &str) -> Result<Option<Arc<ModelEntry>>, RegistryError> {
         check_name(name)?;
+        let listing = self.store.list_model(name)?;
         let _guard = self.lock();
         self.unloaded().remove(name);
-        let entry = ModelEntry::from_stored(self.store.read_model(name)?, &self.limits);
+        Ok(self.swap_in(name, &listing, &BTreeMap::new()))
+    }
+
+    /// Applies what a poll's listing shows of `name` (`seen`: what the previous listing
+    /// showed): versions unchanged since then are kept as they are in memory (with their
+    /// serving caches), only new or changed ones are read. Models unloaded through the
+    /// repository API are left alone.
+    pub fn refresh_model(
+        &self,
+        name: &str,
+        listing: &ModelListing,
+        seen: Option<&ModelListing>,
+    ) -> Option<Arc<ModelEntry>> {
+        let _guard = self.lock();
+        if self.is_unloaded(name) {
+            return self.snapshot().models.get(name).cloned();
+        }
+        let mut reuse = BTreeMap::new();
+        if let Some(model) = self.snapshot().models.get(name) {
+            for (v, entry) in &model.versions {
+                let before = seen.and_then(|s| s.versions.get(v));
+                let unchanged = match before {
+                    Some(before) => listing.versions.get(v) == Some(before),
+                    // Registered here since the last listing: what memory holds is what
+                    // was written.
+                    None => entry.model().is_some(),
+                };
+                if unchanged {
+                    reuse.insert(*v, entry.clone());
+                }
+            }
+        }
+        self.swap_in(name, listing, &reuse)
+    }
+
+    /// Reads `name` as `listing` shows it (reusing `reuse`) and swaps it in; the caller
+    /// holds the write lock.
+    fn swap_in(
+        &self,
+        name: &str,
+        listing: &ModelListing,
+        reuse: &BTreeMap<u64, Arc<VersionEntry>>,
+    ) -> Option<Arc<ModelEntry>> {
+        let stored = read_model(self.store.as_ref(), name, listing, reuse);
+        let entry = ModelEntry::from_stored(stored, &self.limits);
         let mut snap = (*self.snapshot()).clone();
         let result = if entry.versions.is_empty() {
             snap.models.remove(name);
@@ -154,7 +227,7 @@ impl Registry {
             Some(entry)
         };
         self.publish(snap);
-        Ok(result)
+        result
     }
 
     /// Persists a new version (numbered after every version in memory or on disk), then
@@ -177,12 +250,13 @@ impl Registry {
             .get(name)
             .and_then(|m| m.versions.keys().next_back().copied())
             .unwrap_or(0);
-        let version = in_memory.max(self.store.max_version_on_disk(name)?) + 1;
-        meta.version = version;
         self.limits.check(model.as_ref())?;
         let artifact: Artifact = model.to_artifact();
         artifact.validate()?;
-        self.store.write_version(name, &meta, &artifact)?;
+        let first = in_memory.saturating_add(1);
+        let version = self
+            .store
+            .create_version(name, first, &mut meta, &artifact)?;
 
         let mut entry = current
             .models
@@ -201,8 +275,10 @@ impl Registry {
             )),
         );
         if let Some(a) = alias {
-            entry.aliases.insert(a.to_string(), version);
-            self.store.write_aliases(name, &entry.aliases)?;
+            let stored = self.store.update_aliases(name, &mut |m| {
+                m.insert(a.to_string(), version);
+            })?;
+            entry.aliases = known_aliases(stored, &entry);
         }
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
@@ -232,8 +308,10 @@ impl Registry {
             });
         }
         let mut entry = clone_entry(model);
-        entry.aliases.insert(alias.to_string(), version);
-        self.store.write_aliases(name, &entry.aliases)?;
+        let stored = self.store.update_aliases(name, &mut |m| {
+            m.insert(alias.to_string(), version);
+        })?;
+        entry.aliases = known_aliases(stored, &entry);
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
         self.publish(snap);
@@ -251,8 +329,10 @@ impl Registry {
             });
         }
         let mut entry = clone_entry(model);
-        entry.aliases.remove(alias);
-        self.store.write_aliases(name, &entry.aliases)?;
+        let stored = self.store.update_aliases(name, &mut |m| {
+            m.remove(alias);
+        })?;
+        entry.aliases = known_aliases(stored, &entry);
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
         self.publish(snap);
@@ -297,11 +377,21 @@ impl Registry {
     }
 }
 
+/// The stored alias map, less aliases to versions not loaded here yet (another replica's
+/// new version; the next poll brings both in).
+fn known_aliases(stored: store::Aliases, entry: &ModelEntry) -> store::Aliases {
+    stored
+        .into_iter()
+        .filter(|(a, v)| entry.versions.contains_key(v) && valid_name(a))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use super::{valid_name, Registry, RegistryError, Store, VersionMeta};
+    use super::store::LocalStore as Store;
+    use super::{valid_name, Registry, RegistryError, VersionMeta};
     use crate::models::linear::LinearModel;
     use crate::models::scaler::Scaler;
     use crate::models::{Model, Schema};

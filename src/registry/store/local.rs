@@ -2,8 +2,10 @@
 //! `model.onnx` for imported graphs, see [`crate::models::onnx`]) and
 //! `<root>/<model>/aliases.json`. Every write goes to a temporary name, is fsynced and
 //! then renamed, so a crash leaves either the old state or the new one, never half a file.
+//! The conditional writes of [`ModelStore`]: a version folder is renamed into place only
+//! where no version folder is (a non-empty folder is never replaced), and the alias map is
+//! read-modified-written under an exclusive `flock` on `<model>/.aliases.lock`.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,48 +14,29 @@ use std::time::SystemTime;
 use crate::models::onnx::{OnnxArtifact, ONNX_FILE};
 use crate::models::{Artifact, Family, Schema};
 
-use super::meta::VersionMeta;
-use super::policy::{VersionPolicy, POLICY_FILE};
+use super::super::meta::VersionMeta;
+use super::{blob_name, parse_aliases, to_json, Aliases, Entry, Listing, ModelListing, ModelStore};
 
 pub const ARTIFACT_FILE: &str = "model.json";
 pub const META_FILE: &str = "meta.json";
 pub const ALIASES_FILE: &str = "aliases.json";
 
-/// What one version folder held when it was read.
-#[derive(Debug)]
-pub struct StoredVersion {
-    pub version: u64,
-    /// Either the parsed files or the reason they could not be used.
-    pub content: Result<(VersionMeta, Artifact), String>,
-}
-
-/// What one model folder held when it was read.
-#[derive(Debug)]
-pub struct StoredModel {
-    pub name: String,
-    pub versions: Vec<StoredVersion>,
-    pub aliases: BTreeMap<String, u64>,
-    /// Set when aliases.json exists but cannot be parsed.
-    pub alias_error: Option<String>,
-    /// Versions on disk that the model's `policy.json` leaves out (not loaded).
-    pub retired: Vec<u64>,
-    /// Set when policy.json exists but cannot be parsed (every version is then served).
-    pub policy_error: Option<String>,
-}
-
-/// Prefixes of what an interrupted write ([`Store::write_version`], [`write_atomic`]) or
-/// delete ([`Store::remove_version`]) leaves behind; never a model or version name.
+/// Prefixes of what an interrupted write ([`LocalStore::create_version`], [`write_atomic`])
+/// or delete ([`LocalStore::remove_version`]) leaves behind; never a model or version name.
 const LEFTOVER_PREFIXES: [&str; 2] = [".tmp-", ".deleted-"];
 
+/// The lock file that serialises alias updates between processes.
+const ALIASES_LOCK: &str = ".aliases.lock";
+
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct LocalStore {
     root: PathBuf,
     /// When this process opened the store: leftovers older than this belong to a write
     /// or delete that can no longer finish.
     opened_at: SystemTime,
 }
 
-impl Store {
+impl LocalStore {
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
@@ -93,12 +76,14 @@ impl Store {
         if !dir.is_dir() {
             return Ok(true);
         }
-        if self.max_version_on_disk(name)? > 0 {
+        if self.list_dir(name)?.max_claimed > 0 {
             return Ok(false);
         }
-        match fs::remove_file(dir.join(ALIASES_FILE)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        for file in [ALIASES_FILE, ALIASES_LOCK] {
+            match fs::remove_file(dir.join(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         match fs::remove_dir(&dir) {
             Ok(()) => {}
@@ -126,7 +111,7 @@ impl Store {
                 continue;
             }
             if let Some(name) = entry.file_name().to_str() {
-                if super::error::valid_name(name) {
+                if super::super::error::valid_name(name) {
                     names.push(name.to_string());
                 }
             }
@@ -135,95 +120,59 @@ impl Store {
         Ok(names)
     }
 
-    /// Reads one model folder. A missing folder is an empty model; unreadable versions are
-    /// reported in their `content`, never as an error of the whole model.
-    pub fn read_model(&self, name: &str) -> std::io::Result<StoredModel> {
+    /// One model folder's listing: each version folder (a positive number) with its
+    /// files, and the model's own files; names starting with `.` (in-flight writes, the
+    /// lock) are left out.
+    fn list_dir(&self, name: &str) -> std::io::Result<ModelListing> {
         let dir = self.model_dir(name);
-        let mut versions = Vec::new();
-        let mut aliases = BTreeMap::new();
-        let mut alias_error = None;
-        let mut policy = VersionPolicy::default();
-        let mut policy_error = None;
-        if dir.is_dir() {
-            for entry in fs::read_dir(&dir)? {
-                let entry = entry?;
-                if !entry.file_type()?.is_dir() {
-                    continue;
-                }
-                let Some(version) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .filter(|v| *v > 0)
-                else {
-                    continue;
-                };
-                versions.push(StoredVersion {
-                    version,
-                    content: read_version(&entry.path(), version),
-                });
-            }
-            versions.sort_by_key(|v| v.version);
-            match fs::read(dir.join(POLICY_FILE)) {
-                Ok(bytes) => match VersionPolicy::parse(&bytes) {
-                    Ok(p) => policy = p,
-                    Err(e) => policy_error = Some(e),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => policy_error = Some(format!("{POLICY_FILE}: {e}")),
-            }
-            match fs::read(dir.join(ALIASES_FILE)) {
-                Ok(bytes) => match serde_json::from_slice(&bytes) {
-                    Ok(a) => aliases = a,
-                    Err(e) => alias_error = Some(format!("{ALIASES_FILE}: {e}")),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => alias_error = Some(format!("{ALIASES_FILE}: {e}")),
-            }
-        }
-        let on_disk: Vec<u64> = versions.iter().map(|v| v.version).collect();
-        let (versions, retired): (Vec<_>, Vec<_>) = versions
-            .into_iter()
-            .partition(|v| policy.keeps(v.version, &on_disk));
-        Ok(StoredModel {
-            name: name.to_string(),
-            versions,
-            aliases,
-            alias_error,
-            retired: retired.into_iter().map(|v| v.version).collect(),
-            policy_error,
-        })
-    }
-
-    /// The highest version number present on disk, so a new version never reuses a
-    /// number even if its folder was left by another process.
-    pub fn max_version_on_disk(&self, name: &str) -> std::io::Result<u64> {
-        let dir = self.model_dir(name);
-        if !dir.is_dir() {
-            return Ok(0);
-        }
-        let mut max = 0;
-        for entry in fs::read_dir(dir)? {
+        let mut out = ModelListing::default();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
             let entry = entry?;
-            if let Some(v) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                max = max.max(v);
+            let Some(file) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if file.starts_with('.') {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            let number = file.parse::<u64>().ok();
+            if let Some(v) = number {
+                out.max_claimed = out.max_claimed.max(v);
+            }
+            match number.filter(|v| *v > 0) {
+                Some(v) if meta.is_dir() => {
+                    let mut files = vec![entry_of(&file, &meta)];
+                    for f in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+                        if let (Some(n), Ok(m)) = (f.file_name().to_str(), f.metadata()) {
+                            files.push(entry_of(&format!("{file}/{n}"), &m));
+                        }
+                    }
+                    files.sort();
+                    out.versions.insert(v, files);
+                }
+                _ => out.files.push(entry_of(&file, &meta)),
             }
         }
-        Ok(max)
+        out.files.sort();
+        Ok(out)
     }
 
-    /// Writes a new version folder: both files go into a temporary folder that is
-    /// renamed into place, so readers see the whole version or none of it.
-    pub fn write_version(
+    /// Writes a new version folder: every file goes into a temporary folder that is
+    /// renamed into place, so readers see the whole version or none of it. The rename
+    /// never replaces a version folder (it fails on a non-empty target), so when another
+    /// process took the number first, the next one is tried.
+    fn write_version(
         &self,
         name: &str,
-        meta: &VersionMeta,
+        first: u64,
+        meta: &mut VersionMeta,
         artifact: &Artifact,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<u64> {
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir)?;
         let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
@@ -233,25 +182,33 @@ impl Store {
             for (file, bytes) in artifact.blobs() {
                 write_file_synced(&tmp.join(blob_name(file)?), bytes)?;
             }
-            write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
-            sync_dir(&tmp)?;
-            fs::rename(&tmp, dir.join(meta.version.to_string()))?;
-            sync_dir(&dir)
+            let mut version = first.max(self.list_dir(name)?.max_claimed.saturating_add(1));
+            for _ in 0..1000 {
+                meta.version = version;
+                write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
+                sync_dir(&tmp)?;
+                let target = dir.join(version.to_string());
+                // A folder that exists (even empty) is someone else's number.
+                if !target.exists() {
+                    match fs::rename(&tmp, &target) {
+                        Ok(()) => {
+                            sync_dir(&dir)?;
+                            return Ok(version);
+                        }
+                        Err(e) if taken(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                version = version.checked_add(1).ok_or_else(|| {
+                    std::io::Error::other("version numbers exhausted")
+                })?;
+            }
+            Err(std::io::Error::other("no free version number after 1000 tries"))
         })();
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
         result
-    }
-
-    pub fn write_aliases(
-        &self,
-        name: &str,
-        aliases: &BTreeMap<String, u64>,
-    ) -> std::io::Result<()> {
-        let dir = self.model_dir(name);
-        fs::create_dir_all(&dir)?;
-        write_atomic(&dir.join(ALIASES_FILE), &to_json(aliases)?)
     }
 
     /// Removes a version folder: it is first renamed away (atomic), then deleted.
@@ -265,6 +222,120 @@ impl Store {
         fs::rename(&path, &graveyard)?;
         sync_dir(&dir)?;
         fs::remove_dir_all(graveyard)
+    }
+}
+
+impl ModelStore for LocalStore {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self) -> std::io::Result<Listing> {
+        let mut out = Listing::new();
+        for name in self.model_names()? {
+            let listing = self.list_dir(&name)?;
+            out.insert(name, listing);
+        }
+        Ok(out)
+    }
+
+    fn list_model(&self, name: &str) -> std::io::Result<ModelListing> {
+        self.list_dir(name)
+    }
+
+    fn read_version(&self, name: &str, version: u64) -> Result<(VersionMeta, Artifact), String> {
+        read_version(&self.model_dir(name).join(version.to_string()), version)
+    }
+
+    fn read_file(&self, name: &str, file: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match fs::read(self.model_dir(name).join(file)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_version(
+        &self,
+        name: &str,
+        first: u64,
+        meta: &mut VersionMeta,
+        artifact: &Artifact,
+    ) -> std::io::Result<u64> {
+        self.write_version(name, first, meta, artifact)
+    }
+
+    fn update_aliases(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut Aliases),
+    ) -> std::io::Result<Aliases> {
+        let dir = self.model_dir(name);
+        fs::create_dir_all(&dir)?;
+        let _lock = FileLock::exclusive(&dir.join(ALIASES_LOCK))?;
+        let path = dir.join(ALIASES_FILE);
+        let current = match fs::read(&path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut aliases = parse_aliases(name, current.as_deref());
+        change(&mut aliases);
+        write_atomic(&path, &to_json(&aliases)?)?;
+        Ok(aliases)
+    }
+
+    fn remove_version(&self, name: &str, version: u64) -> std::io::Result<()> {
+        LocalStore::remove_version(self, name, version)
+    }
+
+    fn remove_model_if_empty(&self, name: &str) -> std::io::Result<bool> {
+        LocalStore::remove_model_if_empty(self, name)
+    }
+
+    fn remove_leftovers(&self) -> std::io::Result<Vec<String>> {
+        Ok(LocalStore::remove_leftovers(self)?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect())
+    }
+}
+
+/// Whether a rename failed because the target version folder exists.
+fn taken(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty
+    )
+}
+
+fn entry_of(key: &str, meta: &fs::Metadata) -> Entry {
+    let tag = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_default();
+    Entry {
+        key: key.to_string(),
+        size: meta.len(),
+        tag,
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on a file, released when dropped.
+struct FileLock(#[allow(dead_code)] fs::File);
+
+impl FileLock {
+    fn exclusive(path: &Path) -> std::io::Result<Self> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        // Released when the file is closed (the guard drops), also if the process dies.
+        file.lock()?;
+        Ok(Self(file))
     }
 }
 
@@ -303,18 +374,6 @@ fn modified_before(path: &Path, before: SystemTime) -> bool {
     fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .is_ok_and(|at| at < before)
-}
-
-/// A blob file name from an artifact must stay inside the version folder.
-fn blob_name(file: &str) -> std::io::Result<&str> {
-    if super::error::valid_name(file) {
-        Ok(file)
-    } else {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("invalid artifact file name '{file}'"),
-        ))
-    }
 }
 
 fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
@@ -367,10 +426,6 @@ fn bare_onnx(path: &Path, version: u64) -> Result<(VersionMeta, Artifact), Strin
         profile: None,
     };
     Ok((meta, Artifact::Onnx(OnnxArtifact::new(bytes))))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
-    serde_json::to_vec_pretty(value).map_err(std::io::Error::other)
 }
 
 fn write_file_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
