@@ -35,6 +35,9 @@ pub struct Registry {
     store: Box<dyn ModelStore>,
     /// When the store was last read whole (start-up load or a poll's listing).
     synced: Mutex<Option<Instant>>,
+    /// The listing the last full load read, which the poller starts from: a version
+    /// written after it is then seen by the first poll.
+    loaded_listing: Mutex<store::Listing>,
     snapshot: ArcSwap<Snapshot>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
@@ -65,6 +68,7 @@ impl Registry {
         Self {
             store,
             synced: Mutex::new(None),
+            loaded_listing: Mutex::default(),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
             unloaded: Mutex::default(),
@@ -118,6 +122,14 @@ impl Registry {
         synced.map(|at| at.elapsed().as_secs_f64())
     }
 
+    /// The listing of the last full load (empty if none), for the poller to start from.
+    pub fn loaded_listing(&self) -> store::Listing {
+        self.loaded_listing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Records that the store was just read whole.
     pub fn mark_synced(&self) {
         *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
@@ -162,6 +174,7 @@ impl Registry {
         }
         self.publish(snap);
         self.mark_synced();
+        *self.loaded_listing.lock().unwrap_or_else(|p| p.into_inner()) = listing;
         Ok(self.snapshot())
     }
 

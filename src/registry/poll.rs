@@ -16,17 +16,12 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Records the store as it is now, without reloading anything (call after the
-    /// initial load).
+    /// Starts from the listing the registry's last full load read (call after it), so
+    /// nothing written since that load is missed.
     pub fn prime(registry: &Registry) -> Self {
-        let seen = match registry.store().list() {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "repository poll: cannot list the store");
-                Listing::new()
-            }
-        };
-        Poller { seen }
+        Poller {
+            seen: registry.loaded_listing(),
+        }
     }
 
     /// One scan: refreshes every model whose listing changed, appeared or vanished.

@@ -56,22 +56,50 @@ impl Moto {
         Some(moto)
     }
 
-    /// Creates a bucket with the plain S3 REST call (not through modeld).
+    /// Runs `script` with boto3's client for this server as `s3` and the arguments as
+    /// `argv`; returns its standard output. The test's own hands on the bucket, so the
+    /// bucket is made and objects are read and planted without modeld.
+    fn boto3(&self, script: &str, args: &[&str]) -> String {
+        let python = moto_server().with_file_name("python");
+        let prelude = format!(
+            "import sys, boto3\nargv = sys.argv[1:]\ns3 = boto3.client('s3', \
+             endpoint_url='http://{}', region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test')\n",
+            self.addr
+        );
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(prelude + script)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+        assert!(
+            out.status.success(),
+            "boto3 script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn create_bucket(&self, bucket: &str) {
-        let (status, body) = http(&self.addr, "PUT", &format!("/{bucket}"), None);
-        assert_eq!(status, 200, "create bucket {bucket}: {body}");
+        self.boto3("s3.create_bucket(Bucket=argv[0])", &[bucket]);
     }
 
     /// Writes an object directly (as another tool, or a crashed writer, would).
     pub fn put_object(&self, bucket: &str, key: &str, body: &str) {
-        let (status, text) = http(&self.addr, "PUT", &format!("/{bucket}/{key}"), Some(body));
-        assert_eq!(status, 200, "put {key}: {text}");
+        self.boto3(
+            "s3.put_object(Bucket=argv[0], Key=argv[1], Body=argv[2].encode())",
+            &[bucket, key, body],
+        );
     }
 
     /// Reads an object directly; `None` unless it exists.
     pub fn get_object(&self, bucket: &str, key: &str) -> Option<String> {
-        let (status, body) = http(&self.addr, "GET", &format!("/{bucket}/{key}"), None);
-        (status == 200).then_some(body)
+        let script = "try:\n    sys.stdout.write('+' + s3.get_object(Bucket=argv[0], \
+                      Key=argv[1])['Body'].read().decode())\nexcept s3.exceptions.NoSuchKey:\n    pass";
+        self.boto3(script, &[bucket, key])
+            .strip_prefix('+')
+            .map(str::to_string)
     }
 
     /// The real binary on `uri` with moto's endpoint and dummy credentials, polling
