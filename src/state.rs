@@ -4,10 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::config::StoreLocation;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
-use crate::config::StoreLocation;
 use crate::registry::store::{s3::S3Store, LocalStore, ModelStore};
 use crate::registry::Registry;
 use crate::serving::Serving;

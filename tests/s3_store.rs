@@ -83,7 +83,10 @@ fn aliases(addr: &str, name: &str) -> Value {
 fn converge(what: &str, within: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < within, "{what}: not converged within {within:?}");
+        assert!(
+            start.elapsed() < within,
+            "{what}: not converged within {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     start.elapsed()
@@ -91,7 +94,12 @@ fn converge(what: &str, within: Duration, mut check: impl FnMut() -> bool) -> Du
 
 fn set_alias(addr: &str, name: &str, alias: &str, version: u64) {
     let url = format!("/v1/models/{name}/aliases/{alias}");
-    let (status, text) = http(addr, "PUT", &url, Some(&format!(r#"{{"version": {version}}}"#)));
+    let (status, text) = http(
+        addr,
+        "PUT",
+        &url,
+        Some(&format!(r#"{{"version": {version}}}"#)),
+    );
     assert_eq!(status, 200, "{url}: {text}");
 }
 
@@ -151,7 +159,9 @@ fn three_replicas_share_one_s3_store() {
     assert_eq!(distinct.len(), registered.len(), "{registered:?}");
     let want: Vec<u64> = std::iter::once(1).chain(distinct.iter().copied()).collect();
     for r in [a, b, c] {
-        converge("every version everywhere", within, || versions(r, "m") == want);
+        converge("every version everywhere", within, || {
+            versions(r, "m") == want
+        });
     }
 
     // Concurrent alias updates from all three: none lost, one value for a contended alias.
@@ -170,13 +180,18 @@ fn three_replicas_share_one_s3_store() {
         let Some(map) = m.as_object() else {
             return false;
         };
-        let mine = (0..3).all(|k| (0..distinct.len()).all(|i| map.contains_key(&format!("r{k}-{i}"))));
+        let mine =
+            (0..3).all(|k| (0..distinct.len()).all(|i| map.contains_key(&format!("r{k}-{i}"))));
         mine && map.contains_key("contended") && map.contains_key("production")
     };
-    converge("every alias update kept, one value everywhere", within, || {
-        let x = aliases(a, "m");
-        complete(&x) && aliases(b, "m") == x && aliases(c, "m") == x
-    });
+    converge(
+        "every alias update kept, one value everywhere",
+        within,
+        || {
+            let x = aliases(a, "m");
+            complete(&x) && aliases(b, "m") == x && aliases(c, "m") == x
+        },
+    );
 
     // Production moves on B: all three serve the new version within the interval.
     let newest = *distinct.last().unwrap();
@@ -193,10 +208,17 @@ fn three_replicas_share_one_s3_store() {
     let meta = moto.get_object(BUCKET, "fleet/m/1/meta.json").unwrap();
     let art = moto.get_object(BUCKET, "fleet/m/1/model.json").unwrap();
     moto.put_object(BUCKET, "fleet/m/90/model.json", &art);
-    moto.put_object(BUCKET, "fleet/m/90/meta.json", &meta.replace("\"version\": 1", "\"version\": 90"));
+    moto.put_object(
+        BUCKET,
+        "fleet/m/90/meta.json",
+        &meta.replace("\"version\": 1", "\"version\": 90"),
+    );
     std::thread::sleep(interval * 4);
     for r in [a, b, c] {
-        assert!(!versions(r, "m").contains(&90), "half-written version 90 visible on {r}");
+        assert!(
+            !versions(r, "m").contains(&90),
+            "half-written version 90 visible on {r}"
+        );
     }
     // A new version skips the number the half-written one holds.
     let after = train(c, "m", 9.0, None);
@@ -204,7 +226,10 @@ fn three_replicas_share_one_s3_store() {
 
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();
-    let (served, failed) = (served.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (served, failed) = (
+        served.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
     assert!(served > 50, "only {served} predictions served");
     assert_eq!(failed, 0, "{failed} failed predictions or /readyz answers");
 
@@ -234,5 +259,8 @@ fn an_s3_uri_without_a_bucket_stops_start_up_naming_store_uri() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("store.uri") && err.contains("no bucket"), "{err}");
+    assert!(
+        err.contains("store.uri") && err.contains("no bucket"),
+        "{err}"
+    );
 }

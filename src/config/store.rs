@@ -129,7 +129,13 @@ mod tests {
 
     #[test]
     fn bad_object_store_uris_are_refused_naming_the_key() {
-        for uri in ["s3://", "s3:///prefix", "s3://b/../x", "s3://b/a//c", "gs://b/p"] {
+        for uri in [
+            "s3://",
+            "s3:///prefix",
+            "s3://b/../x",
+            "s3://b/a//c",
+            "gs://b/p",
+        ] {
             let msg = loc(Some(uri)).unwrap_err();
             assert!(msg.contains("store.uri"), "{msg}");
         }

@@ -13,6 +13,7 @@
 //! Every call is blocking: the registry calls them from blocking threads.
 
 pub mod bridge;
+mod fsio;
 pub mod local;
 pub mod s3;
 
