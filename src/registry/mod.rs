@@ -144,8 +144,8 @@ impl Registry {
         let listing = self.store.list()?;
         let mut snap = Snapshot::default();
         for (name, model) in &listing {
-            let stored = read_model(self.store.as_ref(), name, model, &BTreeMap::new());
-            let entry = ModelEntry::from_stored(stored, &self.limits);
+            let stored = read_model(self.store.as_ref(), name, model, &|_| false);
+            let entry = ModelEntry::from_stored(stored, &self.limits, &BTreeMap::new());
             if !entry.versions.is_empty() {
                 snap.models.insert(name.clone(), Arc::new(entry));
             }

@@ -76,8 +76,9 @@ impl Registry {
         listing: &ModelListing,
         reuse: &BTreeMap<u64, Arc<VersionEntry>>,
     ) -> Option<Arc<ModelEntry>> {
-        let stored = read_model(self.store.as_ref(), name, listing, reuse);
-        let entry = ModelEntry::from_stored(stored, &self.limits);
+        let held = |v: u64| reuse.contains_key(&v);
+        let stored = read_model(self.store.as_ref(), name, listing, &held);
+        let entry = ModelEntry::from_stored(stored, &self.limits, reuse);
         let mut snap = (*self.snapshot()).clone();
         let result = if entry.versions.is_empty() {
             snap.models.remove(name);

@@ -19,11 +19,9 @@ pub mod s3;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::Arc;
 
 use crate::models::Artifact;
 
-use super::index::VersionEntry;
 use super::meta::VersionMeta;
 use super::policy::{VersionPolicy, POLICY_FILE};
 
@@ -130,8 +128,8 @@ pub struct StoredModel {
     pub name: String,
     /// The versions read (policy-kept ones not reused).
     pub versions: Vec<StoredVersion>,
-    /// Entries reused from memory instead of read (unchanged since they were loaded).
-    pub reused: Vec<Arc<VersionEntry>>,
+    /// Versions kept by the policy but not read: the caller holds them, unchanged.
+    pub reused: Vec<u64>,
     pub aliases: Aliases,
     /// Set when aliases.json exists but cannot be parsed.
     pub alias_error: Option<String>,
@@ -141,13 +139,13 @@ pub struct StoredModel {
     pub policy_error: Option<String>,
 }
 
-/// Reads the model `listing` describes; versions that `reuse` offers are taken from it
-/// rather than read again (the poll's "reads of what changed").
+/// Reads the model `listing` describes; versions for which `held` is true are not read
+/// again (the caller has them: the poll's "reads of what changed").
 pub fn read_model(
     store: &dyn ModelStore,
     name: &str,
     listing: &ModelListing,
-    reuse: &BTreeMap<u64, Arc<VersionEntry>>,
+    held: &dyn Fn(u64) -> bool,
 ) -> StoredModel {
     let mut out = StoredModel {
         name: name.to_string(),
@@ -174,8 +172,8 @@ pub fn read_model(
     for &version in &listed {
         if !policy.keeps(version, &listed) {
             out.retired.push(version);
-        } else if let Some(entry) = reuse.get(&version) {
-            out.reused.push(entry.clone());
+        } else if held(version) {
+            out.reused.push(version);
         } else {
             out.versions.push(StoredVersion {
                 version,
