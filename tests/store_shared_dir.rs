@@ -75,18 +75,18 @@ async fn two_registries_on_one_directory_never_collide() {
         .collect();
     assert_eq!(got, BTreeSet::from([1, 2, 3, 4]));
     for app in [&a, &b] {
-        eventually("both see all four", async || versions(app, "m").await == got).await;
+        eventually("both see all four", async || {
+            versions(app, "m").await == got
+        })
+        .await;
     }
 
     // Aliases set through both at once: none lost.
-    let set = |app: &TestApp, alias: String, v: u64| {
-        let body = json!({"version": v});
+    async fn set(app: &TestApp, alias: String, v: u64) {
         let uri = format!("/v1/models/m/aliases/{alias}");
-        async move {
-            let r = app.call("PUT", &uri, Some(body)).await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        }
-    };
+        let r = app.call("PUT", &uri, Some(json!({"version": v}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
     let mut moves = Vec::new();
     for i in 0..8u64 {
         moves.push(set(&a, format!("a{i}"), 1 + i % 4));
