@@ -220,9 +220,35 @@ fn three_replicas_share_one_s3_store() {
             "half-written version 90 visible on {r}"
         );
     }
-    // A new version skips the number the half-written one holds.
+    // One whose files disagree with its manifest is listed as failed, never served.
+    let meta95 = meta.replace("\"version\": 1", "\"version\": 95");
+    moto.put_object(BUCKET, "fleet/m/95/model.json", &art);
+    moto.put_object(BUCKET, "fleet/m/95/meta.json", &meta95);
+    let lying = r#"{"version": 95, "files": {"model.json": 1, "meta.json": 1}}"#;
+    moto.put_object(BUCKET, "fleet/m/95/manifest.json", lying);
+    let failed_95 =
+        |r: &str| {
+            model(r, "m").is_some_and(|m| {
+                m["versions"].as_array().unwrap().iter().any(|v| {
+                    v["version"] == 95 && v["status"] == "failed" && v["error"].is_string()
+                })
+            })
+        };
+    for r in [a, b, c] {
+        converge("corrupt version 95 listed as failed", within, || {
+            failed_95(r)
+        });
+    }
+    let (status, _) = http(
+        a,
+        "POST",
+        "/v1/models/m/predict?version=95",
+        Some("{\"instances\": [[1]]}"),
+    );
+    assert_ne!(status, 200);
+    // A new version skips the numbers the half-written and corrupt ones hold.
     let after = train(c, "m", 9.0, None);
-    assert!(after > 90, "{after}");
+    assert!(after > 95, "{after}");
 
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();

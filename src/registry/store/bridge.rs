@@ -62,7 +62,7 @@ mod tests {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let b = bridge.clone();
         let got = rt
-            .block_on(tokio::task::spawn_blocking(move || b.run(async { 3 })))
+            .block_on(async { tokio::task::spawn_blocking(move || b.run(async { 3 })).await })
             .unwrap()
             .unwrap();
         assert_eq!(got, 3);

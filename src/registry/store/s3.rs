@@ -286,7 +286,7 @@ impl ModelStore for S3Store {
                 Ok(()) => return Ok(aliases),
                 Err(e) if lost_race(&e) => {
                     // Another replica wrote first: back off a little, re-read, re-apply.
-                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+                    let jitter = rand::random_range(0..20u64);
                     let wait = 5 + jitter + 5 * u64::from(attempt.min(20));
                     std::thread::sleep(Duration::from_millis(wait));
                 }
