@@ -259,6 +259,19 @@ fn three_replicas_share_one_s3_store() {
     assert!(served > 50, "only {served} predictions served");
     assert_eq!(failed, 0, "{failed} failed predictions or /readyz answers");
 
+    // kill -9 of one replica fails nothing on the others; a replica started afresh on the
+    // store serves what the others do as soon as it is ready.
+    let [first, rest @ ..] = <[Replica; 3]>::try_from(replicas).ok().unwrap();
+    drop(first.guard);
+    for r in &rest {
+        assert!((predict(&r.addr, "m").unwrap() - expect).abs() < 1e-6);
+    }
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Replica::start(moto.replica(fresh_dir.path(), &uri, POLL_MS));
+    assert!((predict(&fresh.addr, "m").unwrap() - expect).abs() < 1e-6);
+    assert_eq!(versions(&fresh.addr, "m"), versions(&rest[0].addr, "m"));
+    let (b, replicas) = (&rest[0].addr, &rest);
+
     // The sync age is exported and small.
     let (_, metrics) = http(b, "GET", "/metrics", None);
     let age: f64 = metrics
@@ -270,7 +283,7 @@ fn three_replicas_share_one_s3_store() {
         .unwrap();
     assert!((0.0..2.0).contains(&age), "sync age {age}");
     // No replica logged a secret.
-    for r in &replicas {
+    for r in replicas.iter().chain([&fresh]) {
         let log = r.log.lock().unwrap();
         assert!(!log.iter().any(|l| l.contains("modeld-test-secret")));
     }

@@ -131,7 +131,7 @@ impl Registry {
     }
 
     /// Removes the leftovers of writes and deletes interrupted before this process
-    /// started (see [`Store::remove_leftovers`]). Blocking (file IO).
+    /// started (see [`ModelStore::remove_leftovers`]). Blocking (store IO).
     pub fn remove_leftovers(&self) -> Result<Vec<String>, RegistryError> {
         let _guard = self.lock();
         Ok(self.store.remove_leftovers()?)
