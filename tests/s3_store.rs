@@ -3,7 +3,9 @@
 //! with `REQUIRE_INTEROP=1` it fails). A version trained on one replica is served by the
 //! others within the poll interval; versions registered concurrently on two replicas get
 //! distinct numbers; concurrent alias updates are none lost; a version without its
-//! manifest is never visible; /readyz stays 200 and predictions never fail meanwhile.
+//! manifest is never visible; /readyz stays 200 and predictions never fail meanwhile;
+//! `kill -9` of one fails nothing; a fresh replica converges. An unreachable bucket keeps
+//! /readyz at 503 (that test needs no moto).
 
 mod support;
 
@@ -302,4 +304,33 @@ fn an_s3_uri_without_a_bucket_stops_start_up_naming_store_uri() {
         err.contains("store.uri") && err.contains("no bucket"),
         "{err}"
     );
+}
+
+/// An unreachable bucket: the server answers /healthz, /readyz says 503 with a logged
+/// reason, and nothing panics or hangs (each try is bounded; the load is retried).
+#[test]
+fn an_unreachable_bucket_keeps_readyz_at_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = support::free_port();
+    let mut child = support::modeld(dir.path())
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("MODELD_STORE__URI", "s3://nowhere/models")
+        .env("AWS_ACCESS_KEY_ID", "k")
+        .env("AWS_SECRET_ACCESS_KEY", "unreachable-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
+        .spawn()
+        .unwrap();
+    let log = support::collect_output(&mut child);
+    let _guard = support::Guard(child);
+    let addr = support::listening_addr(&log);
+    converge("the load failure logged", Duration::from_secs(30), || {
+        let lines = log.lock().unwrap();
+        lines.iter().any(|l| l.contains("not ready until it can"))
+    });
+    assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
+    assert_eq!(http(&addr, "GET", "/readyz", None).0, 503);
+    let lines = log.lock().unwrap();
+    assert!(!lines.iter().any(|l| l.contains("panicked")));
+    assert!(!lines.iter().any(|l| l.contains("unreachable-secret")));
 }
