@@ -329,3 +329,52 @@ impl ModelStore for S3Store {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::path::Path;
+    use object_store::ObjectMeta;
+
+    use super::S3Store;
+
+    fn object(key: &str) -> ObjectMeta {
+        ObjectMeta {
+            location: Path::from(key),
+            last_modified: chrono::Utc::now(),
+            size: 3,
+            e_tag: Some(format!("\"{key}\"")),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_listing_shows_only_versions_with_their_manifest() {
+        // Opening contacts nothing.
+        let store = S3Store::open("bucket", "/fleet/").unwrap();
+        let listing = store.group(
+            [
+                "fleet/m/1/.claim",
+                "fleet/m/1/model.json",
+                "fleet/m/1/meta.json",
+                "fleet/m/1/manifest.json",
+                "fleet/m/2/.claim",
+                "fleet/m/2/model.json",
+                "fleet/m/0/manifest.json",
+                "fleet/m/aliases.json",
+                "fleet/.hidden/1/manifest.json",
+                "fleet/m/1/deeper/x",
+                "elsewhere/m/3/manifest.json",
+            ]
+            .map(object)
+            .to_vec(),
+        );
+        assert_eq!(listing.keys().collect::<Vec<_>>(), ["m"]);
+        let m = &listing["m"];
+        assert_eq!(m.versions.keys().copied().collect::<Vec<_>>(), [1]);
+        assert_eq!(m.versions[&1].len(), 4);
+        assert_eq!(m.max_claimed, 2);
+        let files: Vec<_> = m.files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(files, ["aliases.json"]);
+        assert_eq!(super::ModelStore::describe(&store), "s3://bucket/fleet");
+    }
+}
