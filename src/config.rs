@@ -436,10 +436,14 @@ impl Config {
             .map_err(ConfigError::Invalid)
     }
 
-    /// The model store's directory (the only backend built so far).
+    /// The model store's directory; an error for an object-store URI.
     pub fn store_dir(&self) -> Result<PathBuf, ConfigError> {
-        let StoreLocation::Dir(dir) = self.store_location()?;
-        Ok(dir)
+        match self.store_location()? {
+            StoreLocation::Dir(dir) => Ok(dir),
+            other => Err(ConfigError::Invalid(format!(
+                "store.uri '{other}' is not a directory"
+            ))),
+        }
     }
 }
 

@@ -16,7 +16,6 @@ pub mod state;
 pub mod telemetry;
 pub mod train;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use config::Config;
@@ -26,9 +25,9 @@ pub use state::AppState;
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("cannot open the model store at {path}: {source}")]
+    #[error("cannot open the model store at {location} (store.uri): {source}")]
     Store {
-        path: PathBuf,
+        location: String,
         source: std::io::Error,
     },
     #[error("cannot bind {addr}: {source}")]
@@ -60,8 +59,10 @@ pub fn app(state: AppState) -> Result<api::App, StartError> {
 }
 
 /// Reads the store into the registry, trains missing demo models if enabled, and marks
-/// the server ready. Blocking: call it from the blocking pool.
-pub fn load_store(state: &AppState) {
+/// the server ready; returns false (and leaves /readyz at 503) when the store cannot be
+/// read, e.g. an unreachable bucket: [`run`] then tries again every second. Blocking:
+/// call it from the blocking pool.
+pub fn load_store(state: &AppState) -> bool {
     match state.registry.remove_leftovers() {
         Ok(removed) if !removed.is_empty() => {
             tracing::info!(removed = ?removed, "removed leftovers of interrupted store writes");
@@ -71,7 +72,10 @@ pub fn load_store(state: &AppState) {
     }
     match state.registry.reload_all() {
         Ok(snap) => tracing::info!(models = snap.models.len(), "model store loaded"),
-        Err(e) => tracing::error!(error = %e, "model store could not be read"),
+        Err(e) => {
+            tracing::error!(error = %e, "model store could not be read; not ready until it can");
+            return false;
+        }
     }
     if state.cfg.demo.enabled {
         demo::ensure(
@@ -81,6 +85,7 @@ pub fn load_store(state: &AppState) {
         );
     }
     state.lifecycle.set_loaded();
+    true
 }
 
 /// Starts repository polling when `repository.poll_interval_ms` > 0 (call after
@@ -158,12 +163,19 @@ pub async fn run(cfg: Config) -> Result<(), StartError> {
 
     let loader = state.clone();
     tokio::task::spawn(async move {
-        let l = loader.clone();
-        if tokio::task::spawn_blocking(move || load_store(&l))
-            .await
-            .is_ok()
-        {
-            spawn_poller(&loader);
+        loop {
+            let l = loader.clone();
+            match tokio::task::spawn_blocking(move || load_store(&l)).await {
+                Ok(true) => {
+                    spawn_poller(&loader);
+                    return;
+                }
+                Ok(false) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "loading the model store crashed");
+                    return;
+                }
+            }
         }
     });
 

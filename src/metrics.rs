@@ -4,8 +4,8 @@
 
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts,
+    Registry, TextEncoder,
 };
 
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct Metrics {
     pub feature_drift: GaugeVec,
     pub feedback: IntCounterVec,
     pub batch_rows: HistogramVec,
+    /// Seconds since the model store was last read whole (start-up or a poll's listing).
+    pub store_sync_age: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -110,6 +112,11 @@ impl Metrics {
             &["model", "version"],
         )?;
         registry.register(Box::new(batch_rows.clone()))?;
+        let store_sync_age = Gauge::new(
+            "modeld_store_sync_age_seconds",
+            "Seconds since the model store was last listed (start-up load or repository poll)",
+        )?;
+        registry.register(Box::new(store_sync_age.clone()))?;
         registry.register(Box::new(feature_drift.clone()))?;
         registry.register(Box::new(feedback.clone()))?;
         let mut quality = Vec::new();
@@ -151,6 +158,7 @@ impl Metrics {
             feature_drift,
             feedback,
             batch_rows,
+            store_sync_age,
         })
     }
 

@@ -4,10 +4,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::config::StoreLocation;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
-use crate::registry::store::Store;
+use crate::registry::store::{s3::S3Store, LocalStore, ModelStore};
 use crate::registry::Registry;
 use crate::serving::Serving;
 
@@ -61,11 +62,18 @@ impl AppState {
     /// /healthz while it loads.
     pub fn new(cfg: Config) -> Result<Self, crate::StartError> {
         let metrics = Arc::new(Metrics::new()?);
-        let dir = cfg.store_dir()?;
-        let store = Store::open(&dir).map_err(|e| crate::StartError::Store {
-            path: dir.clone(),
+        let location = cfg.store_location()?;
+        let opened: std::io::Result<Box<dyn ModelStore>> = match &location {
+            StoreLocation::Dir(dir) => LocalStore::open(dir).map(|s| Box::new(s) as _),
+            StoreLocation::S3 { bucket, prefix } => {
+                S3Store::open(bucket, prefix).map(|s| Box::new(s) as _)
+            }
+        };
+        let store = opened.map_err(|e| crate::StartError::Store {
+            location: location.to_string(),
             source: e,
         })?;
+        tracing::info!(store = %location, "model store");
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
         let jobs = Arc::new(
             JobManager::new(

@@ -1,6 +1,6 @@
 //! `store.uri` through the real binary: a directory store outside the data directory
-//! keeps what is registered across a restart, an object-store URI stops start-up with a
-//! message naming the key, and a read-only store (KServe's /mnt/models) is served.
+//! keeps what is registered across a restart, a bad object-store URI stops start-up with a
+//! message naming the key (tests/s3_store.rs runs a good one), and a read-only store (KServe's /mnt/models) is served.
 
 mod support;
 
@@ -110,10 +110,10 @@ fn a_directory_store_uri_holds_what_is_registered_across_a_restart() {
 }
 
 #[test]
-fn an_object_store_uri_stops_start_up_naming_store_uri() {
+fn a_bad_object_store_uri_stops_start_up_naming_store_uri() {
     let dir = tempfile::tempdir().unwrap();
     for (uri, says) in [
-        ("s3://bucket/prefix", "not available"),
+        ("s3://bucket/../prefix", "plain path segments"),
         ("s3://", "no bucket"),
         ("s3:///prefix", "no bucket"),
         ("gs://bucket/prefix", "unsupported scheme"),

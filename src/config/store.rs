@@ -1,8 +1,8 @@
 //! `[store]`: where the model store lives. API.md fixes the two forms of `store.uri`: a
-//! directory path, or `s3://bucket/prefix` for a store shared by replicas. Only the
-//! directory form is built; an object-store URI is refused at start-up with a message
-//! that names the key, so a deployment that expects a shared store never starts on a
-//! private one by mistake.
+//! directory path, or `s3://bucket/prefix` for a store shared by replicas (credentials,
+//! region and endpoint come from the standard `AWS_*` variables, never from this file).
+//! Any other scheme, or an `s3://` URI without a bucket, is refused at start-up with a
+//! message that names the key.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// The model store: a directory path (relative paths are resolved from the working
-    /// directory, like `data_dir`), or `s3://bucket/prefix` once the object-store backend
-    /// exists. Unset: `<data_dir>/models`. Env `MODELD_STORE__URI`.
+    /// directory, like `data_dir`), or `s3://bucket/prefix` for an S3 (or S3-compatible)
+    /// bucket shared by replicas. Unset: `<data_dir>/models`. Env `MODELD_STORE__URI`.
     pub uri: Option<String>,
 }
 
@@ -23,6 +23,17 @@ pub struct StoreConfig {
 pub enum StoreLocation {
     /// A local (or mounted) directory.
     Dir(PathBuf),
+    /// An S3 bucket and a key prefix (without leading or trailing `/`, may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Dir(d) => write!(f, "{}", d.display()),
+            StoreLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 impl StoreConfig {
@@ -40,22 +51,31 @@ impl StoreConfig {
             );
         }
         if let Some(rest) = uri.strip_prefix("s3://") {
-            let bucket = rest.split('/').next().unwrap_or_default();
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(format!(
                     "store.uri '{uri}' has no bucket: write s3://bucket/prefix"
                 ));
             }
-            return Err(format!(
-                "store.uri '{uri}': the S3 object-store backend is not available in this \
-                 build yet; use a directory path (on a ReadWriteMany volume to share it \
-                 between replicas)"
-            ));
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(|p| p == "." || p == "..")
+                || prefix.contains("//")
+                || uri.chars().any(char::is_whitespace)
+            {
+                return Err(format!(
+                    "store.uri '{uri}': the prefix must be plain path segments (no '.', '..', \
+                     empty segments or spaces)"
+                ));
+            }
+            return Ok(StoreLocation::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
         }
         if let Some((scheme, _)) = uri.split_once("://") {
             return Err(format!(
                 "store.uri '{uri}': unsupported scheme '{scheme}://'; use a directory path \
-                 (or s3://bucket/prefix once the object-store backend exists)"
+                 or s3://bucket/prefix (only the S3 object-store backend is built)"
             ));
         }
         Ok(StoreLocation::Dir(PathBuf::from(uri)))
@@ -94,14 +114,33 @@ mod tests {
     }
 
     #[test]
-    fn object_store_uris_are_refused_naming_the_key() {
-        for uri in ["s3://bucket/prefix", "s3://bucket", "s3://", "s3:///prefix"] {
+    fn s3_uris_give_bucket_and_prefix() {
+        let s3 = |b: &str, p: &str| {
+            Ok(StoreLocation::S3 {
+                bucket: b.into(),
+                prefix: p.into(),
+            })
+        };
+        assert_eq!(loc(Some("s3://bucket/prefix")), s3("bucket", "prefix"));
+        assert_eq!(loc(Some("s3://bucket/a/b/")), s3("bucket", "a/b"));
+        assert_eq!(loc(Some("s3://bucket")), s3("bucket", ""));
+        assert_eq!(loc(Some("s3://bucket/")), s3("bucket", ""));
+    }
+
+    #[test]
+    fn bad_object_store_uris_are_refused_naming_the_key() {
+        for uri in [
+            "s3://",
+            "s3:///prefix",
+            "s3://b/../x",
+            "s3://b/a//c",
+            "gs://b/p",
+        ] {
             let msg = loc(Some(uri)).unwrap_err();
             assert!(msg.contains("store.uri"), "{msg}");
         }
         assert!(loc(Some("s3://")).unwrap_err().contains("no bucket"));
         assert!(loc(Some("s3:///p")).unwrap_err().contains("no bucket"));
-        assert!(loc(Some("s3://b/p")).unwrap_err().contains("not available"));
         assert!(loc(Some("gs://b/p")).unwrap_err().contains("unsupported"));
         assert!(loc(Some("  ")).unwrap_err().contains("store.uri"));
     }

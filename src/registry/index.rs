@@ -103,7 +103,12 @@ impl ModelEntry {
             .collect()
     }
 
-    pub(super) fn from_stored(stored: StoredModel, limits: &Limits) -> Self {
+    /// The model as read; `held` supplies the versions the read skipped (`reused`).
+    pub(super) fn from_stored(
+        stored: StoredModel,
+        limits: &Limits,
+        held: &BTreeMap<u64, Arc<VersionEntry>>,
+    ) -> Self {
         let mut problems = Vec::new();
         if let Some(e) = stored.alias_error {
             tracing::warn!(model = %stored.name, error = %e, "aliases unreadable");
@@ -113,7 +118,11 @@ impl ModelEntry {
             tracing::warn!(model = %stored.name, error = %e, "version policy unreadable; serving all versions");
             problems.push(e);
         }
-        let mut versions = BTreeMap::new();
+        let mut versions: BTreeMap<u64, Arc<VersionEntry>> = stored
+            .reused
+            .iter()
+            .filter_map(|v| held.get(v).map(|e| (*v, e.clone())))
+            .collect();
         for sv in stored.versions {
             let entry = match sv.content {
                 Ok((mut meta, artifact)) => match artifact.into_model_within(limits) {

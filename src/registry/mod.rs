@@ -1,7 +1,10 @@
 //! The registry: named models with numbered versions and aliases, held in memory as an
 //! immutable [`Snapshot`] behind an `ArcSwap` (the predict path loads it without a lock)
-//! and persisted through [`store::Store`]. Writers serialise on a mutex, build a new
-//! snapshot and swap it in, so a reader sees the old registry or the new one, never a mix.
+//! and persisted through a [`store::ModelStore`] (a directory, or an S3 bucket shared by
+//! replicas). Writers serialise on a mutex, build a new snapshot and swap it in, so a
+//! reader sees the old registry or the new one, never a mix. Version numbers and alias
+//! maps come back from the store's conditional writes, so writers in other processes
+//! (replicas) never collide with this one.
 //! It knows nothing of serving, metrics or monitoring: each version has one opaque slot
 //! where the layer above caches what it builds for it (see [`VersionEntry::cache`]).
 
@@ -12,8 +15,11 @@ pub mod meta;
 pub mod policy;
 pub mod poll;
 pub mod store;
+mod sync;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
@@ -23,10 +29,17 @@ pub use error::{valid_name, RegistryError, NAME_PATTERN};
 use index::clone_entry;
 pub use index::{ModelEntry, Snapshot, VersionEntry, VersionState, PRODUCTION};
 pub use meta::{Provenance, VersionMeta};
-use store::Store;
+use store::read_model;
+pub use store::ModelStore;
+use sync::known_aliases;
 
 pub struct Registry {
-    store: Store,
+    store: Box<dyn ModelStore>,
+    /// When the store was last read whole (start-up load or a poll's listing).
+    synced: Mutex<Option<Instant>>,
+    /// The listing the last full load read, which the poller starts from: a version
+    /// written after it is then seen by the first poll.
+    loaded_listing: Mutex<store::Listing>,
     snapshot: ArcSwap<Snapshot>,
     /// Serialises writers; readers never take it.
     write: Mutex<()>,
@@ -40,7 +53,7 @@ pub struct Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("root", &self.store.root())
+            .field("store", &self.store.describe())
             .finish()
     }
 }
@@ -48,14 +61,16 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// An empty registry over `store` with the default [`Limits`]; call
     /// [`Registry::reload_all`] to read it.
-    pub fn new(store: Store) -> Self {
-        Self::with_limits(store, Limits::default())
+    pub fn new(store: impl ModelStore + 'static) -> Self {
+        Self::with_limits(Box::new(store), Limits::default())
     }
 
     /// An empty registry over `store` that refuses models above `limits`.
-    pub fn with_limits(store: Store, limits: Limits) -> Self {
+    pub fn with_limits(store: Box<dyn ModelStore>, limits: Limits) -> Self {
         Self {
             store,
+            synced: Mutex::new(None),
+            loaded_listing: Mutex::default(),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),
             unloaded: Mutex::default(),
@@ -93,9 +108,9 @@ impl Registry {
         self.unloaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Names of the model folders in the store, loaded or not. Blocking.
+    /// Names of the models in the store, loaded or not. Blocking.
     pub fn store_model_names(&self) -> Result<Vec<String>, RegistryError> {
-        Ok(self.store.model_names()?)
+        Ok(self.store.list()?.into_keys().collect())
     }
 
     /// True if `name` was unloaded and not loaded again since.
@@ -116,8 +131,8 @@ impl Registry {
     }
 
     /// Removes the leftovers of writes and deletes interrupted before this process
-    /// started (see [`Store::remove_leftovers`]). Blocking (file IO).
-    pub fn remove_leftovers(&self) -> Result<Vec<std::path::PathBuf>, RegistryError> {
+    /// started (see [`ModelStore::remove_leftovers`]). Blocking (store IO).
+    pub fn remove_leftovers(&self) -> Result<Vec<String>, RegistryError> {
         let _guard = self.lock();
         Ok(self.store.remove_leftovers()?)
     }
@@ -126,14 +141,21 @@ impl Registry {
     pub fn reload_all(&self) -> Result<Arc<Snapshot>, RegistryError> {
         let _guard = self.lock();
         self.unloaded().clear();
+        let listing = self.store.list()?;
         let mut snap = Snapshot::default();
-        for name in self.store.model_names()? {
-            let entry = ModelEntry::from_stored(self.store.read_model(&name)?, &self.limits);
+        for (name, model) in &listing {
+            let stored = read_model(self.store.as_ref(), name, model, &|_| false);
+            let entry = ModelEntry::from_stored(stored, &self.limits, &BTreeMap::new());
             if !entry.versions.is_empty() {
-                snap.models.insert(name, Arc::new(entry));
+                snap.models.insert(name.clone(), Arc::new(entry));
             }
         }
         self.publish(snap);
+        self.mark_synced();
+        *self
+            .loaded_listing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = listing;
         Ok(self.snapshot())
     }
 
@@ -141,20 +163,10 @@ impl Registry {
     /// holds no version) disappears.
     pub fn reload_model(&self, name: &str) -> Result<Option<Arc<ModelEntry>>, RegistryError> {
         check_name(name)?;
+        let listing = self.store.list_model(name)?;
         let _guard = self.lock();
         self.unloaded().remove(name);
-        let entry = ModelEntry::from_stored(self.store.read_model(name)?, &self.limits);
-        let mut snap = (*self.snapshot()).clone();
-        let result = if entry.versions.is_empty() {
-            snap.models.remove(name);
-            None
-        } else {
-            let entry = Arc::new(entry);
-            snap.models.insert(name.to_string(), entry.clone());
-            Some(entry)
-        };
-        self.publish(snap);
-        Ok(result)
+        Ok(self.swap_in(name, &listing, &BTreeMap::new()))
     }
 
     /// Persists a new version (numbered after every version in memory or on disk), then
@@ -177,12 +189,13 @@ impl Registry {
             .get(name)
             .and_then(|m| m.versions.keys().next_back().copied())
             .unwrap_or(0);
-        let version = in_memory.max(self.store.max_version_on_disk(name)?) + 1;
-        meta.version = version;
         self.limits.check(model.as_ref())?;
         let artifact: Artifact = model.to_artifact();
         artifact.validate()?;
-        self.store.write_version(name, &meta, &artifact)?;
+        let first = in_memory.saturating_add(1);
+        let version = self
+            .store
+            .create_version(name, first, &mut meta, &artifact)?;
 
         let mut entry = current
             .models
@@ -201,8 +214,10 @@ impl Registry {
             )),
         );
         if let Some(a) = alias {
-            entry.aliases.insert(a.to_string(), version);
-            self.store.write_aliases(name, &entry.aliases)?;
+            let stored = self.store.update_aliases(name, &mut |m| {
+                m.insert(a.to_string(), version);
+            })?;
+            entry.aliases = known_aliases(stored, &entry);
         }
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
@@ -232,8 +247,10 @@ impl Registry {
             });
         }
         let mut entry = clone_entry(model);
-        entry.aliases.insert(alias.to_string(), version);
-        self.store.write_aliases(name, &entry.aliases)?;
+        let stored = self.store.update_aliases(name, &mut |m| {
+            m.insert(alias.to_string(), version);
+        })?;
+        entry.aliases = known_aliases(stored, &entry);
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
         self.publish(snap);
@@ -251,8 +268,10 @@ impl Registry {
             });
         }
         let mut entry = clone_entry(model);
-        entry.aliases.remove(alias);
-        self.store.write_aliases(name, &entry.aliases)?;
+        let stored = self.store.update_aliases(name, &mut |m| {
+            m.remove(alias);
+        })?;
+        entry.aliases = known_aliases(stored, &entry);
         let mut snap = (*current).clone();
         snap.models.insert(name.to_string(), Arc::new(entry));
         self.publish(snap);
@@ -301,7 +320,8 @@ impl Registry {
 mod tests {
     use std::sync::Arc;
 
-    use super::{valid_name, Registry, RegistryError, Store, VersionMeta};
+    use super::store::LocalStore as Store;
+    use super::{valid_name, Registry, RegistryError, VersionMeta};
     use crate::models::linear::LinearModel;
     use crate::models::scaler::Scaler;
     use crate::models::{Model, Schema};

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real binary and real peers on loopback.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
