@@ -330,6 +330,22 @@ fn an_unreachable_bucket_keeps_readyz_at_503() {
     });
     assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
     assert_eq!(http(&addr, "GET", "/readyz", None).0, 503);
+    // Never listed: the age counts from start-up and grows, never a fresh-looking 0.
+    let age = || {
+        let (_, metrics) = http(&addr, "GET", "/metrics", None);
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("modeld_store_sync_age_seconds "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("modeld_store_sync_age_seconds")
+    };
+    let first = age();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = age();
+    assert!(
+        first > 0.0 && second >= first + 0.2,
+        "{first} then {second}"
+    );
     let lines = log.lock().unwrap();
     assert!(!lines.iter().any(|l| l.contains("panicked")));
     assert!(!lines.iter().any(|l| l.contains("unreachable-secret")));

@@ -35,8 +35,10 @@ use sync::known_aliases;
 
 pub struct Registry {
     store: Box<dyn ModelStore>,
-    /// When the store was last read whole (start-up load or a poll's listing).
-    synced: Mutex<Option<Instant>>,
+    /// When the store was last read whole (start-up load or a poll's listing); until
+    /// then, when the registry was made, so a replica that never read its store shows
+    /// an age that grows rather than a fresh one.
+    synced: Mutex<Instant>,
     /// The listing the last full load read, which the poller starts from: a version
     /// written after it is then seen by the first poll.
     loaded_listing: Mutex<store::Listing>,
@@ -69,7 +71,7 @@ impl Registry {
     pub fn with_limits(store: Box<dyn ModelStore>, limits: Limits) -> Self {
         Self {
             store,
-            synced: Mutex::new(None),
+            synced: Mutex::new(Instant::now()),
             loaded_listing: Mutex::default(),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             write: Mutex::new(()),

@@ -17,10 +17,11 @@ impl Registry {
         self.store.as_ref()
     }
 
-    /// Seconds since the store was last read whole (`None` before the first read).
-    pub fn sync_age_seconds(&self) -> Option<f64> {
+    /// Seconds since the store was last read whole, or since start-up before the first
+    /// read.
+    pub fn sync_age_seconds(&self) -> f64 {
         let synced = *self.synced.lock().unwrap_or_else(|p| p.into_inner());
-        synced.map(|at| at.elapsed().as_secs_f64())
+        synced.elapsed().as_secs_f64()
     }
 
     /// The listing of the last full load (empty if none), for the poller to start from.
@@ -33,7 +34,7 @@ impl Registry {
 
     /// Records that the store was just read whole.
     pub fn mark_synced(&self) {
-        *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
     /// Applies what a poll's listing shows of `name` (`seen`: what the previous listing

@@ -261,9 +261,9 @@ impl Serving {
     pub fn render_metrics(&self) -> Result<String, ServeError> {
         let _one_at_a_time = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         gauges::refresh(&self.registry.snapshot(), &self.monitor, &self.metrics);
-        if let Some(age) = self.registry.sync_age_seconds() {
-            self.metrics.store_sync_age.set(age);
-        }
+        self.metrics
+            .store_sync_age
+            .set(self.registry.sync_age_seconds());
         Ok(self.metrics.render()?)
     }
 }
