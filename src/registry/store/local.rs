@@ -160,57 +160,6 @@ impl LocalStore {
         Ok(out)
     }
 
-    /// Writes a new version folder: every file goes into a temporary folder that is
-    /// renamed into place, so readers see the whole version or none of it. The rename
-    /// never replaces a version folder (it fails on a non-empty target), so when another
-    /// process took the number first, the next one is tried.
-    fn write_version(
-        &self,
-        name: &str,
-        first: u64,
-        meta: &mut VersionMeta,
-        artifact: &Artifact,
-    ) -> std::io::Result<u64> {
-        let dir = self.model_dir(name);
-        fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-        fs::create_dir(&tmp)?;
-        let result = (|| {
-            write_file_synced(&tmp.join(ARTIFACT_FILE), &to_json(artifact)?)?;
-            for (file, bytes) in artifact.blobs() {
-                write_file_synced(&tmp.join(blob_name(file)?), bytes)?;
-            }
-            let mut version = first.max(self.list_dir(name)?.max_claimed.saturating_add(1));
-            for _ in 0..1000 {
-                meta.version = version;
-                write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
-                sync_dir(&tmp)?;
-                let target = dir.join(version.to_string());
-                // A folder that exists (even empty) is someone else's number.
-                if !target.exists() {
-                    match fs::rename(&tmp, &target) {
-                        Ok(()) => {
-                            sync_dir(&dir)?;
-                            return Ok(version);
-                        }
-                        Err(e) if taken(&e) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                version = version
-                    .checked_add(1)
-                    .ok_or_else(|| std::io::Error::other("version numbers exhausted"))?;
-            }
-            Err(std::io::Error::other(
-                "no free version number after 1000 tries",
-            ))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-        result
-    }
-
     /// Removes a version folder: it is first renamed away (atomic), then deleted.
     pub fn remove_version(&self, name: &str, version: u64) -> std::io::Result<()> {
         let dir = self.model_dir(name);
@@ -255,6 +204,10 @@ impl ModelStore for LocalStore {
         }
     }
 
+    /// Writes a new version folder: every file goes into a temporary folder that is
+    /// renamed into place, so readers see the whole version or none of it. The rename
+    /// never replaces a version folder (it fails on a non-empty target), so when another
+    /// process took the number first, the next one is tried.
     fn create_version(
         &self,
         name: &str,
@@ -262,7 +215,44 @@ impl ModelStore for LocalStore {
         meta: &mut VersionMeta,
         artifact: &Artifact,
     ) -> std::io::Result<u64> {
-        self.write_version(name, first, meta, artifact)
+        let dir = self.model_dir(name);
+        fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+        fs::create_dir(&tmp)?;
+        let result = (|| {
+            write_file_synced(&tmp.join(ARTIFACT_FILE), &to_json(artifact)?)?;
+            for (file, bytes) in artifact.blobs() {
+                write_file_synced(&tmp.join(blob_name(file)?), bytes)?;
+            }
+            let mut version = first.max(self.list_dir(name)?.max_claimed.saturating_add(1));
+            for _ in 0..1000 {
+                meta.version = version;
+                write_file_synced(&tmp.join(META_FILE), &to_json(meta)?)?;
+                sync_dir(&tmp)?;
+                let target = dir.join(version.to_string());
+                // A folder that exists (even empty) is someone else's number.
+                if !target.exists() {
+                    match fs::rename(&tmp, &target) {
+                        Ok(()) => {
+                            sync_dir(&dir)?;
+                            return Ok(version);
+                        }
+                        Err(e) if taken(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                version = version
+                    .checked_add(1)
+                    .ok_or_else(|| std::io::Error::other("version numbers exhausted"))?;
+            }
+            Err(std::io::Error::other(
+                "no free version number after 1000 tries",
+            ))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
     }
 
     fn update_aliases(

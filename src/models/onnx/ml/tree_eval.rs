@@ -176,7 +176,7 @@ impl Ensemble {
     ) -> Result<(), String> {
         let rows = x.len().checked_div(cols).unwrap_or(0);
         if rows < PARALLEL_MIN_ROWS
-            || rows * self.roots.len() < PARALLEL_MIN_WALKS
+            || rows.saturating_mul(self.roots.len()) < PARALLEL_MIN_WALKS
             || rayon::current_num_threads() < 2
             || out.len() < rows * self.columns
         {
