@@ -113,6 +113,9 @@ pub struct ServerConfig {
     /// milliseconds (408 `timeout` after it): a client that stalls its body holds an
     /// in-flight slot this long, not `request_timeout_ms`. Default 5000.
     pub body_timeout_ms: u64,
+    /// Largest dataset upload (`PUT /v1/datasets/{name}`) in bytes (413 above). The upload
+    /// streams to the store, so this bounds the store's use, not memory. Default 1 GiB.
+    pub dataset_limit_bytes: u64,
     /// Requests handled at once; more are shed with 503 `overloaded`. Default 1024.
     pub concurrency_limit: usize,
     /// Upper bound on how long shutdown waits for in-flight requests, in ms. Default 10000.
@@ -274,6 +277,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 10 * 1024 * 1024,
             request_timeout_ms: 30_000,
             body_timeout_ms: 5_000,
+            dataset_limit_bytes: 1 << 30,
             concurrency_limit: 1024,
             shutdown_grace_ms: 10_000,
             api_key: None,

@@ -78,7 +78,8 @@ fn train_demo(
         target: "target".into(),
         class_names: demo.class_names.clone(),
     };
-    let dataset = train::dataset::load(&data, demo.algorithm.family().task(), data_dir)?;
+    let task = demo.algorithm.family().task();
+    let dataset = train::dataset::load(&data, task, data_dir, &train::dataset::NoDatasets)?;
     let started = std::time::Instant::now();
     let fitted = train::fit(&spec, &dataset, &mut |_, _| {
         std::ops::ControlFlow::Continue(())

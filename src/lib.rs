@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod datasets;
 pub mod demo;
 pub mod jobs;
 pub mod metrics;
@@ -69,6 +70,13 @@ pub fn load_store(state: &AppState) -> bool {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "store leftovers could not be cleaned"),
+    }
+    match state.datasets.remove_leftovers() {
+        Ok(removed) if !removed.is_empty() => {
+            tracing::info!(removed = ?removed, "removed objects of interrupted dataset uploads");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "dataset leftovers could not be cleaned"),
     }
     match state.registry.reload_all() {
         Ok(snap) => tracing::info!(models = snap.models.len(), "model store loaded"),

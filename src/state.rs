@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::config::StoreLocation;
+use crate::datasets::Datasets;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
+use crate::registry::store::datasets::DatasetStore;
 use crate::registry::store::{s3::S3Store, LocalStore, ModelStore};
 use crate::registry::Registry;
 use crate::serving::Serving;
@@ -27,6 +29,7 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub cfg: Arc<Config>,
     pub registry: Arc<Registry>,
+    pub datasets: Datasets,
     pub jobs: Arc<JobManager>,
     pub metrics: Arc<Metrics>,
     pub monitor: Arc<Monitor>,
@@ -63,16 +66,21 @@ impl AppState {
     pub fn new(cfg: Config) -> Result<Self, crate::StartError> {
         let metrics = Arc::new(Metrics::new()?);
         let location = cfg.store_location()?;
-        let opened: std::io::Result<Box<dyn ModelStore>> = match &location {
-            StoreLocation::Dir(dir) => LocalStore::open(dir).map(|s| Box::new(s) as _),
+        // Models and datasets share one backend (and, for S3, one client).
+        type Stores = (Box<dyn ModelStore>, Arc<dyn DatasetStore>);
+        let opened: std::io::Result<Stores> = match &location {
+            StoreLocation::Dir(dir) => {
+                LocalStore::open(dir).map(|s| (Box::new(s.clone()) as _, Arc::new(s) as _))
+            }
             StoreLocation::S3 { bucket, prefix } => {
-                S3Store::open(bucket, prefix).map(|s| Box::new(s) as _)
+                S3Store::open(bucket, prefix).map(|s| (Box::new(s.clone()) as _, Arc::new(s) as _))
             }
         };
-        let store = opened.map_err(|e| crate::StartError::Store {
+        let (store, dataset_store) = opened.map_err(|e| crate::StartError::Store {
             location: location.to_string(),
             source: e,
         })?;
+        let datasets = Datasets::new(dataset_store, cfg.server.dataset_limit_bytes);
         tracing::info!(store = %location, "model store");
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
         let jobs = Arc::new(
@@ -96,6 +104,7 @@ impl AppState {
             serving,
             cfg: Arc::new(cfg),
             registry,
+            datasets,
             jobs,
             metrics,
             lifecycle: Arc::new(Lifecycle::default()),

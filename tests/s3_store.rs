@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::http;
 use support::moto::{Moto, Replica};
+use support::{http, http_typed};
 
 const BUCKET: &str = "modeld-replicas";
 const POLL_MS: u64 = 200;
@@ -30,8 +30,13 @@ fn train(addr: &str, name: &str, slope: f64, alias: Option<&str>) -> u64 {
     if let Some(a) = alias {
         body["alias"] = a.into();
     }
+    train_with(addr, name, &body.to_string())
+}
+
+/// Starts a training job with `body` and waits for its version.
+fn train_with(addr: &str, name: &str, body: &str) -> u64 {
     let url = format!("/v1/models/{name}/train");
-    let (status, text) = http(addr, "POST", &url, Some(&body.to_string()));
+    let (status, text) = http(addr, "POST", &url, Some(body));
     assert_eq!(status, 202, "{text}");
     let job: Value = serde_json::from_str(&text).unwrap();
     let url = format!("/v1/jobs/{}", job["job_id"].as_str().unwrap());
@@ -130,6 +135,28 @@ fn three_replicas_share_one_s3_store() {
     }
     assert!((predict(c, "m").unwrap() - 22.0).abs() < 1e-6);
     assert!(moto.get_object(BUCKET, "fleet/m/1/manifest.json").is_some());
+
+    // A dataset uploaded on A is trained on by B; all three serve the result.
+    let csv: String = std::iter::once("x,y\n".to_string())
+        .chain((1..=20).map(|x| format!("{x},{}\n", 5 * x)))
+        .collect();
+    let (status, text) = http_typed(a, "PUT", "/v1/datasets/line", "text/csv", Some(&csv));
+    assert_eq!(status, 201, "{text}");
+    let uploaded: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(uploaded["rows"], 20);
+    let (status, text) = http(c, "GET", "/v1/datasets/line", None);
+    assert_eq!(status, 200, "every replica sees the dataset: {text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["sha256"],
+        uploaded["sha256"]
+    );
+    let body = r#"{"algorithm": "linear_regression", "data": {"dataset": "line", "target": "y"}}"#;
+    assert_eq!(train_with(b, "fromdata", body), 1);
+    for r in [a, b, c] {
+        converge("the dataset's model served everywhere", within, || {
+            predict(r, "fromdata").is_some_and(|p| (p - 55.0).abs() < 1e-6)
+        });
+    }
 
     // While versions are registered and production moves, C answers every prediction
     // and stays ready.

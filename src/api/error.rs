@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::datasets::DatasetError;
 use crate::jobs::JobError;
 use crate::models::ModelError;
 use crate::monitor::FeedbackError;
@@ -209,6 +210,20 @@ impl From<TrainError> for ApiError {
             ApiError::Internal(e.to_string())
         } else {
             ApiError::InvalidInput(e.to_string())
+        }
+    }
+}
+
+impl From<DatasetError> for ApiError {
+    fn from(e: DatasetError) -> Self {
+        match e {
+            DatasetError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
+            DatasetError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            DatasetError::Csv(_) => ApiError::InvalidInput(e.to_string()),
+            DatasetError::TooLarge { limit } => {
+                ApiError::PayloadTooLarge(usize::try_from(limit).unwrap_or(usize::MAX))
+            }
+            DatasetError::Store(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -101,7 +101,7 @@ pub(crate) async fn read_body(mut body: Body, cfg: &ServerConfig) -> Result<Byte
 /// The body's next frame, or 408 once it has kept the reader waiting for `timeout`.
 /// The timer is made at the first wait, not per request: a body that has already
 /// arrived, as a small request's has, is read without a clock read or a timer.
-async fn next_frame(
+pub(crate) async fn next_frame(
     body: &mut Body,
     mut timer: Pin<&mut Option<Timer>>,
     timeout: Duration,

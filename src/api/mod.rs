@@ -1,6 +1,7 @@
 //! The HTTP surface: merges every route module, serves `/openapi.json`, and wraps the
 //! router in the edge layer.
 
+pub mod datasets;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -75,6 +76,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(models::router())
         .merge(predict::router())
         .merge(train::router())
+        .merge(datasets::router())
         .merge(monitoring::router())
         .merge(tune::router())
         .merge(v2::router())

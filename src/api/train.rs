@@ -119,15 +119,12 @@ pub async fn train(
         validation_split: req.validation_split,
     };
     let checked = spec.validate()?;
-    let data_source = match &req.data {
-        DataSpec::Rows { .. } => "rows".to_string(),
-        DataSpec::Csv { .. } => "csv".to_string(),
-        DataSpec::Path { path, .. } => path.clone(),
-    };
+    let data_source = req.data.source();
     let data_dir = state.cfg.data_dir.clone();
     let task = spec.algorithm.family().task();
     let data = req.data;
-    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir)?)).await?;
+    let datasets = state.datasets.clone();
+    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir, &datasets)?)).await?;
     check_task(spec.algorithm, &dataset)?;
     let view = state.jobs.submit(JobRequest {
         model: name,

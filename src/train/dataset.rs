@@ -106,8 +106,8 @@ impl Dataset {
     }
 }
 
-/// Where training data comes from (JSON: exactly one of `rows`, `csv`, `path`;
-/// unknown fields are rejected).
+/// Where training data comes from (JSON: exactly one of `rows`, `csv`, `path`,
+/// `dataset`; unknown fields are rejected).
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSpec {
     /// Inline rows; `feature_names` defaults to x0..x{d-1}; targets are numbers
@@ -130,6 +130,40 @@ pub enum DataSpec {
         target: String,
         class_names: Option<Vec<String>>,
     },
+    /// A dataset uploaded to the store (`PUT /v1/datasets/{name}`).
+    Dataset {
+        dataset: String,
+        target: String,
+        class_names: Option<Vec<String>>,
+    },
+}
+
+impl DataSpec {
+    /// Where the data came from, as the runs table shows it.
+    pub fn source(&self) -> String {
+        match self {
+            DataSpec::Rows { .. } => "rows".to_string(),
+            DataSpec::Csv { .. } => "csv".to_string(),
+            DataSpec::Path { path, .. } => path.clone(),
+            DataSpec::Dataset { dataset, .. } => format!("dataset:{dataset}"),
+        }
+    }
+}
+
+/// The stored datasets training can name: their CSV text.
+pub trait DatasetSource {
+    fn csv_text(&self, name: &str) -> Result<String, TrainError>;
+}
+
+/// For callers that have no store (the demo models): every name is missing.
+pub struct NoDatasets;
+
+impl DatasetSource for NoDatasets {
+    fn csv_text(&self, name: &str) -> Result<String, TrainError> {
+        Err(TrainError::DatasetNotFound {
+            name: name.to_string(),
+        })
+    }
 }
 
 fn default_target() -> String {
@@ -150,7 +184,7 @@ struct RowsSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TextSpec {
-    #[serde(alias = "path")]
+    #[serde(alias = "path", alias = "dataset")]
     csv: String,
     #[serde(default = "default_target")]
     target: String,
@@ -164,7 +198,7 @@ impl<'de> Deserialize<'de> for DataSpec {
     fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = serde_json::Value::deserialize(de)?;
-        let keys: Vec<&str> = ["rows", "csv", "path"]
+        let keys: Vec<&str> = ["rows", "csv", "path", "dataset"]
             .into_iter()
             .filter(|k| v.get(k).is_some())
             .collect();
@@ -197,19 +231,33 @@ impl<'de> Deserialize<'de> for DataSpec {
                     class_names: t.class_names,
                 })
             }
+            ["dataset"] => {
+                let t: TextSpec = serde_json::from_value(v).map_err(|e| err("dataset", e))?;
+                Ok(DataSpec::Dataset {
+                    dataset: t.csv,
+                    target: t.target,
+                    class_names: t.class_names,
+                })
+            }
             [] => Err(D::Error::custom(
-                "data must be an object with one of `rows`, `csv` or `path`",
+                "data must be an object with one of `rows`, `csv`, `path` or `dataset`",
             )),
             _ => Err(D::Error::custom(
-                "data must have exactly one of `rows`, `csv` or `path`",
+                "data must have exactly one of `rows`, `csv`, `path` or `dataset`",
             )),
         }
     }
 }
 
 /// Loads and validates the data described by `spec` for `task`.
-/// `Path` specs are resolved under `data_dir` and may not escape it.
-pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, TrainError> {
+/// `Path` specs are resolved under `data_dir` and may not escape it; `Dataset` specs are
+/// read from `datasets`.
+pub fn load(
+    spec: &DataSpec,
+    task: Task,
+    data_dir: &Path,
+    datasets: &dyn DatasetSource,
+) -> Result<Dataset, TrainError> {
     match spec {
         DataSpec::Rows {
             rows,
@@ -234,6 +282,14 @@ pub fn load(spec: &DataSpec, task: Task, data_dir: &Path) -> Result<Dataset, Tra
             class_names,
         } => {
             let text = read_data_file(path, data_dir)?;
+            parse_csv(&text, target, class_names.as_deref(), task)
+        }
+        DataSpec::Dataset {
+            dataset,
+            target,
+            class_names,
+        } => {
+            let text = datasets.csv_text(dataset)?;
             parse_csv(&text, target, class_names.as_deref(), task)
         }
     }

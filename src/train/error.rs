@@ -30,6 +30,8 @@ pub enum TrainError {
     BadPath { path: String, reason: &'static str },
     #[error("data file `{path}` not found")]
     DataNotFound { path: String },
+    #[error("dataset `{name}` not found: upload it first with PUT /v1/datasets/{name}")]
+    DatasetNotFound { name: String },
     /// The file is there (or should be) but the server cannot read it.
     #[error("cannot read data file `{path}`: {source}")]
     Io {

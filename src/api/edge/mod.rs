@@ -140,6 +140,7 @@ where
             request_id = id.to_str().unwrap_or_default(),
         );
         let shared = self.shared.clone();
+        let deadline = !paths::streams_upload(req.method(), req.uri().path());
         let refused = if id_too_long {
             Some(Refused::RequestIdTooLong)
         } else if !auth::authorized(shared.state.cfg.server.api_key.as_ref(), &req) {
@@ -188,6 +189,7 @@ where
                 route,
                 id: Some(id),
                 refused,
+                deadline,
             },
             span,
         }
@@ -253,7 +255,9 @@ where
                         Poll::Ready(outcome) => Some(outcome),
                         Poll::Pending => {
                             let (started, timeout) = (this.done.started, this.done.shared.timeout);
-                            if !deadline::expired(timer, started, timeout, cx) {
+                            if !this.done.deadline
+                                || !deadline::expired(timer, started, timeout, cx)
+                            {
                                 return Poll::Pending;
                             }
                             None
@@ -308,6 +312,8 @@ struct Done {
     /// Set when the edge refused the request: whatever the router answered, the
     /// client gets the refusal (fail closed).
     refused: Option<Refused>,
+    /// Whether `server.request_timeout_ms` applies (not to a streamed upload).
+    deadline: bool,
 }
 
 impl Drop for Done {

@@ -92,6 +92,10 @@ impl LocalStore {
         Ok(true)
     }
 
+    pub(super) fn opened_at(&self) -> SystemTime {
+        self.opened_at
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

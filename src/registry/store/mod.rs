@@ -13,8 +13,10 @@
 //! Every call is blocking: the registry calls them from blocking threads.
 
 pub mod bridge;
+pub mod datasets;
 mod fsio;
 pub mod local;
+mod local_datasets;
 pub mod s3;
 
 use std::collections::BTreeMap;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use object_store::{ObjectStore, PutMode};
 use serde::{Deserialize, Serialize};
 
+mod datasets;
 mod objects;
 
 use crate::models::Artifact;
@@ -49,9 +50,12 @@ struct Manifest {
     files: BTreeMap<String, u64>,
 }
 
+#[derive(Clone)]
 pub struct S3Store {
     store: Arc<dyn ObjectStore>,
     bridge: Bridge,
+    /// Objects older than this that no record names belong to an upload that stopped.
+    opened_at: chrono::DateTime<chrono::Utc>,
     bucket: String,
     /// Without leading or trailing `/`; may be empty.
     prefix: String,

@@ -2,7 +2,7 @@
 
 use super::common::data_dir;
 use crate::models::Task;
-use crate::train::dataset::parse_csv;
+use crate::train::dataset::{parse_csv, NoDatasets};
 use crate::train::{load, DataSpec, TrainError};
 
 fn invalid(r: Result<crate::train::Dataset, TrainError>) -> String {
@@ -124,7 +124,7 @@ fn rows_spec_from_json() {
     let spec: DataSpec =
         serde_json::from_str(r#"{"rows": [[1, 2], [3, 4], [5, 6]], "targets": ["b", "a", "b"]}"#)
             .unwrap();
-    let d = load(&spec, Task::Classification, &data_dir()).unwrap();
+    let d = load(&spec, Task::Classification, &data_dir(), &NoDatasets).unwrap();
     assert_eq!(d.feature_names, vec!["x0", "x1"]);
     assert_eq!(d.y, vec![1.0, 0.0, 1.0]);
     assert_eq!(d.classes, Some(vec!["a".into(), "b".into()]));
@@ -132,7 +132,7 @@ fn rows_spec_from_json() {
         r#"{"rows": [[1], [2]], "targets": [1.5, 2], "feature_names": ["f"]}"#,
     )
     .unwrap();
-    let d = load(&spec, Task::Regression, &data_dir()).unwrap();
+    let d = load(&spec, Task::Regression, &data_dir(), &NoDatasets).unwrap();
     assert_eq!(
         (d.y, d.feature_names),
         (vec![1.5, 2.0], vec!["f".to_string()])
@@ -171,7 +171,7 @@ fn rows_spec_from_json() {
         ),
     ] {
         let spec: DataSpec = serde_json::from_str(json).unwrap();
-        let m = invalid(load(&spec, task, &data_dir()));
+        let m = invalid(load(&spec, task, &data_dir(), &NoDatasets));
         assert!(m.contains(needle), "{json}: {m}");
     }
 }
@@ -201,7 +201,7 @@ fn path_loading_and_escape_rejection() {
         target: "target".into(),
         class_names: None,
     };
-    let d = load(&ok, Task::Classification, &data_dir()).unwrap();
+    let d = load(&ok, Task::Classification, &data_dir(), &NoDatasets).unwrap();
     assert_eq!((d.n_rows(), d.x.ncols()), (150, 4));
     for p in ["../data/iris.csv", "/etc/passwd", "./../../etc/passwd", ""] {
         let spec = DataSpec::Path {
@@ -209,7 +209,7 @@ fn path_loading_and_escape_rejection() {
             target: "target".into(),
             class_names: None,
         };
-        let m = invalid(load(&spec, Task::Classification, &data_dir()));
+        let m = invalid(load(&spec, Task::Classification, &data_dir(), &NoDatasets));
         assert!(m.contains("path"), "{p}: {m}");
     }
     let missing = DataSpec::Path {
@@ -218,7 +218,7 @@ fn path_loading_and_escape_rejection() {
         class_names: None,
     };
     assert!(matches!(
-        load(&missing, Task::Regression, &data_dir()),
+        load(&missing, Task::Regression, &data_dir(), &NoDatasets),
         Err(TrainError::DataNotFound { .. })
     ));
 }
@@ -235,7 +235,12 @@ fn symlink_out_of_data_dir_is_rejected() {
         target: "target".into(),
         class_names: None,
     };
-    let m = invalid(load(&spec, Task::Regression, &dir.join("data")));
+    let m = invalid(load(
+        &spec,
+        Task::Regression,
+        &dir.join("data"),
+        &NoDatasets,
+    ));
     assert!(m.contains("outside"), "{m}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -50,6 +50,7 @@ impl S3Store {
         Ok(Self {
             store: Arc::new(store),
             bridge: Bridge::start()?,
+            opened_at: chrono::Utc::now(),
             bucket: bucket.to_string(),
             prefix: prefix.trim_matches('/').to_string(),
         })
@@ -93,6 +94,16 @@ impl S3Store {
 
     /// The object's bytes and its version (for a compare-and-swap), `None` if absent.
     pub(super) fn get(&self, rel: &str) -> io::Result<Option<(Vec<u8>, UpdateVersion)>> {
+        self.get_bounded(rel, MAX_OBJECT_BYTES)
+    }
+
+    /// [`Self::get`] of an object that must not be larger than `limit` (else an error of
+    /// kind `FileTooLarge`).
+    pub(super) fn get_bounded(
+        &self,
+        rel: &str,
+        limit: u64,
+    ) -> io::Result<Option<(Vec<u8>, UpdateVersion)>> {
         let store = self.store.clone();
         let path = self.path(rel);
         let got = self.bridge.run(async move {
@@ -101,11 +112,14 @@ impl S3Store {
                 Err(object_store::Error::NotFound { .. }) => return Ok(None),
                 Err(e) => return Err(io::Error::from(e)),
             };
-            if r.meta.size > MAX_OBJECT_BYTES {
-                return Err(io::Error::other(format!(
-                    "{path}: {} bytes is over the {MAX_OBJECT_BYTES}-byte limit",
-                    r.meta.size
-                )));
+            if r.meta.size > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "{path}: {} bytes is over the {limit}-byte limit",
+                        r.meta.size
+                    ),
+                ));
             }
             let version = UpdateVersion {
                 e_tag: r.meta.e_tag.clone(),

@@ -1,0 +1,164 @@
+//! Datasets: CSV tables uploaded once into the store, so that any replica can train on
+//! them by name. An upload is checked and hashed as it streams in ([`ingest`]) and
+//! written to the store at the same time; only a complete, valid table is committed,
+//! so a bad body stores nothing.
+
+pub mod ingest;
+
+use std::sync::Arc;
+
+use crate::registry::error::valid_name;
+use crate::registry::store::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
+use crate::train::dataset::DatasetSource;
+use crate::train::TrainError;
+use ingest::{CsvError, CsvIngest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("invalid dataset name '{0}': use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit")]
+    InvalidName(String),
+    #[error("dataset '{0}' not found")]
+    NotFound(String),
+    #[error("invalid CSV: {0}")]
+    Csv(#[from] CsvError),
+    #[error("the dataset is larger than the limit of {limit} bytes (server.dataset_limit_bytes)")]
+    TooLarge { limit: u64 },
+    #[error("dataset store: {0}")]
+    Store(#[from] std::io::Error),
+}
+
+/// The datasets of the server's store, with the upload limit.
+#[derive(Debug, Clone)]
+pub struct Datasets {
+    store: Arc<dyn DatasetStore>,
+    limit: u64,
+}
+
+impl Datasets {
+    pub fn new(store: Arc<dyn DatasetStore>, limit: u64) -> Self {
+        Self { store, limit }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn check(name: &str) -> Result<(), DatasetError> {
+        if valid_name(name) {
+            Ok(())
+        } else {
+            Err(DatasetError::InvalidName(name.to_string()))
+        }
+    }
+
+    /// Starts an upload; nothing is visible until [`Upload::finish`].
+    pub fn begin(&self, name: &str) -> Result<Upload, DatasetError> {
+        Self::check(name)?;
+        Ok(Upload {
+            name: name.to_string(),
+            limit: self.limit,
+            ingest: CsvIngest::new(),
+            sink: Some(self.store.begin_upload(name)?),
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<DatasetInfo>, DatasetError> {
+        Ok(self.store.list_datasets()?)
+    }
+
+    pub fn get(&self, name: &str) -> Result<DatasetInfo, DatasetError> {
+        Self::check(name)?;
+        self.store
+            .dataset(name)?
+            .ok_or_else(|| DatasetError::NotFound(name.to_string()))
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), DatasetError> {
+        Self::check(name)?;
+        if self.store.remove_dataset(name)? {
+            Ok(())
+        } else {
+            Err(DatasetError::NotFound(name.to_string()))
+        }
+    }
+
+    /// Start-up janitor (see [`DatasetStore::remove_dataset_leftovers`]).
+    pub fn remove_leftovers(&self) -> Result<Vec<String>, DatasetError> {
+        Ok(self.store.remove_dataset_leftovers()?)
+    }
+}
+
+/// Training reads a stored dataset by name.
+impl DatasetSource for Datasets {
+    fn csv_text(&self, name: &str) -> Result<String, TrainError> {
+        let missing = || TrainError::DatasetNotFound {
+            name: name.to_string(),
+        };
+        if !valid_name(name) {
+            return Err(missing());
+        }
+        let (_, bytes) = self
+            .store
+            .read_dataset(name, self.limit)
+            .map_err(|source| TrainError::Io {
+                path: format!("dataset {name}"),
+                source,
+            })?
+            .ok_or_else(missing)?;
+        String::from_utf8(bytes)
+            .map_err(|e| TrainError::data(format!("dataset `{name}` is not UTF-8: {e}")))
+    }
+}
+
+/// One upload in progress. Dropped before [`Upload::finish`] (a failed check, a client
+/// that went away), it removes what it wrote.
+pub struct Upload {
+    name: String,
+    limit: u64,
+    ingest: CsvIngest,
+    sink: Option<Box<dyn DatasetUpload>>,
+}
+
+impl Upload {
+    /// Checks, hashes and stores the next piece of the body.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DatasetError> {
+        if self.ingest.bytes().saturating_add(chunk.len() as u64) > self.limit {
+            return Err(DatasetError::TooLarge { limit: self.limit });
+        }
+        self.ingest.feed(chunk)?;
+        match self.sink.as_mut() {
+            Some(sink) => Ok(sink.write(chunk)?),
+            None => Err(DatasetError::Store(std::io::Error::other(
+                "the upload was already finished",
+            ))),
+        }
+    }
+
+    /// The end of the body: the last checks, then the dataset is replaced whole.
+    pub fn finish(mut self) -> Result<DatasetInfo, DatasetError> {
+        let ingest = std::mem::take(&mut self.ingest);
+        let summary = ingest.finish()?;
+        let info = DatasetInfo {
+            name: self.name.clone(),
+            bytes: summary.bytes,
+            rows: summary.rows,
+            columns: summary.columns.len(),
+            column_names: summary.columns,
+            sha256: summary.sha256,
+            created_at: chrono::Utc::now(),
+        };
+        let sink = self.sink.take().ok_or_else(|| {
+            DatasetError::Store(std::io::Error::other("the upload was already finished"))
+        })?;
+        sink.commit(info.clone())?;
+        Ok(info)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.abort();
+        }
+    }
+}

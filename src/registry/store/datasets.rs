@@ -1,0 +1,130 @@
+//! Datasets in the store, beside the models, behind one trait with the same two backends.
+//! Layout (under the store root or the bucket prefix; `_` can start no model name, so the
+//! folder never reads as a model):
+//!
+//! ```text
+//! _datasets/<name>.json           the dataset's record, written last: it exists from here
+//! _datasets/objects/<id>.csv      the uploaded bytes, one object per upload
+//! ```
+//!
+//! An upload writes a new object under a fresh id, then swaps the record to point at it
+//! (compare-and-swap), then removes the object the record pointed at before. A reader
+//! therefore sees the old table or the new one, never a mix, and an upload that fails
+//! leaves the dataset as it was.
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+pub const DATASETS_DIR: &str = "_datasets";
+pub const OBJECTS_DIR: &str = "objects";
+/// A record this large is not one modeld wrote (65,536 column names fit well inside).
+pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// What `GET /v1/datasets/{name}` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DatasetInfo {
+    pub name: String,
+    /// Size of the CSV as uploaded.
+    pub bytes: u64,
+    /// Data rows (the header not counted).
+    pub rows: u64,
+    /// Number of columns.
+    pub columns: usize,
+    /// The header's column names, in order.
+    pub column_names: Vec<String>,
+    /// SHA-256 of the uploaded bytes, lower-case hex.
+    pub sha256: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The stored record: the info and which object holds the bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    #[serde(flatten)]
+    pub info: DatasetInfo,
+    pub object: String,
+}
+
+impl DatasetRecord {
+    pub fn parse(name: &str, bytes: &[u8]) -> io::Result<Self> {
+        let record: DatasetRecord = serde_json::from_slice(bytes).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("dataset record {name}: {e}"),
+            )
+        })?;
+        if record.info.name != name || !valid_object_id(&record.object) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("dataset record {name} names another dataset or a bad object"),
+            ));
+        }
+        Ok(record)
+    }
+}
+
+/// A fresh object id for one upload.
+pub fn new_object_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Object ids come from [`new_object_id`]; anything else in a record is refused, so a
+/// record can never point a read or a delete outside the objects folder.
+pub fn valid_object_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The key of a record, relative to the store root.
+pub fn record_key(name: &str) -> String {
+    format!("{DATASETS_DIR}/{name}.json")
+}
+
+/// The key of an object, relative to the store root.
+pub fn object_key(id: &str) -> String {
+    format!("{DATASETS_DIR}/{OBJECTS_DIR}/{id}.csv")
+}
+
+/// The dataset name a record key holds, if it is one.
+pub fn name_of_record(file: &str) -> Option<&str> {
+    file.strip_suffix(".json")
+        .filter(|n| super::super::error::valid_name(n))
+}
+
+/// An upload in progress: bytes go to a new object that nothing points at yet.
+pub trait DatasetUpload: Send {
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+
+    /// Makes the object the dataset's content, replacing what the name held.
+    fn commit(self: Box<Self>, info: DatasetInfo) -> io::Result<()>;
+
+    /// Drops the object; the dataset stays as it was.
+    fn abort(self: Box<Self>);
+}
+
+/// The datasets of one store. Every call is blocking, like [`super::ModelStore`]'s.
+pub trait DatasetStore: Send + Sync + std::fmt::Debug {
+    fn begin_upload(&self, name: &str) -> io::Result<Box<dyn DatasetUpload>>;
+
+    /// Every dataset, by name; a record that cannot be read is skipped with a warning.
+    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>>;
+
+    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>>;
+
+    /// The dataset's bytes; an error if they are over `limit`.
+    fn read_dataset(&self, name: &str, limit: u64) -> io::Result<Option<(DatasetInfo, Vec<u8>)>>;
+
+    /// Removes the record, then the object. Whether there was one.
+    fn remove_dataset(&self, name: &str) -> io::Result<bool>;
+
+    /// Start-up janitor: objects no record points at, left by an upload that stopped
+    /// between its object and its record, and older than the store's opening.
+    fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>>;
+}
+
+pub(crate) fn too_large(name: &str, size: u64, limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("dataset {name} is {size} bytes, over the {limit}-byte limit"),
+    )
+}

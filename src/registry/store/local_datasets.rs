@@ -1,0 +1,235 @@
+//! [`DatasetStore`] for the directory store. An upload streams into a `.tmp-` file in
+//! `_datasets/objects/`, which is fsynced and renamed to its id; the record is swapped
+//! under an exclusive `flock` on `_datasets/.lock`, so two uploads of one name never lose
+//! track of an object.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::datasets::{
+    name_of_record, new_object_id, object_key, record_key, too_large, valid_object_id, DatasetInfo,
+    DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
+};
+use super::fsio::{modified_before, sweep, sync_dir, write_atomic, FileLock};
+use super::LocalStore;
+
+const LOCK_FILE: &str = ".lock";
+
+impl LocalStore {
+    fn datasets_dir(&self) -> PathBuf {
+        self.root().join(DATASETS_DIR)
+    }
+
+    fn objects_dir(&self) -> io::Result<PathBuf> {
+        let dir = self.datasets_dir().join(OBJECTS_DIR);
+        fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>> {
+        let path = self.root().join(record_key(name));
+        match read_bounded(&path, MAX_RECORD_BYTES) {
+            Ok(bytes) => DatasetRecord::parse(name, &bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn lock_datasets(&self) -> io::Result<FileLock> {
+        fs::create_dir_all(self.datasets_dir())?;
+        FileLock::exclusive(&self.datasets_dir().join(LOCK_FILE))
+    }
+
+    fn remove_object(&self, id: &str) {
+        let path = self.root().join(object_key(id));
+        if let Err(e) = fs::remove_file(&path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a replaced dataset object");
+            }
+        }
+    }
+}
+
+/// Reads a whole file that must not be larger than `limit`.
+fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(&path.display().to_string(), size, limit));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(
+            &path.display().to_string(),
+            bytes.len() as u64,
+            limit,
+        ));
+    }
+    Ok(bytes)
+}
+
+struct LocalUpload {
+    store: LocalStore,
+    name: String,
+    id: String,
+    tmp: PathBuf,
+    file: io::BufWriter<fs::File>,
+}
+
+impl DatasetUpload for LocalUpload {
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.file.write_all(chunk)
+    }
+
+    fn commit(self: Box<Self>, info: DatasetInfo) -> io::Result<()> {
+        let LocalUpload {
+            store,
+            name,
+            id,
+            tmp,
+            file,
+        } = *self;
+        let placed = (|| {
+            let file = file.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            let dir = store.objects_dir()?;
+            fs::rename(&tmp, store.root().join(object_key(&id)))?;
+            sync_dir(&dir)
+        })();
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let swapped = (|| {
+            let _lock = store.lock_datasets()?;
+            let before = store.read_record(&name).ok().flatten();
+            let record = DatasetRecord {
+                info,
+                object: id.clone(),
+            };
+            let bytes = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
+            write_atomic(&store.root().join(record_key(&name)), &bytes)?;
+            Ok::<_, io::Error>(before)
+        })();
+        match swapped {
+            Ok(before) => {
+                if let Some(old) = before.filter(|old| old.object != id) {
+                    store.remove_object(&old.object);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                store.remove_object(&id);
+                Err(e)
+            }
+        }
+    }
+
+    fn abort(self: Box<Self>) {
+        drop(self.file);
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+impl DatasetStore for LocalStore {
+    fn begin_upload(&self, name: &str) -> io::Result<Box<dyn DatasetUpload>> {
+        let id = new_object_id();
+        let tmp = self.objects_dir()?.join(format!(".tmp-{id}.csv"));
+        let file = fs::File::create(&tmp)?;
+        Ok(Box::new(LocalUpload {
+            store: self.clone(),
+            name: name.to_string(),
+            id,
+            tmp,
+            file: io::BufWriter::with_capacity(1 << 20, file),
+        }))
+    }
+
+    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>> {
+        let entries = match fs::read_dir(self.datasets_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let Some(name) = file.to_str().and_then(name_of_record) else {
+                continue;
+            };
+            match self.read_record(name) {
+                Ok(Some(record)) => out.push(record.info),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(dataset = %name, error = %e, "skipping a dataset record"),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>> {
+        Ok(self.read_record(name)?.map(|r| r.info))
+    }
+
+    fn read_dataset(&self, name: &str, limit: u64) -> io::Result<Option<(DatasetInfo, Vec<u8>)>> {
+        let Some(record) = self.read_record(name)? else {
+            return Ok(None);
+        };
+        match read_bounded(&self.root().join(object_key(&record.object)), limit) {
+            Ok(bytes) => Ok(Some((record.info, bytes))),
+            // Replaced or removed since the record was read: what a reader sees now.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn remove_dataset(&self, name: &str) -> io::Result<bool> {
+        let record = {
+            let _lock = self.lock_datasets()?;
+            let Some(record) = self.read_record(name)? else {
+                return Ok(false);
+            };
+            fs::remove_file(self.root().join(record_key(name)))?;
+            sync_dir(&self.datasets_dir())?;
+            record
+        };
+        self.remove_object(&record.object);
+        Ok(true)
+    }
+
+    fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>> {
+        let objects = self.datasets_dir().join(OBJECTS_DIR);
+        if !objects.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut removed: Vec<String> = sweep(&objects, self.opened_at())
+            .into_iter()
+            .chain(sweep(&self.datasets_dir(), self.opened_at()))
+            .map(|p| p.display().to_string())
+            .collect();
+        let _lock = self.lock_datasets()?;
+        let referenced: std::collections::HashSet<String> = self
+            .list_datasets()?
+            .into_iter()
+            .filter_map(|info| self.read_record(&info.name).ok().flatten())
+            .map(|r| r.object)
+            .collect();
+        for entry in fs::read_dir(&objects)?.flatten() {
+            let file = entry.file_name();
+            let Some(id) = file.to_str().and_then(|f| f.strip_suffix(".csv")) else {
+                continue;
+            };
+            let path = entry.path();
+            if valid_object_id(id)
+                && !referenced.contains(id)
+                && modified_before(&path, self.opened_at())
+                && fs::remove_file(&path).is_ok()
+            {
+                removed.push(path.display().to_string());
+            }
+        }
+        Ok(removed)
+    }
+}
