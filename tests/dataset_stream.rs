@@ -1,5 +1,5 @@
 //! A large dataset upload to the real binary streams into the store with flat memory:
-//! the server's peak resident set grows by a few MiB for a body of 256 MiB (1 GiB with
+//! the server's peak resident set grows by a few MiB for a body of 256 MiB (1 GB with
 //! `LONG_TESTS=1`), and the stored SHA-256 is the one the client computed while sending.
 
 mod support;
@@ -47,7 +47,7 @@ fn a_large_upload_streams_into_the_store_with_flat_memory() {
         return;
     }
     let total: usize = if std::env::var_os("LONG_TESTS").is_some() {
-        1 << 30
+        1_000_000_000
     } else {
         256 << 20
     };
