@@ -150,6 +150,22 @@ fn three_replicas_share_one_s3_store() {
         serde_json::from_str::<Value>(&text).unwrap()["sha256"],
         uploaded["sha256"]
     );
+    // Larger than two 5 MiB parts: a multipart upload of three parts.
+    let big: String = std::iter::once("a,b,c\n".to_string())
+        .chain((0..1_000_000).map(|i| format!("{i},{},{}\n", i % 7, i % 2)))
+        .collect();
+    assert!(big.len() > 10 << 20, "{}", big.len());
+    let (status, text) = http_typed(a, "PUT", "/v1/datasets/big", "text/csv", Some(&big));
+    assert_eq!(status, 201, "{text}");
+    let (status, text) = http(c, "GET", "/v1/datasets/big", None);
+    assert_eq!(status, 200, "{text}");
+    let shown: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (shown["rows"].as_u64(), shown["bytes"].as_u64()),
+        (Some(1_000_000), Some(big.len() as u64))
+    );
+    let stored = moto.list_objects(BUCKET, "fleet/_datasets/objects/");
+    assert_eq!(stored.len(), 2, "one object per dataset: {stored:?}");
     let body = r#"{"algorithm": "linear_regression", "data": {"dataset": "line", "target": "y"}}"#;
     assert_eq!(train_with(b, "fromdata", body), 1);
     for r in [a, b, c] {

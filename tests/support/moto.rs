@@ -102,6 +102,18 @@ impl Moto {
             .map(str::to_string)
     }
 
+    /// The keys under `prefix`, sorted.
+    pub fn list_objects(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let script = "for o in s3.list_objects_v2(Bucket=argv[0], Prefix=argv[1]).get('Contents', []):\n    print(o['Key'])";
+        let mut keys: Vec<String> = self
+            .boto3(script, &[bucket, prefix])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// The real binary on `uri` with moto's endpoint and dummy credentials, polling
     /// every `poll_ms`.
     pub fn replica(&self, dir: &Path, uri: &str, poll_ms: u64) -> Command {
