@@ -161,6 +161,10 @@ impl std::fmt::Display for Secret {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingConfig {
+    /// Whether this replica trains at all. `false` makes a pure serving tier: train and
+    /// tune requests are refused with 403 `training_disabled` before their body is read,
+    /// and no training threads are started. Env `MODELD_TRAINING__ENABLED`. Default true.
+    pub enabled: bool,
     /// Jobs that train at the same time. Default 1 (the other core keeps serving).
     pub max_concurrent_jobs: usize,
     /// Jobs that may wait for a slot; past that, new jobs get 429 `busy`. Default 16.
@@ -284,6 +288,7 @@ impl Default for ServerConfig {
 impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_concurrent_jobs: 1,
             queue_size: 16,
             job_history: 100,
