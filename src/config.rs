@@ -15,7 +15,7 @@ mod limits;
 mod store;
 pub use grpc::GrpcConfig;
 pub use limits::{ModelsConfig, TrainingLimitsConfig};
-pub use store::{StoreConfig, StoreLocation};
+pub use store::{StoreConfig, StoreLocation, StoreOverrides};
 
 /// Everything modeld can be told at start-up.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -325,6 +325,9 @@ pub struct Overrides {
     /// `--grpc-port`, as `{"grpc": {"port": N}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcConfig>,
+    /// `--model-dir` and `--model-name`, as `{"store": {"uri": .., "model_name": ..}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreOverrides>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use crate::config::StoreLocation;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
-use crate::registry::store::{s3::S3Store, LocalStore, ModelStore};
+use crate::registry::store::{open_dir, s3::S3Store, ModelStore};
 use crate::registry::Registry;
 use crate::serving::Serving;
 
@@ -64,7 +64,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new()?);
         let location = cfg.store_location()?;
         let opened: std::io::Result<Box<dyn ModelStore>> = match &location {
-            StoreLocation::Dir(dir) => LocalStore::open(dir).map(|s| Box::new(s) as _),
+            StoreLocation::Dir(dir) => open_dir(dir, cfg.store.model_name.as_deref()),
             StoreLocation::S3 { bucket, prefix } => {
                 S3Store::open(bucket, prefix).map(|s| Box::new(s) as _)
             }
@@ -73,7 +73,7 @@ impl AppState {
             location: location.to_string(),
             source: e,
         })?;
-        tracing::info!(store = %location, "model store");
+        tracing::info!(store = %store.describe(), "model store");
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
         let jobs = Arc::new(
             JobManager::new(

@@ -233,6 +233,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotReady { .. } => ApiError::Unavailable(e.to_string()),
             RegistryError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
             RegistryError::Store(_) => ApiError::Internal(e.to_string()),
+            RegistryError::ReadOnly(m) => ApiError::ReadOnlyStore(m),
             RegistryError::InvalidModel(_) => ApiError::InvalidInput(e.to_string()),
         }
     }
