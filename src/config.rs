@@ -15,7 +15,7 @@ mod limits;
 mod store;
 pub use grpc::GrpcConfig;
 pub use limits::{ModelsConfig, TrainingLimitsConfig};
-pub use store::{StoreConfig, StoreLocation};
+pub use store::{StoreConfig, StoreLocation, StoreOverrides};
 
 /// Everything modeld can be told at start-up.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -164,6 +164,10 @@ impl std::fmt::Display for Secret {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingConfig {
+    /// Whether this replica trains at all. `false` makes a pure serving tier: train and
+    /// tune requests are refused with 403 `training_disabled` before their body is read,
+    /// and no training threads are started. Env `MODELD_TRAINING__ENABLED`. Default true.
+    pub enabled: bool,
     /// Jobs that train at the same time. Default 1 (the other core keeps serving).
     pub max_concurrent_jobs: usize,
     /// Jobs that may wait for a slot; past that, new jobs get 429 `busy`. Default 16.
@@ -288,6 +292,7 @@ impl Default for ServerConfig {
 impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_concurrent_jobs: 1,
             queue_size: 16,
             job_history: 100,
@@ -324,6 +329,9 @@ pub struct Overrides {
     /// `--grpc-port`, as `{"grpc": {"port": N}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcConfig>,
+    /// `--model-dir` and `--model-name`, as `{"store": {"uri": .., "model_name": ..}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreOverrides>,
 }
 
 #[derive(Debug, thiserror::Error)]

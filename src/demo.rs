@@ -99,6 +99,6 @@ fn train_demo(
 fn is_store_write_error(e: &(dyn std::error::Error + 'static)) -> bool {
     matches!(
         e.downcast_ref::<RegistryError>(),
-        Some(RegistryError::Store(_))
+        Some(RegistryError::Store(_) | RegistryError::ReadOnly(_))
     )
 }

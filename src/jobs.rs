@@ -55,6 +55,11 @@ pub enum JobError {
     /// Above `[training_limits]`: the message names the limit and the computed value.
     #[error("{0}")]
     OverBudget(String),
+    #[error(
+        "training is disabled on this replica (training.enabled = false); send training \
+         jobs to a training replica"
+    )]
+    Disabled,
 }
 
 pub struct JobManager {
@@ -81,10 +86,15 @@ impl JobManager {
         Self {
             profile_bins,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent_jobs)),
-            threads: Threads::new(cfg.threads).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "training runs on the job threads only");
+            // A serving-only replica keeps its cores for requests: no pool is started.
+            threads: if cfg.enabled {
+                Threads::new(cfg.threads).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "training runs on the job threads only");
+                    Threads::sequential()
+                })
+            } else {
                 Threads::sequential()
-            }),
+            },
             cfg,
             limits: TrainingLimitsConfig::default(),
             jobs: Mutex::new(VecDeque::new()),
@@ -99,10 +109,18 @@ impl JobManager {
         self
     }
 
-    /// Queues a job, or refuses with `OverBudget` when it is above `[training_limits]`
-    /// and with `QueueFull` when `max_concurrent_jobs + queue_size` jobs are already
-    /// waiting or running.
+    /// Whether this replica takes training jobs (`training.enabled`).
+    pub fn enabled(&self) -> bool {
+        self.cfg.enabled
+    }
+
+    /// Queues a job, or refuses with `Disabled` on a serving-only replica, with
+    /// `OverBudget` when it is above `[training_limits]` and with `QueueFull` when
+    /// `max_concurrent_jobs + queue_size` jobs are already waiting or running.
     pub fn submit(self: &Arc<Self>, req: JobRequest) -> Result<JobView, JobError> {
+        if !self.cfg.enabled {
+            return Err(JobError::Disabled);
+        }
         budget::check(&self.limits, &req)?;
         let id = uuid::Uuid::new_v4().to_string();
         let job = Arc::new(Job {

@@ -85,7 +85,10 @@ pub fn load_store(state: &AppState) -> bool {
             return false;
         }
     }
-    if state.cfg.demo.enabled {
+    if state.cfg.demo.enabled && !state.cfg.training.enabled {
+        // Training the demo models is training too, which a serving-only replica does not do.
+        tracing::info!("demo models skipped: training.enabled = false");
+    } else if state.cfg.demo.enabled {
         demo::ensure(
             &state.registry,
             &state.cfg.data_dir,

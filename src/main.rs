@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use modeld::config::{Config, Overrides};
+use modeld::config::{Config, Overrides, StoreOverrides};
 
 /// Train, version, serve and monitor machine-learning models over HTTP.
 #[derive(Parser, Debug)]
@@ -25,6 +25,12 @@ struct Cli {
     /// gRPC port, 0 for none (overrides config and MODELD_GRPC__PORT).
     #[arg(long)]
     grpc_port: Option<u16>,
+    /// Model store directory (sets store.uri; the name KServe runtimes pass it by).
+    #[arg(long, alias = "model_dir")]
+    model_dir: Option<String>,
+    /// Name to serve a store holding one version at its top level under (store.model_name).
+    #[arg(long, alias = "model_name")]
+    model_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,11 @@ fn main() -> ExitCode {
         grpc: cli
             .grpc_port
             .map(|port| modeld::config::GrpcConfig { port }),
+        store: StoreOverrides {
+            uri: cli.model_dir,
+            model_name: cli.model_name,
+        }
+        .given(),
     };
     let cfg = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(cfg) => cfg,

@@ -9,8 +9,7 @@ use crate::datasets::Datasets;
 use crate::jobs::JobManager;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
-use crate::registry::store::datasets::DatasetStore;
-use crate::registry::store::{s3::S3Store, LocalStore, ModelStore};
+use crate::registry::store::{open_dir, s3::S3Store, Stores};
 use crate::registry::Registry;
 use crate::serving::Serving;
 
@@ -67,11 +66,8 @@ impl AppState {
         let metrics = Arc::new(Metrics::new()?);
         let location = cfg.store_location()?;
         // Models and datasets share one backend (and, for S3, one client).
-        type Stores = (Box<dyn ModelStore>, Arc<dyn DatasetStore>);
         let opened: std::io::Result<Stores> = match &location {
-            StoreLocation::Dir(dir) => {
-                LocalStore::open(dir).map(|s| (Box::new(s.clone()) as _, Arc::new(s) as _))
-            }
+            StoreLocation::Dir(dir) => open_dir(dir, cfg.store.model_name.as_deref()),
             StoreLocation::S3 { bucket, prefix } => {
                 S3Store::open(bucket, prefix).map(|s| (Box::new(s.clone()) as _, Arc::new(s) as _))
             }
@@ -81,7 +77,7 @@ impl AppState {
             source: e,
         })?;
         let datasets = Datasets::new(dataset_store, cfg.server.dataset_limit_bytes);
-        tracing::info!(store = %location, "model store");
+        tracing::info!(store = %store.describe(), "model store");
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
         let jobs = Arc::new(
             JobManager::new(

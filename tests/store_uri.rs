@@ -6,39 +6,17 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{collect_output, http, listening_addr, modeld, wait_ready, Guard};
+use support::{http, modeld, start};
 
 const TRAIN: &str = r#"{"algorithm": "linear_regression",
   "data": {"rows": [[1],[2],[3],[4],[5],[6],[7],[8],[9],[10]],
            "targets": [2,4,6,8,10,12,14,16,18,20], "feature_names": ["x"]},
   "alias": "production"}"#;
 const PREDICT: &str = r#"{"instances": [[11]]}"#;
-
-struct Running {
-    _guard: Guard,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-fn start(cmd: &mut Command) -> Running {
-    let mut child = cmd
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .spawn()
-        .unwrap();
-    let log = collect_output(&mut child);
-    let guard = Guard(child);
-    let addr = listening_addr(&log);
-    wait_ready(&addr);
-    Running {
-        _guard: guard,
-        addr,
-        log,
-    }
-}
 
 /// Whether a log line containing `needle` arrives within a few seconds (the pipes are
 /// read by other threads).

@@ -38,6 +38,8 @@ pub const CODES: &[&str] = &[
     "payload_too_large",
     "unsupported_media_type",
     "busy",
+    "training_disabled",
+    "read_only_store",
     "internal",
     "overloaded",
     "unavailable",
@@ -69,6 +71,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Busy(String),
+    /// 403: a training request to a serving-only replica (`training.enabled = false`).
+    #[error("{0}")]
+    TrainingDisabled(String),
+    /// 403: a write (new version, alias move, delete) to a store that takes none.
+    #[error("{0}")]
+    ReadOnlyStore(String),
     /// The detail goes to the log (by the edge), never to the client.
     #[error("internal error")]
     Internal(String),
@@ -104,6 +112,8 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
+            ApiError::TrainingDisabled(_) => (StatusCode::FORBIDDEN, "training_disabled"),
+            ApiError::ReadOnlyStore(_) => (StatusCode::FORBIDDEN, "read_only_store"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -223,7 +233,10 @@ impl From<DatasetError> for ApiError {
             DatasetError::TooLarge { limit } => {
                 ApiError::PayloadTooLarge(usize::try_from(limit).unwrap_or(usize::MAX))
             }
-            DatasetError::Store(_) => ApiError::Internal(e.to_string()),
+            DatasetError::Store(io) => match RegistryError::from(io) {
+                RegistryError::ReadOnly(m) => ApiError::ReadOnlyStore(m),
+                other => ApiError::Internal(format!("dataset store: {other}")),
+            },
         }
     }
 }
@@ -238,6 +251,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotReady { .. } => ApiError::Unavailable(e.to_string()),
             RegistryError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
             RegistryError::Store(_) => ApiError::Internal(e.to_string()),
+            RegistryError::ReadOnly(m) => ApiError::ReadOnlyStore(m),
             RegistryError::InvalidModel(_) => ApiError::InvalidInput(e.to_string()),
         }
     }
@@ -271,6 +285,7 @@ impl From<JobError> for ApiError {
             JobError::QueueFull(_) => ApiError::Busy(e.to_string()),
             JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
             JobError::OverBudget(m) => ApiError::InvalidInput(m),
+            JobError::Disabled => ApiError::TrainingDisabled(e.to_string()),
         }
     }
 }
@@ -292,6 +307,8 @@ mod tests {
             ApiError::PayloadTooLarge(1),
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::Busy(String::new()),
+            ApiError::TrainingDisabled(String::new()),
+            ApiError::ReadOnlyStore(String::new()),
             ApiError::Internal(String::new()),
             ApiError::Overloaded,
             ApiError::Unavailable(String::new()),

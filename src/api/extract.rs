@@ -236,6 +236,23 @@ where
     }
 }
 
+/// Admits a request that starts a training job only on a replica that trains
+/// (`training.enabled`); elsewhere 403 `training_disabled`. Taken before the body
+/// extractor, so a serving-only replica refuses without reading or parsing the body.
+pub struct TrainingEnabled;
+
+impl FromRequestParts<AppState> for TrainingEnabled {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.jobs.enabled() {
+            Ok(TrainingEnabled)
+        } else {
+            Err(crate::jobs::JobError::Disabled.into())
+        }
+    }
+}
+
 /// Runs CPU-bound or file-system work on the blocking pool.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where

@@ -277,8 +277,8 @@ pub async fn get_version(
 #[utoipa::path(delete, path = "/v1/models/{name}/versions/{version}", tag = "models",
     params(("name" = String, Path, description = "Model name"),
         ("version" = u64, Path, description = "Version number")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_version(
     State(state): State<AppState>,
     AppPath((name, version)): AppPath<(String, u64)>,
@@ -308,8 +308,8 @@ pub struct AliasResponse {
     params(("name" = String, Path, description = "Model name"),
         ("alias" = String, Path, description = "Alias name")),
     request_body = AliasRequest,
-    responses((status = 200, body = AliasResponse), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AliasResponse), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_alias(
     State(state): State<AppState>,
     AppPath((name, alias)): AppPath<(String, String)>,
@@ -329,7 +329,8 @@ pub async fn set_alias(
 #[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}", tag = "models",
     params(("name" = String, Path, description = "Model name"),
         ("alias" = String, Path, description = "Alias name")),
-    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn delete_alias(
     State(state): State<AppState>,
     AppPath((name, alias)): AppPath<(String, String)>,

@@ -46,8 +46,9 @@ pub struct Imported {
     params(("name" = String, Path, description = "Model name"), ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "The .onnx file"),
-    responses((status = 201, body = Imported), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Imported), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn import(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,

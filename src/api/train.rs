@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{blocking, AppJson, AppPath};
+use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::{JobRequest, JobState, JobView, Work};
 use crate::registry::valid_name;
@@ -106,9 +106,11 @@ pub(crate) fn check_names(name: &str, alias: Option<&str>) -> Result<(), ApiErro
     params(("name" = String, Path, description = "Model name")),
     request_body = TrainRequest,
     responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn train(
     State(state): State<AppState>,
+    _training: TrainingEnabled,
     AppPath(name): AppPath<String>,
     AppJson(req): AppJson<TrainRequest>,
 ) -> Result<impl IntoResponse, ApiError> {

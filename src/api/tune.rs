@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{blocking, AppJson, AppPath};
+use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use super::train::JobAccepted;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::{JobRequest, Work};
@@ -75,9 +75,11 @@ pub struct TuneRequest {
     params(("name" = String, Path, description = "Model name")),
     request_body = TuneRequest,
     responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn tune_model(
     State(state): State<AppState>,
+    _training: TrainingEnabled,
     AppPath(name): AppPath<String>,
     AppJson(req): AppJson<TuneRequest>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -16,6 +16,30 @@ pub struct StoreConfig {
     /// directory, like `data_dir`), or `s3://bucket/prefix` for an S3 (or S3-compatible)
     /// bucket shared by replicas. Unset: `<data_dir>/models`. Env `MODELD_STORE__URI`.
     pub uri: Option<String>,
+    /// The model name a directory holding one exported version at its top level
+    /// (`model.onnx`, or `model.json` + `meta.json`: what KServe's storage-initializer
+    /// puts at /mnt/models for a `storageUri` naming one version) is served under, as
+    /// version 1, read-only. Required for that layout; not used for a store of
+    /// `<model>/<version>/` folders, whose models are all served. Flag `--model-name`,
+    /// env `MODELD_STORE__MODEL_NAME`. Default unset.
+    pub model_name: Option<String>,
+}
+
+/// `[store]` values given on the command line (`--model-dir`, `--model-name`); `None`
+/// leaves the lower layers in force.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+}
+
+impl StoreOverrides {
+    /// `None` when no store flag was given, so the whole table is left out of the layer.
+    pub fn given(self) -> Option<Self> {
+        (self.uri.is_some() || self.model_name.is_some()).then_some(self)
+    }
 }
 
 /// A parsed `store.uri`.
@@ -89,8 +113,47 @@ mod tests {
     fn loc(uri: Option<&str>) -> Result<StoreLocation, String> {
         StoreConfig {
             uri: uri.map(str::to_string),
+            model_name: None,
         }
         .location(Path::new("/data"))
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
+    fn model_name_comes_from_the_environment_and_flags_win() {
+        use crate::config::{Config, Overrides};
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("MODELD_STORE__MODEL_NAME", "from-env");
+            jail.set_env("MODELD_STORE__URI", "/env/store");
+            let none = Overrides::default();
+            let c = Config::load(None, &none).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.model_name.as_deref(), Some("from-env"));
+            let name_only = Overrides {
+                store: StoreOverrides {
+                    uri: None,
+                    model_name: Some("iris".into()),
+                }
+                .given(),
+                ..Overrides::default()
+            };
+            let c = Config::load(None, &name_only).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.model_name.as_deref(), Some("iris"));
+            assert_eq!(c.store.uri.as_deref(), Some("/env/store"));
+            let dir = Overrides {
+                store: StoreOverrides {
+                    uri: Some("/mnt/models".into()),
+                    model_name: None,
+                }
+                .given(),
+                ..Overrides::default()
+            };
+            let c = Config::load(None, &dir).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.uri.as_deref(), Some("/mnt/models"));
+            assert_eq!(c.store.model_name.as_deref(), Some("from-env"));
+            assert!(StoreOverrides::default().given().is_none());
+            Ok(())
+        });
     }
 
     #[test]

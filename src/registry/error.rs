@@ -23,11 +23,34 @@ pub enum RegistryError {
     #[error("invalid name '{0}': use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit")]
     InvalidName(String),
     #[error("model store: {0}")]
-    Store(#[from] std::io::Error),
+    Store(std::io::Error),
+    /// A write to a store that takes none (a single exported version, see
+    /// `store::single`): the request, not the store, is at fault.
+    #[error("{0}")]
+    ReadOnly(String),
     /// A model whose parameters fail validation (a length or a non-finite value) is
     /// never registered, so predicting only needs to re-check lengths.
     #[error("invalid model: {0}")]
     InvalidModel(#[from] crate::models::ModelError),
+}
+
+/// The error inside the `io::Error` of every write to a store that cannot take one, which
+/// the conversion below turns into [`RegistryError::ReadOnly`] rather than an I/O failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadOnlyStore(pub String);
+
+impl From<std::io::Error> for RegistryError {
+    fn from(e: std::io::Error) -> Self {
+        let read_only = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ReadOnlyStore>())
+            .map(|r| r.0.clone());
+        match read_only {
+            Some(message) => RegistryError::ReadOnly(message),
+            None => RegistryError::Store(e),
+        }
+    }
 }
 
 /// [`valid_name`] as a regular expression, for the OpenAPI document: clients and API

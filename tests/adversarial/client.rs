@@ -27,6 +27,8 @@ pub const API_CODES: &[&str] = &[
     "method_not_allowed",
     "unsupported_media_type",
     "unavailable",
+    "training_disabled",
+    "read_only_store",
 ];
 
 pub const IRIS_ROWS: [[f64; 4]; 3] = [

@@ -147,6 +147,26 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// A server started by [`start`]: ready, and killed when dropped.
+pub struct Running {
+    pub guard: Guard,
+    pub addr: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+/// Starts `cmd` on a free loopback port and waits until it is ready.
+pub fn start(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .spawn()
+        .unwrap();
+    let log = collect_output(&mut child);
+    let guard = Guard(child);
+    let addr = listening_addr(&log);
+    wait_ready(&addr);
+    Running { guard, addr, log }
+}
+
 /// Collects every line the child writes to stdout and stderr.
 pub fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));

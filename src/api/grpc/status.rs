@@ -12,6 +12,7 @@ pub fn to_status(e: &ApiError) -> Status {
         | ApiError::BadRequest(_)
         | ApiError::UnsupportedMediaType(_) => Code::InvalidArgument,
         ApiError::Unauthorized => Code::Unauthenticated,
+        ApiError::TrainingDisabled(_) | ApiError::ReadOnlyStore(_) => Code::PermissionDenied,
         ApiError::NotFound(_) => Code::NotFound,
         ApiError::MethodNotAllowed(_) => Code::Unimplemented,
         ApiError::Conflict(_) => Code::FailedPrecondition,

@@ -3,11 +3,11 @@
 //! `flock` that serialises alias updates between processes.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::Entry;
+use super::{Entry, MAX_FILE_BYTES};
 
 /// Prefixes of what an interrupted write ([`LocalStore::create_version`], [`write_atomic`])
 /// or delete ([`LocalStore::remove_version`]) leaves behind; never a model or version name.
@@ -86,6 +86,27 @@ pub(super) fn modified_before(path: &Path, before: SystemTime) -> bool {
     fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .is_ok_and(|at| at < before)
+}
+
+/// Reads a whole file, refused past [`MAX_FILE_BYTES`] (also if it grows while read), so
+/// a corrupt or hostile store cannot make the process allocate without bound.
+pub(super) fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = fs::File::open(path)?;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("over the {MAX_FILE_BYTES}-byte limit"),
+        )
+    };
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 pub(super) fn write_file_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

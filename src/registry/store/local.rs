@@ -15,7 +15,8 @@ use crate::models::{Artifact, Family, Schema};
 
 use super::super::meta::VersionMeta;
 use super::fsio::{
-    entry_of, modified_before, sweep, sync_dir, taken, write_atomic, write_file_synced, FileLock,
+    entry_of, modified_before, read_bounded, sweep, sync_dir, taken, write_atomic,
+    write_file_synced, FileLock,
 };
 use super::{blob_name, parse_aliases, to_json, Aliases, Listing, ModelListing, ModelStore};
 
@@ -295,27 +296,40 @@ impl ModelStore for LocalStore {
     }
 }
 
+/// Reads a version folder saved as `version`: its `meta.json` must say that number.
 fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
-    let onnx = dir.join(ONNX_FILE);
-    if !dir.join(META_FILE).exists() && !dir.join(ARTIFACT_FILE).exists() && onnx.is_file() {
-        return bare_onnx(&onnx, version);
-    }
-    let meta_bytes = fs::read(dir.join(META_FILE)).map_err(|e| format!("{META_FILE}: {e}"))?;
-    let meta: VersionMeta =
-        serde_json::from_slice(&meta_bytes).map_err(|e| format!("{META_FILE}: {e}"))?;
+    let (meta, artifact) = read_version_dir(dir, version)?;
     if meta.version != version {
         return Err(format!(
             "{META_FILE} says version {} but the folder is {version}",
             meta.version
         ));
     }
+    Ok((meta, artifact))
+}
+
+/// Reads the version files in `dir`: `meta.json` + `model.json` (and the blob it names),
+/// or a lone `model.onnx` whose meta is synthesised as `version`. The meta's own number
+/// is returned as stored; the caller decides whether it must match. Every file is read
+/// within [`super::MAX_FILE_BYTES`].
+pub(super) fn read_version_dir(
+    dir: &Path,
+    version: u64,
+) -> Result<(VersionMeta, Artifact), String> {
+    let onnx = dir.join(ONNX_FILE);
+    if !dir.join(META_FILE).exists() && !dir.join(ARTIFACT_FILE).exists() && onnx.is_file() {
+        return bare_onnx(&onnx, version);
+    }
+    let meta_bytes = read_bounded(&dir.join(META_FILE)).map_err(|e| format!("{META_FILE}: {e}"))?;
+    let meta: VersionMeta =
+        serde_json::from_slice(&meta_bytes).map_err(|e| format!("{META_FILE}: {e}"))?;
     let art_bytes =
-        fs::read(dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
+        read_bounded(&dir.join(ARTIFACT_FILE)).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
     let mut artifact: Artifact =
         serde_json::from_slice(&art_bytes).map_err(|e| format!("{ARTIFACT_FILE}: {e}"))?;
     if let Artifact::Onnx(a) = &mut artifact {
         let file = blob_name(&a.file).map_err(|e| e.to_string())?;
-        let bytes = fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        let bytes = read_bounded(&dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
         a.bytes = std::sync::Arc::new(bytes);
     }
     Ok((meta, artifact))
@@ -324,7 +338,7 @@ fn read_version(dir: &Path, version: u64) -> Result<(VersionMeta, Artifact), Str
 /// A version folder holding only `model.onnx`, e.g. copied in by a deployment tool: the
 /// stub and the meta are synthesised (schema filled in once the graph is loaded).
 fn bare_onnx(path: &Path, version: u64) -> Result<(VersionMeta, Artifact), String> {
-    let bytes = fs::read(path).map_err(|e| format!("{ONNX_FILE}: {e}"))?;
+    let bytes = read_bounded(path).map_err(|e| format!("{ONNX_FILE}: {e}"))?;
     let created_at = fs::metadata(path)
         .and_then(|m| m.modified())
         .map(chrono::DateTime::<chrono::Utc>::from)

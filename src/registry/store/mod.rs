@@ -18,9 +18,11 @@ mod fsio;
 pub mod local;
 mod local_datasets;
 pub mod s3;
+pub mod single;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
 
 use crate::models::Artifact;
 
@@ -28,6 +30,27 @@ use super::meta::VersionMeta;
 use super::policy::{VersionPolicy, POLICY_FILE};
 
 pub use local::{LocalStore, ALIASES_FILE, ARTIFACT_FILE, META_FILE};
+pub use single::SingleVersionStore;
+
+/// No stored file or object is read past this (a model at `models.max_parameters` is far
+/// smaller), so a corrupt or hostile store cannot make a replica allocate without bound.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// The store in a directory: one exported version at its top level (see [`single`]),
+/// served as `model_name`, when it holds one; else a [`LocalStore`] of model folders, for
+/// which `model_name` is not used (every model in it is served).
+pub fn open_dir(dir: &std::path::Path, model_name: Option<&str>) -> io::Result<Stores> {
+    if single::holds_single_version(dir) {
+        let store = SingleVersionStore::open(dir, model_name)?;
+        Ok((Box::new(store.clone()), Arc::new(store)))
+    } else {
+        let store = LocalStore::open(dir)?;
+        Ok((Box::new(store.clone()), Arc::new(store)))
+    }
+}
+
+/// One backend seen as the two stores it is: models, and datasets.
+pub type Stores = (Box<dyn ModelStore>, Arc<dyn datasets::DatasetStore>);
 
 /// Alias name → version number, as `aliases.json` holds it.
 pub type Aliases = BTreeMap<String, u64>;

@@ -37,9 +37,8 @@ use super::{
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 const CLAIM_FILE: &str = ".claim";
-/// No single stored object is read past this (a model at `models.max_parameters` is far
-/// smaller), so a corrupt or hostile store cannot make a replica allocate without bound.
-const MAX_OBJECT_BYTES: u64 = 4 << 30;
+/// Every store's bound on one file, applied to each object.
+const MAX_OBJECT_BYTES: u64 = super::MAX_FILE_BYTES;
 /// Compare-and-swap attempts on aliases.json before giving up.
 const CAS_TRIES: u32 = 100;
 
