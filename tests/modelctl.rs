@@ -320,13 +320,13 @@ fn on_a_terminal_training_shows_a_progress_bar() {
             "--data",
             data.to_str().unwrap(),
         ])
-        .args(["--param", "epochs=400", "--param", "batch_size=8"])
+        .args(["--param", "epochs=150", "--param", "batch_size=8"])
         .args(["--param", "hidden_layers=[32,32]"])
         .output()
         .unwrap();
     let shown = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{shown}{}", text(&out.stderr));
-    assert!(shown.contains("/400"), "{shown}");
+    assert!(shown.contains("/150"), "{shown}");
     assert!(
         shown.contains("epoch ") && shown.contains("loss "),
         "{shown}"

@@ -65,10 +65,11 @@ pub async fn follow(client: &Client, job_id: &str, json: bool) -> Result<JobView
 }
 
 fn new_bar() -> ProgressBar {
-    // Length unknown until the first epoch reports progress; set from epoch/progress.
-    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    // The real length is known once the first epoch reports progress (see `draw`).
+    let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+    // The bar takes what the text leaves of the line: a wrapped line redraws badly.
     let style =
-        ProgressStyle::with_template("{prefix} [{bar:30}] epoch {pos}/{len} {msg} ETA {eta}")
+        ProgressStyle::with_template("{prefix} epoch {pos}/{len} {msg} ETA {eta} [{wide_bar}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
     bar.set_style(style);

@@ -171,6 +171,7 @@ pub fn predictions(res: &PredictResponse<'_>) -> String {
                     .classes
                     .as_ref()
                     .and_then(|names| names.get(*c))
+                    .filter(|name| **name != c.to_string())
                     .map_or_else(|| c.to_string(), |name| format!("{c} ({name})"));
                 let p = res
                     .probabilities
