@@ -334,3 +334,65 @@ fn on_a_terminal_training_shows_a_progress_bar() {
     assert!(shown.contains("ETA"), "{shown}");
     assert!(shown.contains("succeeded: version 1"), "{shown}");
 }
+
+/// Like [`PTY_RUN`], and answers the session: Ctrl-C once the bar shows a loss, then "y"
+/// to the cancel question. Gives up after 120 s.
+const PTY_CANCEL: &str = r#"
+import os, pty, select, signal, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+interrupted = answered = False
+deadline = time.time() + 120
+while time.time() < deadline:
+    ready, _, _ = select.select([fd], [], [], 1.0)
+    if not ready:
+        continue
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not interrupted and b"loss" in out:
+        os.write(fd, b"\x03")
+        interrupted = True
+    elif interrupted and not answered and b"[y/N]" in out:
+        os.write(fd, b"y\n")
+        answered = True
+else:
+    os.kill(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn ctrl_c_on_a_terminal_asks_and_cancels_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = server(dir.path(), &[]);
+    let data = dir.path().join("iris.csv");
+    std::fs::write(&data, iris_csv()).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", PTY_CANCEL, env!("CARGO_BIN_EXE_modelctl")])
+        .args(["--url", &format!("http://{addr}"), "train", "long"])
+        .args([
+            "--algorithm",
+            "mlp_classifier",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(["--param", "epochs=100000", "--param", "batch_size=4"])
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(shown.contains("cancel job "), "{shown}");
+    assert!(shown.contains("cancelled"), "{shown}");
+    // A cancelled job made no version: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let (_, jobs) = http(&addr, "GET", "/v1/jobs", None);
+    let jobs: Value = serde_json::from_str(&jobs).unwrap();
+    assert_eq!(jobs["jobs"][0]["state"], "cancelled", "{jobs}");
+}
