@@ -396,3 +396,37 @@ fn ctrl_c_on_a_terminal_asks_and_cancels_the_job() {
     let jobs: Value = serde_json::from_str(&jobs).unwrap();
     assert_eq!(jobs["jobs"][0]["state"], "cancelled", "{jobs}");
 }
+
+#[test]
+fn watch_follows_a_job_started_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = server(dir.path(), &[]);
+    let data = dir.path().join("iris.csv");
+    std::fs::write(&data, iris_csv()).unwrap();
+    let accepted = ok_json(&run(
+        &addr,
+        &[
+            "--json",
+            "train",
+            "iris",
+            "--algorithm",
+            "softmax_regression",
+        ]
+        .into_iter()
+        .chain(["--data", data.to_str().unwrap(), "--detach"])
+        .collect::<Vec<_>>(),
+    ));
+    let id = accepted["job_id"].as_str().unwrap();
+    let job = ok_json(&run(&addr, &["--json", "watch", id]));
+    assert_eq!(job["job_id"], id);
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["version"], 1);
+
+    let out = run(&addr, &["watch", "no-such-job"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not_found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
