@@ -7,7 +7,9 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::datasets::DatasetError;
@@ -18,13 +20,15 @@ use crate::registry::RegistryError;
 use crate::serving::ServeError;
 use crate::train::TrainError;
 
-/// The body of every non-2xx answer.
-#[derive(Debug, Serialize, ToSchema)]
+/// The body of every non-2xx answer; `modelctl` reads it back, hence `Deserialize` and a
+/// code that may be owned.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Human-readable explanation.
     pub error: String,
     /// Stable machine code, one of [`CODES`].
-    pub code: &'static str,
+    #[schema(value_type = String)]
+    pub code: Cow<'static, str>,
 }
 
 /// Every machine code the server answers with (API.md's list).
@@ -156,7 +160,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = ErrorBody {
             error: self.to_string(),
-            code,
+            code: Cow::Borrowed(code),
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::Internal(detail) = self {

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reload_all))
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ModelSummary {
     pub name: String,
     pub versions: Vec<u64>,
@@ -37,17 +37,17 @@ pub struct ModelSummary {
     pub default_version: Option<u64>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ModelList {
     pub models: Vec<ModelSummary>,
 }
 
 /// One version as the runs table shows it.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct VersionSummary {
     pub version: u64,
     /// `ready` or `failed`.
-    pub status: &'static str,
+    pub status: String,
     /// Why a failed version could not be loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -82,7 +82,7 @@ pub struct VersionDetail {
     pub training: Option<Provenance>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct VersionList {
     pub model: String,
     pub versions: Vec<VersionSummary>,
@@ -101,7 +101,7 @@ fn version_summary(model: &ModelEntry, v: &VersionEntry) -> VersionSummary {
     let meta = v.meta.as_ref();
     VersionSummary {
         version: v.version,
-        status: v.status(),
+        status: v.status().to_string(),
         error: match &v.state {
             VersionState::Failed(reason) => Some(reason.clone()),
             VersionState::Ready(_) => None,
@@ -288,14 +288,14 @@ pub async fn delete_version(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AliasRequest {
     #[schema(minimum = 1)]
     pub version: u64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct AliasResponse {
     pub model: String,
     pub alias: String,

@@ -32,7 +32,7 @@ pub struct ImportQuery {
     pub alias: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct Imported {
     pub version: u64,
 }

@@ -1,5 +1,7 @@
 //! `POST /v1/models/{name}/predict` and `POST /predict`.
 
+use std::borrow::Cow;
+
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
@@ -60,7 +62,7 @@ pub struct VersionQuery {
     pub alias: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Predictions {
     /// Class index (into `classes`) per row.
@@ -69,17 +71,21 @@ pub enum Predictions {
     Values(Vec<f64>),
 }
 
-/// Borrows what the request and the registry already hold, so answering copies nothing.
-#[derive(Serialize, ToSchema)]
+/// Borrows what the request and the registry already hold, so answering copies nothing;
+/// `Cow` rather than plain references so that `modelctl` can read the same type back.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct PredictResponse<'a> {
-    pub model: &'a str,
+    #[schema(value_type = String)]
+    pub model: Cow<'a, str>,
     pub version: u64,
-    pub request_id: &'a str,
+    #[schema(value_type = String)]
+    pub request_id: Cow<'a, str>,
     pub predictions: Predictions,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<Vec<f64>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub classes: Option<&'a [String]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub classes: Option<Cow<'a, [String]>>,
 }
 
 /// Predict with a model: `?version=N` or `?alias=A` picks a version, else `production`,
@@ -235,15 +241,15 @@ impl Codec for Native<'_> {
             Predictions::Values(p.output.predictions)
         };
         let body = PredictResponse {
-            model: p.name,
+            model: Cow::Borrowed(p.name),
             version: p.version,
-            request_id: self.request_id,
+            request_id: Cow::Borrowed(self.request_id),
             predictions,
             probabilities: p
                 .output
                 .probabilities
                 .map(|m| m.outer_iter().map(|r| r.to_vec()).collect()),
-            classes,
+            classes: classes.map(Cow::Borrowed),
         };
         Ok(Json(body).into_response())
     }

@@ -43,7 +43,7 @@ fn default_validation_split() -> f64 {
     0.2
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
     #[schema(value_type = AlgorithmName, inline)]
@@ -76,14 +76,14 @@ pub struct TrainRequest {
     pub alias: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct JobAccepted {
     pub job_id: String,
     pub status_url: String,
     pub state: JobState,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct JobList {
     pub jobs: Vec<JobView>,
 }

@@ -1,13 +1,13 @@
 //! What `GET /v1/jobs/{id}` shows of a job: its state and progress.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::train::tune::CvResult;
 use crate::train::{EpochRecord, Metrics as Quality};
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Queued,
@@ -37,7 +37,7 @@ impl JobState {
 }
 
 /// A job as `GET /v1/jobs/{id}` shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobView {
     pub job_id: String,
     pub model: String,

@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 
 use ndarray::{Array2, Axis};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::parse::from_rows;
 pub use super::parse::parse_csv;
@@ -107,33 +107,40 @@ impl Dataset {
 }
 
 /// Where training data comes from (JSON: exactly one of `rows`, `csv`, `path`,
-/// `dataset`; unknown fields are rejected).
-#[derive(Clone, Debug, PartialEq)]
+/// `dataset`; unknown fields are rejected). Serialises to the same forms, so the
+/// `modelctl` client sends exactly what the server parses.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum DataSpec {
     /// Inline rows; `feature_names` defaults to x0..x{d-1}; targets are numbers
     /// or (classification) strings.
     Rows {
         rows: Vec<Vec<f64>>,
         targets: Vec<serde_json::Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         feature_names: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         class_names: Option<Vec<String>>,
     },
     /// Inline CSV text with a header; `target` (default "target") names the target column.
     Csv {
         csv: String,
         target: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         class_names: Option<Vec<String>>,
     },
     /// A CSV file relative to the data directory.
     Path {
         path: String,
         target: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         class_names: Option<Vec<String>>,
     },
     /// A dataset uploaded to the store (`PUT /v1/datasets/{name}`).
     Dataset {
         dataset: String,
         target: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         class_names: Option<Vec<String>>,
     },
 }
