@@ -33,7 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         target: "target".into(),
         class_names: None,
     };
-    let data = load(&spec, task, path.parent().unwrap_or(Path::new(".")))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let data = load(&spec, task, dir, &modeld::train::dataset::NoDatasets)?;
     let spec = TrainSpec {
         algorithm: serde_json::from_value::<Algorithm>(serde_json::Value::String(alg.clone()))?,
         params: serde_json::from_str::<Params>(params)?,

@@ -180,6 +180,15 @@ async fn a_replaced_dataset_keeps_one_object_and_a_deleted_one_is_gone() {
     );
 }
 
+/// Name, content type, body, the status it gets and what its message says.
+type BadUpload = (
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_bodies_get_clear_errors_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +202,7 @@ async fn bad_bodies_get_clear_errors_and_store_nothing() {
     );
     let before = stored_files(dir.path());
 
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<BadUpload> = vec![
         (
             "keep",
             None,

@@ -12,6 +12,7 @@ use modeld::api::error::ApiError;
 use modeld::api::instances::{to_matrix, Instances};
 use modeld::api::predict::PredictRequest;
 use modeld::api::v2::tensor::{self, InputTensor, Source};
+use modeld::datasets::ingest::CsvIngest;
 use modeld::models::{Schema, Task};
 use modeld::train::{dataset, DataSpec, TrainError};
 use proptest::prelude::*;
@@ -305,6 +306,50 @@ fn csv_text_parses_to_a_valid_dataset_or_a_data_error() {
 }
 
 #[test]
+fn dataset_uploads_give_one_answer_whatever_the_chunking() {
+    let base = iris_csv_head().into_bytes();
+    let edits = prop_oneof![
+        3 => byte_edits(),
+        2 => prop::collection::vec((any::<usize>(), csv_piece()), 1..5).prop_map(|ins| {
+            ins.into_iter()
+                .map(|(at, bytes)| fuzzing::ByteEdit::Insert { at, bytes })
+                .collect()
+        }),
+    ];
+    check(
+        "dataset_upload",
+        256,
+        (edits, 1usize..64),
+        |(edits, chunk)| {
+            let mut body = base.clone();
+            for e in &edits {
+                apply_bytes(&mut body, e, &[]);
+            }
+            let whole = {
+                let mut ingest = CsvIngest::new();
+                ingest.feed(&body).and_then(|()| ingest.finish())
+            };
+            let mut pieces = CsvIngest::new();
+            let chunked = body
+                .chunks(chunk)
+                .try_for_each(|c| pieces.feed(c))
+                .and_then(|()| pieces.finish());
+            // A refusal may come at a different chunk, but never a different verdict.
+            match (&whole, &chunked) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                _ => prop_assert!(false, "whole {:?} vs chunked {:?}", whole, chunked),
+            }
+            if let Ok(summary) = whole {
+                prop_assert_eq!(summary.bytes, body.len() as u64);
+                prop_assert!(summary.columns.len() >= 2);
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
 fn data_specs_load_to_a_valid_dataset_or_a_data_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("iris.csv"), iris_csv_head()).unwrap();
@@ -329,7 +374,7 @@ fn data_specs_load_to_a_valid_dataset_or_a_data_error() {
             let Ok(spec) = serde_json::from_value::<DataSpec>(doc) else {
                 return Ok(());
             };
-            match dataset::load(&spec, task, dir.path()) {
+            match dataset::load(&spec, task, dir.path(), &dataset::NoDatasets) {
                 Ok(d) => check_dataset(&d),
                 Err(e) => data_error(e),
             }

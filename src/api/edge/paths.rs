@@ -28,6 +28,13 @@ pub fn trim_v2_slash(req: &mut Request) {
     }
 }
 
+/// A dataset upload (`PUT /v1/datasets/{name}`) streams a body of up to
+/// `server.dataset_limit_bytes`, which may take longer than `server.request_timeout_ms`
+/// on any link; it is bounded by the per-frame stall timeout instead.
+pub fn streams_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::PUT && path.starts_with("/v1/datasets/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,11 +56,4 @@ mod tests {
         assert_eq!(trimmed("/v2"), "/v2");
         assert_eq!(trimmed("/v2x/"), "/v2x/");
     }
-}
-
-/// A dataset upload (`PUT /v1/datasets/{name}`) streams a body of up to
-/// `server.dataset_limit_bytes`, which may take longer than `server.request_timeout_ms`
-/// on any link; it is bounded by the per-frame stall timeout instead.
-pub fn streams_upload(method: &axum::http::Method, path: &str) -> bool {
-    method == axum::http::Method::PUT && path.starts_with("/v1/datasets/")
 }
