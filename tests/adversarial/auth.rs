@@ -81,6 +81,14 @@ fn every_route_but_the_open_ones_needs_the_key_and_the_key_never_leaks() {
     let job = server.train("m", &iris_train(1, Some("production")));
     assert_eq!(job["state"], "succeeded", "{job}");
     let job_id = job["job_id"].as_str().unwrap().to_string();
+    // Every GET below must find what it names, the dataset `m` too.
+    let uploaded = server.send(
+        "PUT",
+        "/v1/datasets/m",
+        &[("Content-Type", "text/csv")],
+        b"a,b\n1,2\n",
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text());
     let ops = operations(&server, &job_id);
     assert!(
         ops.len() >= 25,

@@ -106,10 +106,29 @@ pub trait DatasetUpload: Send {
 pub trait DatasetStore: Send + Sync + std::fmt::Debug {
     fn begin_upload(&self, name: &str) -> io::Result<Box<dyn DatasetUpload>>;
 
-    /// Every dataset, by name; a record that cannot be read is skipped with a warning.
-    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>>;
+    /// The names that have a record (one listing).
+    fn record_names(&self) -> io::Result<Vec<String>>;
 
-    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>>;
+    /// A dataset's record; `None` if it has none.
+    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>>;
+
+    /// Every dataset, by name; a record that cannot be read is skipped with a warning.
+    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>> {
+        let mut out = Vec::new();
+        for name in self.record_names()? {
+            match self.read_record(&name) {
+                Ok(Some(record)) => out.push(record.info),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(dataset = %name, error = %e, "skipping a dataset record"),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>> {
+        Ok(self.read_record(name)?.map(|r| r.info))
+    }
 
     /// The dataset's bytes; an error if they are over `limit`.
     fn read_dataset(&self, name: &str, limit: u64) -> io::Result<Option<(DatasetInfo, Vec<u8>)>>;

@@ -27,15 +27,6 @@ impl LocalStore {
         Ok(dir)
     }
 
-    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>> {
-        let path = self.root().join(record_key(name));
-        match read_bounded(&path, MAX_RECORD_BYTES) {
-            Ok(bytes) => DatasetRecord::parse(name, &bytes).map(Some),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     fn lock_datasets(&self) -> io::Result<FileLock> {
         fs::create_dir_all(self.datasets_dir())?;
         FileLock::exclusive(&self.datasets_dir().join(LOCK_FILE))
@@ -147,30 +138,28 @@ impl DatasetStore for LocalStore {
         }))
     }
 
-    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>> {
+    fn record_names(&self) -> io::Result<Vec<String>> {
         let entries = match fs::read_dir(self.datasets_dir()) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let file = entry.file_name();
-            let Some(name) = file.to_str().and_then(name_of_record) else {
-                continue;
-            };
-            match self.read_record(name) {
-                Ok(Some(record)) => out.push(record.info),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(dataset = %name, error = %e, "skipping a dataset record"),
-            }
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(entries
+            .flatten()
+            .filter_map(|entry| {
+                let file = entry.file_name();
+                file.to_str().and_then(name_of_record).map(str::to_string)
+            })
+            .collect())
     }
 
-    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>> {
-        Ok(self.read_record(name)?.map(|r| r.info))
+    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>> {
+        let path = self.root().join(record_key(name));
+        match read_bounded(&path, MAX_RECORD_BYTES) {
+            Ok(bytes) => DatasetRecord::parse(name, &bytes).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn read_dataset(&self, name: &str, limit: u64) -> io::Result<Option<(DatasetInfo, Vec<u8>)>> {

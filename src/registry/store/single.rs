@@ -18,7 +18,7 @@ use crate::models::Artifact;
 
 use super::super::error::{valid_name, ReadOnlyStore};
 use super::super::meta::VersionMeta;
-use super::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
+use super::datasets::{DatasetInfo, DatasetRecord, DatasetStore, DatasetUpload};
 use super::fsio::entry_of;
 use super::local::read_version_dir;
 use super::{Aliases, Listing, ModelListing, ModelStore, ARTIFACT_FILE};
@@ -184,11 +184,11 @@ impl DatasetStore for SingleVersionStore {
         Err(self.read_only())
     }
 
-    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>> {
+    fn record_names(&self) -> io::Result<Vec<String>> {
         Ok(Vec::new())
     }
 
-    fn dataset(&self, _name: &str) -> io::Result<Option<DatasetInfo>> {
+    fn read_record(&self, _name: &str) -> io::Result<Option<DatasetRecord>> {
         Ok(None)
     }
 

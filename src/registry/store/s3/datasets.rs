@@ -76,13 +76,6 @@ impl DatasetUpload for S3Upload {
 }
 
 impl S3Store {
-    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>> {
-        match self.get_bounded(&record_key(name), MAX_RECORD_BYTES)? {
-            Some((bytes, _)) => DatasetRecord::parse(name, &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
     /// Points the record at `record.object` under compare-and-swap; returns the record it
     /// replaced.
     fn swap_record(&self, name: &str, record: &DatasetRecord) -> io::Result<Option<DatasetRecord>> {
@@ -129,32 +122,25 @@ impl DatasetStore for S3Store {
         }))
     }
 
-    fn list_datasets(&self) -> io::Result<Vec<DatasetInfo>> {
-        let mut out = Vec::new();
+    fn record_names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
         for meta in self.list_under(Some(DATASETS_DIR))? {
             let location = meta.location.to_string();
-            let Some(file) = self
+            let name = self
                 .relative(&location)
                 .and_then(|rel| rel.strip_prefix(DATASETS_DIR))
                 .and_then(|rel| rel.strip_prefix('/'))
-            else {
-                continue;
-            };
-            let Some(name) = name_of_record(file) else {
-                continue;
-            };
-            match self.read_record(name) {
-                Ok(Some(record)) => out.push(record.info),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(dataset = %name, error = %e, "skipping a dataset record"),
-            }
+                .and_then(name_of_record);
+            names.extend(name.map(str::to_string));
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(names)
     }
 
-    fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>> {
-        Ok(self.read_record(name)?.map(|r| r.info))
+    fn read_record(&self, name: &str) -> io::Result<Option<DatasetRecord>> {
+        match self.get_bounded(&record_key(name), MAX_RECORD_BYTES)? {
+            Some((bytes, _)) => DatasetRecord::parse(name, &bytes).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn read_dataset(&self, name: &str, limit: u64) -> io::Result<Option<(DatasetInfo, Vec<u8>)>> {
