@@ -238,13 +238,21 @@ fn three_replicas_share_one_s3_store() {
         },
     );
 
-    // Production moves on B: all three serve the new version within the interval.
+    // A promote on A, then a rollback on B: each is served everywhere within the interval.
     let newest = *distinct.last().unwrap();
-    set_alias(b, "m", "production", newest);
+    let previous = distinct[distinct.len() - 2];
+    set_alias(a, "m", "production", newest);
+    let promoted = predict(a, "m").unwrap();
+    for r in [b, c] {
+        converge("the promote on A served everywhere", within, || {
+            predict(r, "m").is_some_and(|p| (p - promoted).abs() < 1e-6)
+        });
+    }
+    set_alias(b, "m", "production", previous);
     let expect = predict(b, "m").unwrap();
-    assert!((expect - 22.0).abs() > 1.0);
+    assert!((expect - promoted).abs() > 0.5 && (expect - 22.0).abs() > 1.0);
     for r in [a, c] {
-        converge("production moved everywhere", within, || {
+        converge("the rollback on B served everywhere", within, || {
             predict(r, "m").is_some_and(|p| (p - expect).abs() < 1e-6)
         });
     }
