@@ -120,8 +120,17 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// Checks, hashes and stores the next piece of the body.
+    /// Checks, hashes and stores the next piece of the body. A refused piece ends the
+    /// upload: what it wrote is removed before this returns.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DatasetError> {
+        let fed = self.try_feed(chunk);
+        if fed.is_err() {
+            self.abort();
+        }
+        fed
+    }
+
+    fn try_feed(&mut self, chunk: &[u8]) -> Result<(), DatasetError> {
         if self.ingest.bytes().saturating_add(chunk.len() as u64) > self.limit {
             return Err(DatasetError::TooLarge { limit: self.limit });
         }
@@ -134,10 +143,22 @@ impl Upload {
         }
     }
 
+    fn abort(&mut self) {
+        if let Some(sink) = self.sink.take() {
+            sink.abort();
+        }
+    }
+
     /// The end of the body: the last checks, then the dataset is replaced whole.
     pub fn finish(mut self) -> Result<DatasetInfo, DatasetError> {
         let ingest = std::mem::take(&mut self.ingest);
-        let summary = ingest.finish()?;
+        let summary = match ingest.finish() {
+            Ok(summary) => summary,
+            Err(e) => {
+                self.abort();
+                return Err(e.into());
+            }
+        };
         let info = DatasetInfo {
             name: self.name.clone(),
             bytes: summary.bytes,
@@ -158,7 +179,12 @@ impl Upload {
 impl Drop for Upload {
     fn drop(&mut self) {
         if let Some(sink) = self.sink.take() {
-            sink.abort();
+            // Dropped with the request's future when a client goes away, i.e. on a runtime
+            // worker: an S3 abort is a network call, which belongs on the blocking pool.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || sink.abort())),
+                Err(_) => sink.abort(),
+            }
         }
     }
 }
