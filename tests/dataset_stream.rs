@@ -134,3 +134,52 @@ fn a_large_upload_streams_into_the_store_with_flat_memory() {
         .collect();
     assert!(sizes.contains(&(sent as u64)), "{sizes:?}");
 }
+
+#[test]
+fn an_upload_cut_off_midway_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = modeld(dir.path())
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .spawn()
+        .unwrap();
+    let addr = wait_listening(&mut child);
+    let _server = Guard(child);
+    wait_ready(&addr);
+    let objects = dir.path().join("data/models/_datasets/objects");
+    let files = || -> Vec<String> {
+        std::fs::read_dir(&objects)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "PUT /v1/datasets/cut HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/csv\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+        )
+        .unwrap();
+        let (mut chunk, _) = rows(0, 3 << 20);
+        chunk.splice(0..0, b"id,code,score,label\n".iter().copied());
+        write!(s, "{:x}\r\n", chunk.len()).unwrap();
+        s.write_all(&chunk).unwrap();
+        s.write_all(b"\r\n").unwrap();
+        // The upload is under way: its temporary object exists.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while files().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!files().is_empty(), "the upload never started writing");
+    } // The client goes away mid-body.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !files().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(files(), Vec::<String>::new(), "a cut-off upload left files");
+    let (status, text) = support::http(&addr, "GET", "/v1/datasets/cut", None);
+    assert_eq!(status, 404, "{text}");
+}
