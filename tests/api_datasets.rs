@@ -292,3 +292,45 @@ async fn bad_bodies_get_clear_errors_and_store_nothing() {
         StatusCode::BAD_REQUEST
     );
 }
+
+#[tokio::test]
+async fn the_start_up_janitor_removes_only_old_objects_no_record_names() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = app(dir.path()).await;
+        let r = put(&app, "keep", None, b"a,b\n1,2\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let objects = dir.path().join("models/_datasets/objects");
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    let age = |path: &std::path::Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+    };
+    // The live object is old too: being named by a record is what keeps it.
+    let live: Vec<_> = std::fs::read_dir(&objects)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(live.len(), 1);
+    age(&live[0]);
+    let orphan = objects.join("0123456789abcdef0123456789abcdef.csv");
+    let fresh = objects.join("fedcba9876543210fedcba9876543210.csv");
+    std::fs::write(&orphan, "x,y\n1,2\n").unwrap();
+    age(&orphan);
+    std::fs::write(&fresh, "x,y\n1,2\n").unwrap();
+
+    let app = app(dir.path()).await;
+    assert!(!orphan.exists(), "an old object no record names is removed");
+    assert!(
+        fresh.exists(),
+        "a recent one may be an upload being committed"
+    );
+    assert!(live[0].exists());
+    assert_eq!(app.get("/v1/datasets/keep").await.body["rows"], 1);
+}

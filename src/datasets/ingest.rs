@@ -62,8 +62,11 @@ pub struct CsvIngest {
     header_ends: Vec<usize>,
     ends: Vec<usize>,
     fields: usize,
-    /// The line the current record started on.
+    /// The line the current record started on, from the `\n`s consumed before it.
     record_line: u64,
+    newlines: u64,
+    /// Between records: line ends are skipped and counted before the next one starts.
+    at_record_start: bool,
     columns: Option<Vec<String>>,
     rows: u64,
 }
@@ -87,6 +90,8 @@ impl CsvIngest {
             ends: vec![0; 1024],
             fields: 0,
             record_line: 1,
+            newlines: 0,
+            at_record_start: true,
             columns: None,
             rows: 0,
         }
@@ -171,9 +176,27 @@ impl CsvIngest {
     fn parse(&mut self, mut input: &[u8]) -> Result<(), CsvError> {
         use csv_core::ReadRecordResult as R;
         loop {
+            if self.at_record_start && !input.is_empty() {
+                // Line ends between records (a CRLF's `\n`, blank lines) are counted here,
+                // so a record's line is where its first byte is.
+                let skip = input
+                    .iter()
+                    .position(|&b| b != b'\n' && b != b'\r')
+                    .unwrap_or(input.len());
+                let (ends, rest) = input.split_at(skip);
+                self.newlines = self.newlines.saturating_add(count_newlines(ends));
+                input = rest;
+                if input.is_empty() {
+                    return Ok(());
+                }
+                self.record_line = self.newlines.saturating_add(1);
+                self.at_record_start = false;
+            }
             let (res, nin, nout, nend) =
                 self.reader
                     .read_record(input, &mut self.scratch, &mut self.ends);
+            let consumed = input.get(..nin).unwrap_or_default();
+            self.newlines = self.newlines.saturating_add(count_newlines(consumed));
             input = input.get(nin..).unwrap_or_default();
             if self.columns.is_none() {
                 if self.header.len().saturating_add(nout) > MAX_HEADER_BYTES {
@@ -192,7 +215,10 @@ impl CsvIngest {
                 R::InputEmpty | R::End => return Ok(()),
                 // The scratch and the ends buffer are reused: what mattered is counted.
                 R::OutputFull | R::OutputEndsFull => {}
-                R::Record => self.end_record()?,
+                R::Record => {
+                    self.end_record()?;
+                    self.at_record_start = true;
+                }
             }
         }
     }
@@ -221,7 +247,6 @@ impl CsvIngest {
             }
             Some(_) => self.rows = self.rows.saturating_add(1),
         }
-        self.record_line = self.reader.line();
         Ok(())
     }
 
@@ -253,6 +278,10 @@ impl CsvIngest {
         self.header_ends = Vec::new();
         Ok(names)
     }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// Lower-case hex of a digest.
@@ -296,6 +325,26 @@ mod tests {
         let s = ingest_in_chunks(crlf.as_bytes(), 2).unwrap();
         assert_eq!((s.rows, s.columns.len()), (2, 3));
         assert_eq!(s.columns[0], "a");
+    }
+
+    #[test]
+    fn names_the_ragged_line_after_crlf_blank_lines_and_quoted_newlines() {
+        let crlf = b"a,b,c\r\n1,2,3\r\n\r\n4,5\r\n";
+        let quoted = b"a,b,c\n1,\"x\ny\",3\n\n\n4,5\n";
+        for (body, line) in [(&crlf[..], 4), (&quoted[..], 6)] {
+            for chunk in [1, 3, 100] {
+                assert_eq!(
+                    ingest_in_chunks(body, chunk),
+                    Err(CsvError::Ragged {
+                        line,
+                        found: 2,
+                        expected: 3
+                    }),
+                    "{} in chunks of {chunk}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub const DATASETS_DIR: &str = "_datasets";
 pub const OBJECTS_DIR: &str = "objects";
 /// A record this large is not one modeld wrote (65,536 column names fit well inside).
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
+/// How old an object no record names must be before the janitor removes it. An upload's
+/// object exists a moment before its record does, and S3 dates a multipart object by the
+/// start of its upload, so "older than this replica's start" alone could remove the
+/// object of an upload another replica is committing.
+pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// What `GET /v1/datasets/{name}` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -128,6 +133,16 @@ pub trait DatasetStore: Send + Sync + std::fmt::Debug {
 
     fn dataset(&self, name: &str) -> io::Result<Option<DatasetInfo>> {
         Ok(self.read_record(name)?.map(|r| r.info))
+    }
+
+    /// The objects records name. Any record that cannot be read is an error, not a
+    /// skip: the janitor must never take a live object for a leftover.
+    fn referenced_objects(&self) -> io::Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for name in self.record_names()? {
+            out.extend(self.read_record(&name)?.map(|r| r.object));
+        }
+        Ok(out)
     }
 
     /// The dataset's bytes; an error if they are over `limit`.

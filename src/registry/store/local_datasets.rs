@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::datasets::{
     name_of_record, new_object_id, object_key, record_key, too_large, valid_object_id, DatasetInfo,
     DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
+    ORPHAN_GRACE,
 };
 use super::fsio::{modified_before, sweep, sync_dir, write_atomic, FileLock};
 use super::LocalStore;
@@ -193,18 +194,18 @@ impl DatasetStore for LocalStore {
         if !objects.is_dir() {
             return Ok(Vec::new());
         }
-        let mut removed: Vec<String> = sweep(&objects, self.opened_at())
+        // A slow upload of another process may have last written a while ago.
+        let before = self
+            .opened_at()
+            .checked_sub(ORPHAN_GRACE)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut removed: Vec<String> = sweep(&objects, before)
             .into_iter()
-            .chain(sweep(&self.datasets_dir(), self.opened_at()))
+            .chain(sweep(&self.datasets_dir(), before))
             .map(|p| p.display().to_string())
             .collect();
         let _lock = self.lock_datasets()?;
-        let referenced: std::collections::HashSet<String> = self
-            .list_datasets()?
-            .into_iter()
-            .filter_map(|info| self.read_record(&info.name).ok().flatten())
-            .map(|r| r.object)
-            .collect();
+        let referenced = self.referenced_objects()?;
         for entry in fs::read_dir(&objects)?.flatten() {
             let file = entry.file_name();
             let Some(id) = file.to_str().and_then(|f| f.strip_suffix(".csv")) else {
@@ -213,7 +214,7 @@ impl DatasetStore for LocalStore {
             let path = entry.path();
             if valid_object_id(id)
                 && !referenced.contains(id)
-                && modified_before(&path, self.opened_at())
+                && modified_before(&path, before)
                 && fs::remove_file(&path).is_ok()
             {
                 removed.push(path.display().to_string());

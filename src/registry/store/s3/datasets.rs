@@ -3,7 +3,6 @@
 //! dataset of any size; the object appears only when the upload completes. The record is
 //! swapped with a conditional put on its ETag, as aliases.json is.
 
-use std::collections::HashSet;
 use std::io;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use object_store::{ObjectStoreExt, PutMode, WriteMultipart};
 use super::super::datasets::{
     name_of_record, new_object_id, object_key, record_key, too_large, valid_object_id, DatasetInfo,
     DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
+    ORPHAN_GRACE,
 };
 use super::{lost_race, S3Store, CAS_TRIES};
 
@@ -168,12 +168,9 @@ impl DatasetStore for S3Store {
     }
 
     fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>> {
-        let referenced: HashSet<String> = self
-            .list_datasets()?
-            .into_iter()
-            .filter_map(|info| self.read_record(&info.name).ok().flatten())
-            .map(|r| r.object)
-            .collect();
+        let referenced = self.referenced_objects()?;
+        let grace = chrono::Duration::from_std(ORPHAN_GRACE).unwrap_or(chrono::Duration::zero());
+        let before = self.opened_at - grace;
         let mut removed = Vec::new();
         let objects = format!("{DATASETS_DIR}/{OBJECTS_DIR}");
         for meta in self.list_under(Some(&objects))? {
@@ -186,11 +183,8 @@ impl DatasetStore for S3Store {
                 .and_then(|r| r.strip_prefix('/'))
                 .and_then(|f| f.strip_suffix(".csv"))
                 .unwrap_or_default();
-            // Newer than the opening: maybe an upload another replica is committing now.
-            if valid_object_id(id)
-                && !referenced.contains(id)
-                && meta.last_modified < self.opened_at
-            {
+            // Newer: maybe an upload another replica is committing now (see ORPHAN_GRACE).
+            if valid_object_id(id) && !referenced.contains(id) && meta.last_modified < before {
                 self.delete(rel)?;
                 removed.push(rel.to_string());
             }
