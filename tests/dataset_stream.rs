@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{http_typed, modeld, wait_listening, wait_ready, Guard};
+use support::{http_typed, modeld, start};
 
 /// `VmRSS` or `VmHWM` of a process, in KiB.
 fn memory_kib(pid: u32, field: &str) -> u64 {
@@ -52,14 +52,8 @@ fn a_large_upload_streams_into_the_store_with_flat_memory() {
         256 << 20
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut child = modeld(dir.path())
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .spawn()
-        .unwrap();
-    let addr = wait_listening(&mut child);
-    let server = Guard(child);
-    wait_ready(&addr);
-    let pid = server.0.id();
+    let server = start(&mut modeld(dir.path()));
+    let (addr, pid) = (server.addr.clone(), server.guard.0.id());
     // A first small upload: whatever the path allocates once is in the baseline.
     let (status, text) = http_typed(
         &addr,
@@ -138,13 +132,8 @@ fn a_large_upload_streams_into_the_store_with_flat_memory() {
 #[test]
 fn an_upload_cut_off_midway_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = modeld(dir.path())
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .spawn()
-        .unwrap();
-    let addr = wait_listening(&mut child);
-    let _server = Guard(child);
-    wait_ready(&addr);
+    let server = start(&mut modeld(dir.path()));
+    let addr = server.addr.clone();
     let objects = dir.path().join("data/models/_datasets/objects");
     let files = || -> Vec<String> {
         std::fs::read_dir(&objects)
