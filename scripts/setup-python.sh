@@ -4,7 +4,9 @@
 # (kserve; its suite runs in its own process); and schemathesis, which
 # scripts/schemathesis.sh points at /openapi.json; and kubernetes-validate, jsonschema and
 # pyyaml for scripts/validate-manifests.sh; and moto[server], the S3-compatible server
-# (`moto_server`, with boto3) that tests/s3_store.rs runs replicas against. Versions are pinned so a CI
+# (`moto_server`, with boto3) that tests/s3_store.rs runs replicas against; and playwright,
+# which drives Debian's chromium (installed by .ci/run, never playwright's own browsers) in
+# tests/dashboard.rs. Versions are pinned so a CI
 # run is reproducible; bump them together with tests/interop/*.py.
 # Usage: scripts/setup-python.sh [VENV_DIR]; then `cargo test --test interop` uses
 # $INTEROP_PYTHON (default .venv/bin/python).
@@ -24,9 +26,11 @@ fi
     "kubernetes-validate==1.37.0" \
     "jsonschema==4.26.0" \
     "pyyaml==6.0.3" \
-    "moto[server]==5.2.5"
+    "moto[server]==5.2.5" \
+    "playwright==1.65.2"
 "$VENV/bin/python" -c "import tritonclient.http, tritonclient.grpc, onnxruntime, numpy; print('interop venv ready:', onnxruntime.__version__, numpy.__version__)"
 "$VENV/bin/python" -c "import kserve; print('kserve SDK ready')"
 "$VENV/bin/schemathesis" --version
 "$VENV/bin/python" -c "import kubernetes_validate, jsonschema, yaml; print('manifest validators ready')"
 "$VENV/bin/python" -c "import moto, boto3; print('moto ready:', moto.__version__)"
+"$VENV/bin/python" -c "import playwright.sync_api; print('playwright ready')"

@@ -1,6 +1,7 @@
 //! The HTTP surface: merges every route module, serves `/openapi.json`, and wraps the
 //! router in the edge layer.
 
+pub mod dashboard;
 pub mod datasets;
 pub mod edge;
 pub mod error;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Result<App, HotRouteError> {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(dashboard::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(edge::metrics::label_route))
         .with_state(state);

@@ -17,6 +17,7 @@ use super::extract::{blocking, AppJson, AppPath, AppQuery};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::registry::{ModelEntry, Provenance, VersionEntry, VersionState};
 use crate::state::AppState;
+use crate::train::curve::{self, CurveSummary};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,6 +62,9 @@ pub struct VersionSummary {
     #[schema(value_type = Option<Object>)]
     pub schema: Option<crate::models::Schema>,
     pub n_parameters: usize,
+    /// The learning curve's last and best values, for versions modeld trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<CurveSummary>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -116,6 +120,9 @@ fn version_summary(model: &ModelEntry, v: &VersionEntry) -> VersionSummary {
             .map(|m| m.schema().clone())
             .or_else(|| meta.map(|m| m.schema.clone())),
         n_parameters: v.model().map(|m| m.n_parameters()).unwrap_or(0),
+        curve: meta
+            .and_then(|m| m.training.as_ref())
+            .and_then(|t| curve::summarize(&t.history)),
     }
 }
 

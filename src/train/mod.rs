@@ -17,6 +17,7 @@
 
 pub mod cancel;
 pub mod checked;
+pub mod curve;
 pub mod dataset;
 pub mod error;
 pub mod family;

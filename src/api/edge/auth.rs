@@ -4,6 +4,7 @@
 use axum::extract::Request;
 use axum::http::header;
 
+use crate::api::dashboard;
 use crate::config::Secret;
 
 /// Routes that orchestrators and Prometheus reach without credentials.
@@ -14,7 +15,8 @@ pub fn authorized(key: Option<&Secret>, req: &Request) -> bool {
     let Some(key) = key.map(Secret::expose) else {
         return true;
     };
-    if OPEN_ROUTES.contains(&req.uri().path()) {
+    let path = req.uri().path();
+    if OPEN_ROUTES.contains(&path) || dashboard::serves(path) {
         return true;
     }
     let given = req.headers().get(header::AUTHORIZATION);

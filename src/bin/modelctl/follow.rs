@@ -25,7 +25,9 @@ pub async fn follow(client: &Client, job_id: &str, json: bool) -> Result<JobView
         ProgressBar::hidden()
     };
     let path = format!("/v1/jobs/{}", encode(job_id));
-    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
+    // Installed before the first draw: a Ctrl-C that arrives once the bar shows must
+    // reach the question, not the default handler that kills the process.
+    let mut interrupts = Interrupts::install()?;
     let job = loop {
         let job: JobView = client.get(&path).await?;
         draw(&bar, &job);
@@ -34,15 +36,11 @@ pub async fn follow(client: &Client, job_id: &str, json: bool) -> Result<JobView
         }
         let interrupted = tokio::select! {
             _ = tokio::time::sleep(POLL) => false,
-            _ = &mut interrupt => true,
+            _ = interrupts.next() => true,
         };
-        if interrupted {
-            // The signal future is spent; a later Ctrl-C asks again.
-            interrupt = Box::pin(tokio::signal::ctrl_c());
-            if bar.suspend(|| ask_to_cancel(job_id))? {
-                client.send(Method::DELETE, &path, NO_BODY).await?;
-                bar.println(format!("cancelling job {job_id}"));
-            }
+        if interrupted && bar.suspend(|| ask_to_cancel(job_id))? {
+            client.send(Method::DELETE, &path, NO_BODY).await?;
+            bar.println(format!("cancelling job {job_id}"));
         }
     };
     bar.finish_and_clear();
@@ -61,6 +59,40 @@ pub async fn follow(client: &Client, job_id: &str, json: bool) -> Result<JobView
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         ))),
+    }
+}
+
+/// Ctrl-C as a stream: every press is seen, from the moment of installation.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    #[cfg(unix)]
+    fn install() -> Result<Self, CliError> {
+        let kind = tokio::signal::unix::SignalKind::interrupt();
+        let signal = tokio::signal::unix::signal(kind)
+            .map_err(|e| CliError::Failed(format!("cannot watch for Ctrl-C: {e}")))?;
+        Ok(Self { signal })
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        if self.signal.recv().await.is_none() {
+            // The runtime is shutting down; no press can come any more.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Result<Self, CliError> {
+        Ok(Self {})
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
