@@ -86,6 +86,7 @@ def main(url, key, shots):
         check(first.get_attribute('data-version') == '200', 'newest first')
         page.click('th[data-col="version"]')
         check(page.locator('table.runs tbody tr').first.get_attribute('data-version') == '1', 'sorted ascending')
+        measured['runs_resort'] = page.evaluate('window.modeldDashboard.runsRender')
         page.click('th[data-col="metrics.validation.r2"]')
         best = max(runs.values(), key=lambda r: r['metrics']['validation']['r2'])['metrics']['validation']['r2']
         top = page.locator('table.runs tbody tr').first.get_attribute('data-version')
