@@ -184,6 +184,10 @@ pub struct TrainingConfig {
     /// fill the gaps requests need. 0 = never pause.
     /// Default 0.25.
     pub pause_when_serving_cores: f64,
+    /// Bytes of parsed training data kept in memory (CSV files and stored datasets, by
+    /// content), so the next job on the same data skips the parse; least recently used
+    /// goes first. 0 = parse every time. Default 536870912 (512 MiB).
+    pub dataset_cache_bytes: usize,
 }
 
 /// Upper bound of `training.threads`; more is a typo, not a machine.
@@ -298,6 +302,7 @@ impl Default for TrainingConfig {
             job_history: 100,
             threads: 0,
             pause_when_serving_cores: 0.25,
+            dataset_cache_bytes: 512 << 20,
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub batch_rows: HistogramVec,
     /// Seconds since the model store was last read whole (start-up or a poll's listing).
     pub store_sync_age: Gauge,
+    /// Training data loads by outcome: `hit` (parsed copy reused), `miss`, `uncached`.
+    pub data_cache_loads: IntCounterVec,
+    /// Bytes of parsed training data held for reuse.
+    pub data_cache_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -117,6 +121,22 @@ impl Metrics {
             "Seconds since the model store was last listed (start-up load or repository poll)",
         )?;
         registry.register(Box::new(store_sync_age.clone()))?;
+        let data_cache_loads = IntCounterVec::new(
+            Opts::new(
+                "modeld_training_data_loads_total",
+                "Training data loads: hit (a parsed copy reused), miss (parsed and kept), uncached",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(data_cache_loads.clone()))?;
+        let data_cache_bytes = Gauge::new(
+            "modeld_training_data_cache_bytes",
+            "Bytes of parsed training data kept for reuse (training.dataset_cache_bytes)",
+        )?;
+        registry.register(Box::new(data_cache_bytes.clone()))?;
+        for outcome in ["hit", "miss", "uncached"] {
+            data_cache_loads.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(feature_drift.clone()))?;
         registry.register(Box::new(feedback.clone()))?;
         let mut quality = Vec::new();
@@ -159,6 +179,8 @@ impl Metrics {
             feedback,
             batch_rows,
             store_sync_age,
+            data_cache_loads,
+            data_cache_bytes,
         })
     }
 

@@ -12,6 +12,7 @@ use crate::monitor::Monitor;
 use crate::registry::store::{open_dir, s3::S3Store, Stores};
 use crate::registry::Registry;
 use crate::serving::Serving;
+use crate::train::cache::ParsedCache;
 
 /// Cloned for every request by each layer and extractor that takes state, so it is one
 /// reference count rather than one per field.
@@ -29,6 +30,8 @@ pub struct Shared {
     pub cfg: Arc<Config>,
     pub registry: Arc<Registry>,
     pub datasets: Datasets,
+    /// Parsed training data shared by jobs on the same source (training.dataset_cache_bytes).
+    pub parsed: Arc<ParsedCache>,
     pub jobs: Arc<JobManager>,
     pub metrics: Arc<Metrics>,
     pub monitor: Arc<Monitor>,
@@ -89,6 +92,7 @@ impl AppState {
             .with_limits(cfg.training_limits.clone()),
         );
         let monitor = Arc::new(Monitor::new(cfg.monitoring.clone()));
+        let parsed = Arc::new(ParsedCache::new(cfg.training.dataset_cache_bytes));
         let serving = Arc::new(Serving::new(
             registry.clone(),
             monitor.clone(),
@@ -101,6 +105,7 @@ impl AppState {
             cfg: Arc::new(cfg),
             registry,
             datasets,
+            parsed,
             jobs,
             metrics,
             lifecycle: Arc::new(Lifecycle::default()),

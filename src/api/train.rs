@@ -2,6 +2,8 @@
 //! cancels. The body is checked (params, data, algorithm against the data) before the job
 //! is queued, so a bad request is a 4xx now rather than a failed job later.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -14,9 +16,10 @@ use utoipa_axum::routes;
 use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::{JobRequest, JobState, JobView, Work};
+use crate::models::Task;
 use crate::registry::valid_name;
 use crate::state::AppState;
-use crate::train::dataset::{self, DataSpec};
+use crate::train::dataset::{self, DataSpec, Dataset};
 use crate::train::{check_task, Algorithm, Params, TrainSpec};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -122,11 +125,7 @@ pub async fn train(
     };
     let checked = spec.validate()?;
     let data_source = req.data.source();
-    let data_dir = state.cfg.data_dir.clone();
-    let task = spec.algorithm.family().task();
-    let data = req.data;
-    let datasets = state.datasets.clone();
-    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir, &datasets)?)).await?;
+    let dataset = load_data(&state, req.data, spec.algorithm.family().task()).await?;
     check_task(spec.algorithm, &dataset)?;
     let view = state.jobs.submit(JobRequest {
         model: name,
@@ -144,6 +143,33 @@ pub async fn train(
             state: view.state,
         }),
     ))
+}
+
+/// The job's data, parsed here or shared from an earlier job on the same content
+/// ([`dataset::load_cached`]); counted in `modeld_training_data_loads_total`.
+pub(crate) async fn load_data(
+    state: &AppState,
+    data: DataSpec,
+    task: Task,
+) -> Result<Arc<Dataset>, ApiError> {
+    let data_dir = state.cfg.data_dir.clone();
+    let datasets = state.datasets.clone();
+    let parsed = state.parsed.clone();
+    let (dataset, lookup) = blocking(move || {
+        Ok(dataset::load_cached(
+            &data, task, &data_dir, &datasets, &parsed,
+        )?)
+    })
+    .await?;
+    let metrics = &state.metrics;
+    metrics
+        .data_cache_loads
+        .with_label_values(&[lookup.as_str()])
+        .inc();
+    metrics
+        .data_cache_bytes
+        .set(state.parsed.usage().bytes as f64);
+    Ok(dataset)
 }
 
 /// Every job still remembered, newest first.

@@ -15,12 +15,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
+use super::extract::{AppJson, AppPath, TrainingEnabled};
 use super::train::JobAccepted;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::{JobRequest, Work};
 use crate::state::AppState;
-use crate::train::dataset::{self, DataSpec};
+use crate::train::dataset::DataSpec;
 use crate::train::tune::{Scoring, TuneSpec, DEFAULT_FOLDS};
 use crate::train::Algorithm;
 
@@ -93,11 +93,7 @@ pub async fn tune_model(
     };
     let plan = spec.plan()?;
     let data_source = req.data.source();
-    let data_dir = state.cfg.data_dir.clone();
-    let task = spec.algorithm.family().task();
-    let data = req.data;
-    let datasets = state.datasets.clone();
-    let dataset = blocking(move || Ok(dataset::load(&data, task, &data_dir, &datasets)?)).await?;
+    let dataset = super::train::load_data(&state, req.data, spec.algorithm.family().task()).await?;
     plan.check_data(&dataset)?;
     let view = state.jobs.submit(JobRequest {
         model: name,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::registry::error::valid_name;
 use crate::registry::store::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
-use crate::train::dataset::DatasetSource;
+use crate::train::dataset::{DatasetSource, StoredCsv};
 use crate::train::TrainError;
 use ingest::{CsvError, CsvIngest};
 
@@ -90,23 +90,46 @@ impl Datasets {
 
 /// Training reads a stored dataset by name.
 impl DatasetSource for Datasets {
-    fn csv_text(&self, name: &str) -> Result<String, TrainError> {
-        let missing = || TrainError::DatasetNotFound {
-            name: name.to_string(),
-        };
+    fn read_csv(&self, name: &str) -> Result<StoredCsv, TrainError> {
         if !valid_name(name) {
-            return Err(missing());
+            return Err(missing(name));
         }
-        let (_, bytes) = self
+        let (info, bytes) = self
             .store
             .read_dataset(name, self.limit)
-            .map_err(|source| TrainError::Io {
-                path: format!("dataset {name}"),
-                source,
-            })?
-            .ok_or_else(missing)?;
-        String::from_utf8(bytes)
-            .map_err(|e| TrainError::data(format!("dataset `{name}` is not UTF-8: {e}")))
+            .map_err(|source| io_error(name, source))?
+            .ok_or_else(|| missing(name))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| TrainError::data(format!("dataset `{name}` is not UTF-8: {e}")))?;
+        Ok(StoredCsv {
+            content_id: info.sha256,
+            text,
+        })
+    }
+
+    fn content_id(&self, name: &str) -> Result<String, TrainError> {
+        if !valid_name(name) {
+            return Err(missing(name));
+        }
+        let info = self
+            .store
+            .dataset(name)
+            .map_err(|source| io_error(name, source))?
+            .ok_or_else(|| missing(name))?;
+        Ok(info.sha256)
+    }
+}
+
+fn missing(name: &str) -> TrainError {
+    TrainError::DatasetNotFound {
+        name: name.to_string(),
+    }
+}
+
+fn io_error(name: &str, source: std::io::Error) -> TrainError {
+    TrainError::Io {
+        path: format!("dataset {name}"),
+        source,
     }
 }
 

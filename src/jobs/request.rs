@@ -1,6 +1,8 @@
 //! What a job is asked to do ([`JobRequest`], [`Work`]) and why a running job
 //! can fail ([`RunError`]).
 
+use std::sync::Arc;
+
 use crate::registry::RegistryError;
 use crate::train::tune::Plan;
 use crate::train::{Algorithm, CheckedSpec, Dataset, TrainError};
@@ -9,7 +11,8 @@ use crate::train::{Algorithm, CheckedSpec, Dataset, TrainError};
 pub struct JobRequest {
     pub model: String,
     pub work: Work,
-    pub dataset: Dataset,
+    /// Shared with the parse cache and other jobs on the same data: never mutated.
+    pub dataset: Arc<Dataset>,
     pub data_source: String,
     pub alias: Option<String>,
 }

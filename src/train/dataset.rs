@@ -3,7 +3,7 @@
 //! loads into (parsing itself lives in [`super::parse`], label encoding in
 //! [`super::labels`]).
 
-use std::path::{Component, Path};
+use std::path::Path;
 
 use ndarray::{Array2, Axis};
 
@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::parse::from_rows;
 pub use super::parse::parse_csv;
+use super::source::read_data_file;
+pub use super::source::{load_cached, DatasetSource, NoDatasets, StoredCsv};
 use super::task::check_class_count;
 use super::TrainError;
 use crate::models::Task;
@@ -157,22 +159,6 @@ impl DataSpec {
     }
 }
 
-/// The stored datasets training can name: their CSV text.
-pub trait DatasetSource {
-    fn csv_text(&self, name: &str) -> Result<String, TrainError>;
-}
-
-/// For callers that have no store (the demo models): every name is missing.
-pub struct NoDatasets;
-
-impl DatasetSource for NoDatasets {
-    fn csv_text(&self, name: &str) -> Result<String, TrainError> {
-        Err(TrainError::DatasetNotFound {
-            name: name.to_string(),
-        })
-    }
-}
-
 fn default_target() -> String {
     "target".to_string()
 }
@@ -288,7 +274,7 @@ pub fn load(
             target,
             class_names,
         } => {
-            let text = read_data_file(path, data_dir)?;
+            let (_, text) = read_data_file(path, data_dir)?;
             parse_csv(&text, target, class_names.as_deref(), task)
         }
         DataSpec::Dataset {
@@ -296,56 +282,8 @@ pub fn load(
             target,
             class_names,
         } => {
-            let text = datasets.csv_text(dataset)?;
-            parse_csv(&text, target, class_names.as_deref(), task)
+            let stored = datasets.read_csv(dataset)?;
+            parse_csv(&stored.text, target, class_names.as_deref(), task)
         }
     }
-}
-
-/// Resolves `rel` under `data_dir`, refusing absolute paths, `..` and
-/// anything (e.g. a symlink) whose canonical path leaves the data directory.
-/// A file that is absent is the client's problem; one that is there but
-/// cannot be read is the server's ([`TrainError::Io`]).
-fn read_data_file(rel: &str, data_dir: &Path) -> Result<String, TrainError> {
-    let bad_path = |reason| TrainError::BadPath {
-        path: rel.to_string(),
-        reason,
-    };
-    let p = Path::new(rel);
-    if rel.is_empty() || p.is_absolute() {
-        return Err(bad_path("the path must be relative to the data directory"));
-    }
-    if p.components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(bad_path("the path may not contain `..` or a root/prefix"));
-    }
-    let full = data_dir.join(p);
-    let io = |source: std::io::Error| match source.kind() {
-        // Removed between the checks and the read: still just missing.
-        std::io::ErrorKind::NotFound => TrainError::DataNotFound {
-            path: rel.to_string(),
-        },
-        _ => TrainError::Io {
-            path: rel.to_string(),
-            source,
-        },
-    };
-    if !full.exists() {
-        return Err(io(std::io::ErrorKind::NotFound.into()));
-    }
-    let root = data_dir.canonicalize().map_err(|source| TrainError::Io {
-        path: data_dir.display().to_string(),
-        source,
-    })?;
-    let canon = full.canonicalize().map_err(io)?;
-    if !canon.starts_with(&root) {
-        return Err(bad_path("the path resolves outside the data directory"));
-    }
-    if canon.is_dir() {
-        return Err(bad_path("the path names a directory, not a CSV file"));
-    }
-    let bytes = std::fs::read(&canon).map_err(io)?;
-    String::from_utf8(bytes)
-        .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))
 }

@@ -41,16 +41,21 @@ pub fn encode_numeric(
 }
 
 /// String labels, classes sorted lexicographically (byte order).
-pub fn encode_strings(
-    values: &[String],
+pub fn encode_strings<S: AsRef<str>>(
+    values: &[S],
     class_names: Option<&[String]>,
 ) -> Result<(Vec<f64>, Vec<String>), TrainError> {
-    let distinct: Vec<&String> = values.iter().collect::<BTreeSet<_>>().into_iter().collect();
+    let distinct: Vec<&str> = values
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let y = values
         .iter()
-        .map(|v| distinct.partition_point(|d| *d < v) as f64)
+        .map(|v| distinct.partition_point(|d| *d < v.as_ref()) as f64)
         .collect();
-    let names = distinct.into_iter().cloned().collect();
+    let names = distinct.into_iter().map(str::to_string).collect();
     finish(y, names, class_names)
 }
 

@@ -15,12 +15,14 @@
 //! `LogisticRegression(C)` ⇔ l2 = 1/(C·n_train); `Ridge(alpha)` ⇔
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
+pub mod cache;
 pub mod cancel;
 pub mod checked;
 pub mod curve;
 pub mod dataset;
 pub mod error;
 pub mod family;
+mod fast_csv;
 pub mod fingerprint;
 pub mod fit;
 pub mod labels;
@@ -34,6 +36,7 @@ pub mod params;
 pub mod parse;
 pub mod quality;
 pub mod schedule;
+pub mod source;
 pub mod split;
 pub mod task;
 pub mod tune;

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use ndarray::Array2;
 
+use super::fast_csv::{self, Targets};
 use super::labels::{encode_numeric, encode_strings};
 use super::{Dataset, TrainError};
 use crate::models::Task;
@@ -113,6 +114,83 @@ pub(super) fn from_rows(
 /// Parses CSV text: header required, `target` column by name, every other
 /// column a numeric feature. Row numbers in errors are 0-based data rows.
 pub fn parse_csv(
+    text: &str,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+) -> Result<Dataset, TrainError> {
+    match parse_plain_csv(
+        text,
+        target,
+        class_names,
+        task,
+        fast_csv::MIN_PARALLEL_BYTES,
+    ) {
+        Some(dataset) => Ok(dataset),
+        None => parse_any_csv(text, target, class_names, task),
+    }
+}
+
+/// The parallel fast path ([`fast_csv`]) for a plain numeric file, or `None` when the
+/// file is anything else or has anything wrong with it: [`parse_any_csv`] then parses it
+/// again and names the problem, so errors read the same on both paths.
+pub(super) fn parse_plain_csv(
+    text: &str,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+    min_bytes: usize,
+) -> Option<Dataset> {
+    if text.len() < min_bytes || memchr::memchr(b'"', text.as_bytes()).is_some() {
+        return None;
+    }
+    let header_end = memchr::memchr(b'\n', text.as_bytes())?;
+    let (header_line, body) = (text.get(..=header_end)?, text.get(header_end + 1..)?);
+    let header_fields = header_line.trim_end_matches(['\r', '\n']);
+    if header_fields.contains('\r') {
+        return None;
+    }
+    let header: Vec<String> = header_fields
+        .split(',')
+        .map(|h| h.trim().to_string())
+        .collect();
+    let t_idx = header.iter().position(|h| h == target)?;
+    check_names(&header, "CSV column").ok()?;
+    let parsed = fast_csv::parse_body(body, header.len(), t_idx)?;
+    if parsed.rows == 0 {
+        return None;
+    }
+    let feature_names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != t_idx)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let x = Array2::from_shape_vec((parsed.rows, feature_names.len()), parsed.x).ok()?;
+    let (y, classes) = match (task, parsed.targets) {
+        (Task::Regression, Targets::Numbers(y)) if y.iter().all(|v| v.is_finite()) => (y, None),
+        (Task::Regression, _) => return None,
+        (Task::Classification, Targets::Numbers(nums)) => {
+            let (y, c) = encode_numeric(&nums, class_names).ok()?;
+            (y, Some(c))
+        }
+        (Task::Classification, Targets::Labels(labels)) => {
+            let (y, c) = encode_strings(&labels, class_names).ok()?;
+            (y, Some(c))
+        }
+    };
+    Some(Dataset {
+        x,
+        y,
+        feature_names,
+        target: target.to_string(),
+        classes,
+    })
+}
+
+/// The general parser: quotes, any line ends, and every error message. Public so that
+/// examples/csv_parse.rs can time the fast path against it.
+pub fn parse_any_csv(
     text: &str,
     target: &str,
     class_names: Option<&[String]>,

@@ -2,6 +2,7 @@
 //! `tests/fixtures/data` relative to the crate root).
 
 mod common;
+mod csv_paths;
 mod data;
 mod errors;
 mod fitting;

@@ -1,0 +1,205 @@
+//! Parse once: the parsed form of a CSV file or stored dataset, kept in memory and shared
+//! by every job that names the same data (`Arc`, never copied), so a second training, a
+//! tune and its k folds pay no parse. Entries are keyed by the source *and its content*
+//! (a stored dataset's SHA-256, a file's size and modification time), so a changed source
+//! is a new key and its stale entry simply ages out. The cache is bounded in bytes
+//! (`training.dataset_cache_bytes`) and evicts the least recently used entry first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::dataset::Dataset;
+use crate::models::Task;
+
+/// What a parsed dataset depends on: the bytes (source and content id) and how they
+/// were read (target column, task, class names).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub source: String,
+    pub content: String,
+    pub target: String,
+    pub task: Task,
+    pub class_names: Option<Vec<String>>,
+}
+
+/// Whether a load came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Hit,
+    Miss,
+    /// Inline data, or a cache of size 0.
+    Uncached,
+}
+
+impl Lookup {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
+            Lookup::Uncached => "uncached",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<CacheKey, (Arc<Dataset>, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+#[derive(Debug)]
+pub struct ParsedCache {
+    capacity: usize,
+    entries: Mutex<Entries>,
+}
+
+/// The cache's size, for /metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheUsage {
+    pub entries: usize,
+    pub bytes: usize,
+}
+
+/// Bytes a parsed dataset holds: the matrix and targets dominate; names are counted too.
+pub fn footprint(d: &Dataset) -> usize {
+    let names: usize = d.feature_names.iter().map(String::len).sum::<usize>()
+        + d.classes.iter().flatten().map(String::len).sum::<usize>();
+    (d.x.len() + d.y.len()).saturating_mul(std::mem::size_of::<f64>()) + names
+}
+
+impl ParsedCache {
+    pub fn new(capacity_bytes: usize) -> Self {
+        Self {
+            capacity: capacity_bytes,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    /// A cache that keeps nothing.
+    pub fn disabled() -> Self {
+        Self::new(0)
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // Entries stay consistent under every panic point (each update is one statement
+        // on plain data), so a poisoned lock's data is still good.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<Dataset>> {
+        let mut e = self.lock();
+        e.clock += 1;
+        let now = e.clock;
+        let (dataset, used) = e.map.get_mut(key)?;
+        *used = now;
+        Some(dataset.clone())
+    }
+
+    /// Keeps `dataset` unless it alone is bigger than the whole cache; evicts the least
+    /// recently used entries until it fits.
+    pub fn insert(&self, key: CacheKey, dataset: Arc<Dataset>) {
+        let size = footprint(&dataset);
+        if size > self.capacity {
+            return;
+        }
+        let mut e = self.lock();
+        e.clock += 1;
+        let now = e.clock;
+        if let Some((old, _)) = e.map.remove(&key) {
+            e.bytes = e.bytes.saturating_sub(footprint(&old));
+        }
+        while e.bytes + size > self.capacity {
+            let Some(oldest) = e
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((old, _)) = e.map.remove(&oldest) {
+                e.bytes = e.bytes.saturating_sub(footprint(&old));
+            }
+        }
+        e.bytes += size;
+        e.map.insert(key, (dataset, now));
+    }
+
+    pub fn usage(&self) -> CacheUsage {
+        let e = self.lock();
+        CacheUsage {
+            entries: e.map.len(),
+            bytes: e.bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn data(rows: usize) -> Arc<Dataset> {
+        Arc::new(Dataset {
+            x: Array2::zeros((rows, 1)),
+            y: vec![0.0; rows],
+            feature_names: vec!["a".into()],
+            target: "y".into(),
+            classes: None,
+        })
+    }
+
+    fn key(source: &str) -> CacheKey {
+        CacheKey {
+            source: source.into(),
+            content: "v1".into(),
+            target: "y".into(),
+            task: Task::Regression,
+            class_names: None,
+        }
+    }
+
+    #[test]
+    fn least_recently_used_goes_first_and_the_bound_holds() {
+        // Each entry: 10 rows × (1 feature + 1 target) × 8 bytes + 1 name byte = 161.
+        let cache = ParsedCache::new(400);
+        cache.insert(key("a"), data(10));
+        cache.insert(key("b"), data(10));
+        assert!(cache.get(&key("a")).is_some()); // a is now the most recent
+        cache.insert(key("c"), data(10));
+        assert!(cache.get(&key("b")).is_none(), "b was least recently used");
+        assert!(cache.get(&key("a")).is_some() && cache.get(&key("c")).is_some());
+        assert_eq!(
+            cache.usage(),
+            CacheUsage {
+                entries: 2,
+                bytes: 322
+            }
+        );
+        cache.insert(key("huge"), data(100));
+        assert!(
+            cache.get(&key("huge")).is_none(),
+            "bigger than the cache: not kept"
+        );
+        assert_eq!(cache.usage().entries, 2);
+    }
+
+    #[test]
+    fn a_changed_source_is_another_key_and_a_zero_cache_keeps_nothing() {
+        let cache = ParsedCache::new(1 << 20);
+        cache.insert(key("a"), data(1));
+        let changed = CacheKey {
+            content: "v2".into(),
+            ..key("a")
+        };
+        assert!(cache.get(&changed).is_none());
+        let off = ParsedCache::disabled();
+        off.insert(key("a"), data(1));
+        assert!(off.get(&key("a")).is_none());
+    }
+}

@@ -1,0 +1,189 @@
+//! Where CSV training data comes from, and what it holds: a file under the data directory
+//! (path-checked) or a stored dataset, each with a content id that changes when the bytes
+//! do. [`load_cached`] uses the id to parse each source once ([`super::cache`]).
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use super::cache::{CacheKey, Lookup, ParsedCache};
+use super::dataset::{load, DataSpec, Dataset};
+use super::TrainError;
+use crate::models::Task;
+
+/// A stored dataset's text and the content id (its SHA-256) of exactly those bytes.
+pub struct StoredCsv {
+    pub content_id: String,
+    pub text: String,
+}
+
+/// The stored datasets training can name.
+pub trait DatasetSource {
+    /// The text and content id, read together so neither can be of another version.
+    fn read_csv(&self, name: &str) -> Result<StoredCsv, TrainError>;
+    /// The content id alone (a small record read), to find a parsed copy.
+    fn content_id(&self, name: &str) -> Result<String, TrainError>;
+}
+
+/// For callers that have no store (the demo models): every name is missing.
+pub struct NoDatasets;
+
+impl DatasetSource for NoDatasets {
+    fn read_csv(&self, name: &str) -> Result<StoredCsv, TrainError> {
+        Err(TrainError::DatasetNotFound {
+            name: name.to_string(),
+        })
+    }
+
+    fn content_id(&self, name: &str) -> Result<String, TrainError> {
+        self.read_csv(name).map(|s| s.content_id)
+    }
+}
+
+/// Loads `spec` through `cache`: a file or stored dataset already parsed with the same
+/// content, target, task and class names comes back shared, without a parse. Inline data
+/// is parsed every time (it is small, and it is the request itself).
+pub fn load_cached(
+    spec: &DataSpec,
+    task: Task,
+    data_dir: &Path,
+    datasets: &dyn DatasetSource,
+    cache: &ParsedCache,
+) -> Result<(Arc<Dataset>, Lookup), TrainError> {
+    let (source, content, target, class_names) = match spec {
+        DataSpec::Path {
+            path,
+            target,
+            class_names,
+        } if cache.enabled() => {
+            let file = resolve_data_file(path, data_dir)?;
+            let stamp = file_stamp(&file).map_err(|e| io_error(path, e))?;
+            (
+                format!("path:{}", file.display()),
+                stamp,
+                target,
+                class_names,
+            )
+        }
+        DataSpec::Dataset {
+            dataset,
+            target,
+            class_names,
+        } if cache.enabled() => (
+            format!("dataset:{dataset}"),
+            datasets.content_id(dataset)?,
+            target,
+            class_names,
+        ),
+        _ => {
+            let parsed = load(spec, task, data_dir, datasets)?;
+            return Ok((Arc::new(parsed), Lookup::Uncached));
+        }
+    };
+    let key = CacheKey {
+        source,
+        content,
+        target: target.clone(),
+        task,
+        class_names: class_names.clone(),
+    };
+    if let Some(hit) = cache.get(&key) {
+        return Ok((hit, Lookup::Hit));
+    }
+    // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
+    // made newer than the one looked up.
+    let (content, text) = match spec {
+        DataSpec::Dataset { dataset, .. } => {
+            let stored = datasets.read_csv(dataset)?;
+            (stored.content_id, stored.text)
+        }
+        DataSpec::Path { path, .. } => read_data_file(path, data_dir)?,
+        _ => return Err(TrainError::data("inline data is never cached".into())),
+    };
+    let parsed = Arc::new(super::parse::parse_csv(
+        &text,
+        target,
+        class_names.as_deref(),
+        task,
+    )?);
+    drop(text);
+    cache.insert(CacheKey { content, ..key }, parsed.clone());
+    Ok((parsed, Lookup::Miss))
+}
+
+fn io_error(rel: &str, source: std::io::Error) -> TrainError {
+    match source.kind() {
+        // Removed between the checks and the read: still just missing.
+        std::io::ErrorKind::NotFound => TrainError::DataNotFound {
+            path: rel.to_string(),
+        },
+        _ => TrainError::Io {
+            path: rel.to_string(),
+            source,
+        },
+    }
+}
+
+/// Size and modification time: what changes when a file is rewritten.
+fn file_stamp(file: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(file)?;
+    let modified = meta
+        .modified()?
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok(format!("{}:{modified}", meta.len()))
+}
+
+/// Resolves `rel` under `data_dir`, refusing absolute paths, `..` and
+/// anything (e.g. a symlink) whose canonical path leaves the data directory.
+/// A file that is absent is the client's problem; one that is there but
+/// cannot be read is the server's ([`TrainError::Io`]).
+fn resolve_data_file(rel: &str, data_dir: &Path) -> Result<PathBuf, TrainError> {
+    let bad_path = |reason| TrainError::BadPath {
+        path: rel.to_string(),
+        reason,
+    };
+    let p = Path::new(rel);
+    if rel.is_empty() || p.is_absolute() {
+        return Err(bad_path("the path must be relative to the data directory"));
+    }
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(bad_path("the path may not contain `..` or a root/prefix"));
+    }
+    let full = data_dir.join(p);
+    if !full.exists() {
+        return Err(io_error(rel, std::io::ErrorKind::NotFound.into()));
+    }
+    let root = data_dir.canonicalize().map_err(|source| TrainError::Io {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let canon = full.canonicalize().map_err(|e| io_error(rel, e))?;
+    if !canon.starts_with(&root) {
+        return Err(bad_path("the path resolves outside the data directory"));
+    }
+    if canon.is_dir() {
+        return Err(bad_path("the path names a directory, not a CSV file"));
+    }
+    Ok(canon)
+}
+
+/// The file's stamp and text. A file rewritten while it was read is refused rather than
+/// parsed half old, half new.
+pub(super) fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
+    let file = resolve_data_file(rel, data_dir)?;
+    let before = file_stamp(&file).map_err(|e| io_error(rel, e))?;
+    let bytes = std::fs::read(&file).map_err(|e| io_error(rel, e))?;
+    let after = file_stamp(&file).map_err(|e| io_error(rel, e))?;
+    if before != after {
+        return Err(TrainError::data(format!(
+            "data file `{rel}` changed while it was read; train again once it is written"
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))?;
+    Ok((after, text))
+}
