@@ -44,7 +44,13 @@ fn server(dir: &Path) -> support::Running {
 fn the_page_and_its_files_come_from_the_binary_open_and_locked_down() {
     let dir = tempfile::tempdir().unwrap();
     let s = server(dir.path());
-    for path in ["/", "/ui", "/ui/", "/ui/models/iris/curves"] {
+    for path in [
+        "/",
+        "/ui",
+        "/ui/",
+        "/ui/models/iris/curves",
+        "/ui/models/iris.v2",
+    ] {
         let (status, head, body) = get(&s.addr, path, None);
         assert_eq!(status, 200, "{path}");
         assert!(head.contains("content-type: text/html"), "{path}: {head}");

@@ -24,6 +24,19 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def nav(page, url, hash):
+    """Goes to a view and waits until that view (not the one before) has rendered."""
+    page.goto(f'{url}/#{hash}')
+    page.wait_for_selector(f'body[data-ready="true"][data-route="#{hash}"]')
+
+
+def no_injection(page, where):
+    """HTML in names stayed text: no element it describes exists, and nothing ran."""
+    found = page.locator('#view img[src="x"], #view script, #view b').count()
+    check(found == 0, f'{where}: {found} injected elements')
+    check(page.evaluate('window.__xss === undefined'), f'{where}: an injected script ran')
+
+
 def cell(page, version, col):
     return page.locator(f'table.runs tr[data-version="{version}"] td[data-col="{col}"]').inner_text()
 
@@ -58,11 +71,17 @@ def main(url, key, shots):
         errors = []
         page.on('pageerror', lambda e: errors.append(str(e)))
 
-        # The key is asked for once, then kept for the tab.
+        # Escape at the key dialog leaves the 401 on screen; the header button asks again.
         page.goto(url + '/')
+        page.wait_for_selector('#key-dialog[open]')
+        page.keyboard.press('Escape')
+        page.wait_for_selector('body[data-ready="true"] #view .error')
+        check('401' in page.inner_text('#view') or 'API key' in page.inner_text('#view'), page.inner_text('#view'))
+        page.click('#key-button')
         page.wait_for_selector('#key-dialog[open]')
         page.fill('#key-input', key)
         page.click('#key-ok')
+        page.wait_for_selector('body[data-ready="true"] [data-test=models-table]')
         links = page.locator('[data-test=model-link]')
         expect(links).to_have_count(2)
         check(sorted(links.all_inner_texts()) == ['flowers', 'runs200'], links.all_inner_texts())
@@ -71,7 +90,7 @@ def main(url, key, shots):
         page.screenshot(path=f'{shots}/dashboard-models.png')
 
         # Runs table: 200 rows, values as the API gives them.
-        page.goto(url + '/#/models/runs200')
+        nav(page, url, '/models/runs200')
         expect(page.locator('table.runs tbody tr')).to_have_count(200)
         measured['runs_render'] = page.evaluate('window.modeldDashboard.runsRender')
         runs = {v['version']: v for v in api.ok('GET', '/v1/models/runs200/versions')['versions']}
@@ -117,7 +136,7 @@ def main(url, key, shots):
         page.uncheck('[data-test=only-differ]')
 
         # Learning curves of both flowers versions, overlaid.
-        page.goto(url + '/#/models/flowers/curves')
+        nav(page, url, '/models/flowers/curves')
         page.select_option('select[aria-label="versions to draw"]', ['1', '2'])
         loss = page.locator('[data-test=loss-chart] svg[role=img]')
         expect(loss).to_have_count(1)
@@ -129,7 +148,7 @@ def main(url, key, shots):
         page.screenshot(path=f'{shots}/dashboard-curves.png')
 
         # Online quality and drift rows.
-        page.goto(url + '/#/models/flowers/monitoring?poll=500')
+        nav(page, url, '/models/flowers/monitoring?poll=500')
         section = page.locator('section[data-version="1"]')
         rows = section.locator('[data-test=drift-row]')
         expect(rows).to_have_count(2)
@@ -144,41 +163,69 @@ def main(url, key, shots):
         check(mine['drift']['features'][0]['drifted'], 'the shifted feature drifted')
         quality = section.locator('[data-test=online-quality]').inner_text()
         check(f"accuracy\t{shown(mine['online']['accuracy'])}" in quality, (quality, mine['online']))
-        # Two polls or more: drift over time, a point per poll for max PSI and threshold.
+        # Two polls or more: per-feature PSI over time (two features and the threshold),
+        # and online quality over time (four metrics).
         # (Polled from here: the page's CSP forbids the eval behind wait_for_function.)
         psi = section.locator('[data-test=psi-chart] svg[role=img]')
         for _ in range(200):
-            if psi.count() == 1 and int(psi.get_attribute('data-points')) >= 4:
+            if psi.count() == 1 and int(psi.get_attribute('data-points')) >= 6:
                 break
             page.wait_for_timeout(100)
         else:
             raise AssertionError('the drift chart never had two polls')
+        series = psi.locator('path.series').evaluate_all('ps => ps.map(p => p.dataset.series)')
+        check(sorted(series) == sorted([XSS_FEATURE, 'petal', 'threshold']), series)
+        quality = section.locator('[data-test=quality-chart] svg[role=img]')
+        check(int(quality.get_attribute('data-points')) >= 8, 'online quality over two polls')
         page.screenshot(path=f'{shots}/dashboard-monitoring.png', full_page=True)
 
         # Promote v2 through the UI, then roll back.
-        page.goto(url + '/#/models/flowers')
+        nav(page, url, '/models/flowers')
         alias = page.locator('tr[data-alias="production"]')
         alias.locator('select').select_option('2')
         alias.locator('[data-test=promote]').click()
         expect(page.locator('tr[data-alias="production"] [data-test=alias-version]')).to_have_text('v2')
         check(api.ok('GET', '/v1/models/flowers')['aliases']['production'] == 2, 'promoted')
-        page.locator('tr[data-alias="production"] [data-test=rollback]').click()
+        back = page.locator('tr[data-alias="production"] [data-test=rollback]')
+        check(back.inner_text() == 'Roll back to v1', back.inner_text())
+        back.click()
         expect(page.locator('tr[data-alias="production"] [data-test=alias-version]')).to_have_text('v1')
         check(api.ok('GET', '/v1/models/flowers')['aliases']['production'] == 1, 'rolled back')
 
-        # HTML in names is text: present literally, never an element, never run.
-        page.click('details.columns summary')
-        page.check('.chooser input[data-col="features"]')
-        text = page.locator('table.runs').inner_text()
-        check(XSS_FEATURE in text, 'feature name shown as text')
-        for name in XSS_CLASSES:
-            check(name in text, f'class name {name} shown as text')
-        check(page.locator('img[src="x"], table.runs script, table.runs b').count() == 0, 'no injected elements')
-        check(page.evaluate('window.__xss === undefined'), 'injected script ran')
         check(alerts == [], alerts)
         check(errors == [], errors)
         check(page.evaluate("sessionStorage.getItem('modeld.apiKey')") == key, 'key in sessionStorage')
         check(page.evaluate("localStorage.getItem('modeld.apiKey')") is None, 'key not in localStorage')
+
+        # HTML in names is text: present literally, never an element, never run. Checked
+        # with the page's CSP bypassed, so the escaping is what is tested, on every view
+        # that shows a name.
+        bare = browser.new_context(bypass_csp=True, viewport={'width': 1360, 'height': 860}).new_page()
+        bare.on('dialog', lambda d: (alerts.append(d.message), d.dismiss()))
+        bare.goto(url + '/')
+        bare.wait_for_selector('#key-dialog[open]')
+        bare.fill('#key-input', key)
+        bare.click('#key-ok')
+        bare.wait_for_selector('body[data-ready="true"] [data-test=models-table]')
+        no_injection(bare, 'models')
+        nav(bare, url, '/models/flowers')
+        bare.click('details.columns summary')
+        bare.check('.chooser input[data-col="features"]')
+        text = bare.locator('table.runs').inner_text()
+        check(XSS_FEATURE in text, 'feature name shown as text')
+        for name in XSS_CLASSES:
+            check(name in text, f'class name {name} shown as text')
+        no_injection(bare, 'runs')
+        nav(bare, url, '/models/flowers/monitoring?poll=500')
+        bare.wait_for_selector('section[data-version="1"] [data-test=drift-row]')
+        check(XSS_FEATURE in bare.locator('[data-test=drift-table]').first.inner_text(), 'drift row as text')
+        bare.wait_for_selector('[data-test=psi-chart] path.series', state='attached')
+        check(XSS_FEATURE in bare.locator('[data-test=psi-chart]').first.inner_text(), 'legend as text')
+        no_injection(bare, 'monitoring')
+        nav(bare, url, '/models/flowers/curves')
+        bare.wait_for_selector('[data-test=loss-chart] svg[role=img]')
+        no_injection(bare, 'curves')
+        check(alerts == [], alerts)
         browser.close()
     print('passed')
     print(json.dumps(measured))

@@ -67,12 +67,12 @@ async fn index() -> Response {
     serve(&INDEX)
 }
 
-/// An asset by name; any other extension-less path is a view of the page (a deep link),
-/// so it gets the page itself.
+/// An asset by name; a view of the page (a deep link: `models/...`, where model names may
+/// hold dots, or any extension-less path) gets the page itself.
 async fn file(Path(path): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.name == path) {
         Some(asset) => serve(asset),
-        None if !path.contains('.') => serve(&INDEX),
+        None if path.starts_with("models/") || !path.contains('.') => serve(&INDEX),
         None => ApiError::NotFound(format!("the dashboard has no file '{path}'")).into_response(),
     }
 }

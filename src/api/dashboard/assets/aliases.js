@@ -4,10 +4,26 @@
 import { api, modelPath } from './api.js';
 import { h, errorBox, fill } from './dom.js';
 
-// The version a rollback goes to: the newest ready version older than the current one.
-export function rollbackTarget(versions, current) {
-  const older = versions.filter((v) => v.status === 'ready' && v.version < current).map((v) => v.version);
-  return older.length ? Math.max(...older) : null;
+// Where an alias pointed before each move made from this tab. The server keeps no alias
+// history, so a rollback to "where it was" is only known for moves made here.
+const historyKey = (model, alias) => `modeld.aliasHistory.${model}.${alias}`;
+function history(model, alias) {
+  try {
+    const h = JSON.parse(sessionStorage.getItem(historyKey(model, alias)) ?? '[]');
+    return Array.isArray(h) ? h.filter(Number.isInteger) : [];
+  } catch {
+    return [];
+  }
+}
+
+// The rollback: the alias's previous version when this tab moved it (and it is still
+// ready), else the newest ready version older than the current one.
+export function rollbackTarget(model, alias, versions, current) {
+  const ready = new Set(versions.filter((v) => v.status === 'ready').map((v) => v.version));
+  const previous = history(model, alias).filter((v) => v !== current && ready.has(v)).at(-1);
+  if (previous !== undefined) return { version: previous, previous: true };
+  const older = [...ready].filter((v) => v < current);
+  return older.length ? { version: Math.max(...older), previous: false } : null;
 }
 
 function versionSelect(versions, current, label) {
@@ -16,13 +32,25 @@ function versionSelect(versions, current, label) {
       .map((v) => h('option', { value: v.version, selected: v.version === current }, `v${v.version}`)));
 }
 
+// The outcome of the last move, shown again by the render the move itself triggers.
+const notices = new Map();
+
 export function renderAliases(root, { model, detail, onMoved }) {
   const message = h('div', { class: 'message', role: 'status' });
-  const move = async (alias, version, verb) => {
+  const notice = notices.get(model);
+  notices.delete(model);
+  if (notice) fill(message, h('span', { class: 'ok' }, notice));
+  const move = async (alias, version, verb, rollingBack = false) => {
     fill(message, h('span', { class: 'muted' }, `${verb} ${alias} → v${version}…`));
     try {
       await api('PUT', `${modelPath(model)}/aliases/${encodeURIComponent(alias)}`, { version });
-      fill(message, h('span', { class: 'ok' }, `${alias} now points to v${version}`));
+      const was = detail.aliases[alias];
+      const past = history(model, alias);
+      if (rollingBack) past.pop();
+      else if (was !== undefined && was !== version) past.push(was);
+      sessionStorage.setItem(historyKey(model, alias), JSON.stringify(past.slice(-20)));
+      notices.set(model, `${alias} now points to v${version}`);
+      fill(message, h('span', { class: 'ok' }, notices.get(model)));
       await onMoved?.();
     } catch (err) {
       fill(message, errorBox(err));
@@ -30,7 +58,7 @@ export function renderAliases(root, { model, detail, onMoved }) {
   };
   const rows = Object.entries(detail.aliases).sort(([a], [b]) => a.localeCompare(b)).map(([alias, current]) => {
     const pick = versionSelect(detail.versions, current, `version for ${alias}`);
-    const back = rollbackTarget(detail.versions, current);
+    const back = rollbackTarget(model, alias, detail.versions, current);
     return h('tr', { 'data-alias': alias },
       h('th', {}, alias), h('td', { class: 'num', 'data-test': 'alias-version' }, `v${current}`),
       h('td', {}, pick, ' ', h('button', {
@@ -39,9 +67,11 @@ export function renderAliases(root, { model, detail, onMoved }) {
       }, 'Promote')),
       h('td', {}, h('button', {
         type: 'button', class: 'quiet', 'data-test': 'rollback', disabled: back === null,
-        title: back === null ? 'no older ready version' : `point ${alias} at v${back}`,
-        onclick: () => move(alias, back, 'Rolling back'),
-      }, back === null ? 'Roll back' : `Roll back to v${back}`)));
+        title: back === null ? 'no older ready version'
+          : back.previous ? `${alias} pointed at v${back.version} before it was moved here`
+            : `the newest ready version older than v${current}`,
+        onclick: () => move(alias, back.version, 'Rolling back', back.previous),
+      }, back === null ? 'Roll back' : back.previous ? `Roll back to v${back.version}` : `Point to older v${back.version}`)));
   });
   const suggested = ['production', 'staging', 'canary'].find((a) => !(a in detail.aliases)) ?? '';
   const newName = h('input', { type: 'text', value: suggested, placeholder: 'alias', 'aria-label': 'alias name', size: 12 });

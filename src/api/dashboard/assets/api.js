@@ -30,10 +30,15 @@ export function askForKey(reason) {
   document.getElementById('key-reason').textContent = reason;
   input.value = '';
   asking = new Promise((resolve) => {
+    let settled = false;
+    // Submit, Cancel and Escape (which closes a modal dialog by itself) all end here once.
     const done = (given) => {
+      if (settled) return;
+      settled = true;
       form.removeEventListener('submit', submit);
       cancel.removeEventListener('click', dismiss);
-      dialog.close();
+      dialog.removeEventListener('close', dismiss);
+      if (dialog.open) dialog.close();
       asking = null;
       resolve(given);
     };
@@ -45,6 +50,7 @@ export function askForKey(reason) {
     const dismiss = () => done(false);
     form.addEventListener('submit', submit);
     cancel.addEventListener('click', dismiss);
+    dialog.addEventListener('close', dismiss);
     dialog.showModal();
     input.focus();
   });

@@ -23,9 +23,10 @@ function selectionOf(model) {
 const link = (hash, text, attrs = {}) => h('a', { href: `#${hash}`, ...attrs }, text);
 const modelHash = (name, tab) => `/models/${encodeURIComponent(name)}${tab ? `/${tab}` : ''}`;
 
-async function modelsView() {
-  fill(crumbs, h('span', {}, 'Models'));
+async function modelsView(gen) {
   const { models } = await api('GET', '/v1/models');
+  if (!current(gen)) return;
+  fill(crumbs, h('span', {}, 'Models'));
   if (models.length === 0) {
     fill(view, h('p', { class: 'muted' }, 'No models yet. Train one with POST /v1/models/{name}/train or modelctl train.'));
     return;
@@ -41,9 +42,10 @@ async function modelsView() {
         h('td', {}, Object.entries(m.aliases).map(([a, v]) => h('span', { class: 'chip' }, `${a} → v${v}`)))))))));
 }
 
-async function modelView(name, tab, query) {
-  fill(crumbs, link('/', 'Models'), ' / ', h('span', {}, name));
+async function modelView(name, tab, query, gen) {
   const detail = await api('GET', modelPath(name));
+  if (!current(gen)) return undefined;
+  fill(crumbs, link('/', 'Models'), ' / ', h('span', {}, name));
   const selected = selectionOf(name);
   const aliasPane = h('div');
   const pane = h('div', { class: 'pane' });
@@ -71,22 +73,35 @@ async function modelView(name, tab, query) {
   return () => {};
 }
 
+// Each navigation gets a number; a view that finishes after a newer navigation began is
+// stale, and neither fills the page nor keeps polling.
+let generation = 0;
+const current = (gen) => gen === generation;
+
 async function route() {
+  const gen = ++generation;
   stopView();
   stopView = () => {};
-  const [path, search] = (location.hash.slice(1) || '/').split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const query = new URLSearchParams(search ?? '');
-  document.body.dataset.view = parts[0] === 'models' ? (parts[2] ?? 'runs') : 'models';
+  delete document.body.dataset.ready;
   try {
+    const [path, search] = (location.hash.slice(1) || '/').split('?');
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const query = new URLSearchParams(search ?? '');
     if (parts[0] === 'models' && parts[1]) {
-      stopView = (await modelView(parts[1], parts[2] ?? 'runs', query)) ?? stopView;
+      const stop = await modelView(parts[1], parts[2] ?? 'runs', query, gen);
+      if (!current(gen)) {
+        stop?.();
+        return;
+      }
+      stopView = stop ?? stopView;
     } else {
-      await modelsView();
+      await modelsView(gen);
     }
   } catch (err) {
-    fill(view, errorBox(err));
+    if (current(gen)) fill(view, errorBox(err));
   }
+  if (!current(gen)) return;
+  document.body.dataset.route = location.hash || '#/';
   document.body.dataset.ready = 'true';
 }
 

@@ -11,8 +11,12 @@ function ticks(lo, hi, count) {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? raw;
+  // An integer count, not `v += step`: a step below half an ulp of v would never move it.
+  const first = Math.ceil(lo / step);
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+  for (let i = 0; i < 50; i++) {
+    const v = (first + i) * step;
+    if (v > hi + step * 1e-9) break;
     out.push(Number(v.toPrecision(12)));
   }
   return out;
@@ -25,6 +29,8 @@ function extent(values, minSpan) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
+  // Values a few ulps apart are one value: give the axis room instead of a zero-width range.
+  minSpan = Math.max(minSpan, Math.abs(lo) * 1e-9);
   if (hi - lo < minSpan) {
     const mid = (lo + hi) / 2;
     return [mid - minSpan / 2, mid + minSpan / 2];

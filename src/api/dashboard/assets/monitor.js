@@ -23,7 +23,8 @@ function record(model, report) {
     const ring = ringOf(model, v.version);
     // PSI over a handful of rows is noise: the server judges it from min_rows on.
     const judged = v.drift && v.drift.window_rows >= v.drift.min_rows;
-    ring.push({ t, online: v.online ?? null, maxPsi: judged ? v.drift.max_psi : null });
+    const psi = judged ? Object.fromEntries(v.drift.features.map((f) => [f.feature, f.psi])) : null;
+    ring.push({ t, online: v.online ?? null, psi });
     if (ring.length > RING) ring.splice(0, ring.length - RING);
   }
 }
@@ -39,12 +40,16 @@ function versionSection(model, v) {
     xLabel: 'time (UTC)', yLabel: 'online quality', xFormat: clock, height: 220, xMinSpan: MINUTE, test: 'quality-chart',
   });
   const drift = v.drift;
+  // One series per feature, the most drifted first (at most eight stay readable).
+  const judgedPoints = ring.filter((p) => p.psi);
+  const latest = judgedPoints.at(-1)?.psi ?? {};
+  const features = Object.keys(latest).sort((a, b) => latest[b] - latest[a]).slice(0, 8);
   const psi = lineChart({
     series: [
-      { name: 'max PSI', colour: colour(2), points: ring.filter((p) => p.maxPsi !== null).map((p) => [p.t, p.maxPsi]) },
-      ...(drift ? [{ name: 'threshold', colour: '#999', dashed: true, points: ring.filter((p) => p.maxPsi !== null).map((p) => [p.t, drift.threshold]) }] : []),
+      ...features.map((f, i) => ({ name: f, colour: colour(i), points: judgedPoints.map((p) => [p.t, p.psi[f]]) })),
+      ...(drift && judgedPoints.length ? [{ name: 'threshold', colour: '#999', dashed: true, points: judgedPoints.map((p) => [p.t, drift.threshold]) }] : []),
     ],
-    xLabel: 'time (UTC)', yLabel: 'PSI', xFormat: clock, height: 220, xMinSpan: MINUTE, test: 'psi-chart',
+    xLabel: 'time (UTC)', yLabel: 'PSI per feature', xFormat: clock, height: 220, xMinSpan: MINUTE, test: 'psi-chart',
   });
   const judged = drift && drift.window_rows >= drift.min_rows;
   const driftRows = (drift?.features ?? []).slice().sort((a, b) => b.psi - a.psi).map((f) => h('tr', {
@@ -63,12 +68,14 @@ function versionSection(model, v) {
       h('tbody', {}, driftRows)) : null);
 }
 
-// Polls until the returned function is called.
+// Polls until the returned function is called: one request at a time (the next is armed
+// when the last has answered), and none after a refused API key the person did not give.
 export function renderMonitoring(root, { model, pollMs }) {
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading monitoring…'));
   const status = h('span', { class: 'muted' });
   fill(root, h('div', { class: 'toolbar' }, h('span', {}, `Polled every ${pollMs / 1000} s; charts cover the time this page has been open.`), status), body);
   let stopped = false;
+  let timer = null;
   const tick = async () => {
     try {
       const report = await api('GET', `${modelPath(model)}/monitoring`);
@@ -76,16 +83,22 @@ export function renderMonitoring(root, { model, pollMs }) {
       record(model, report);
       const log = report.prediction_log;
       status.textContent = ` · prediction log ${log.entries} requests, ${log.rows} rows · updated ${clock(Date.now())}`;
-      fill(body, ...(report.versions.length ? report.versions.map((v) => versionSection(model, v))
-        : [h('p', { class: 'muted' }, 'No loaded version to monitor.')]));
+      fill(body, report.versions.length ? report.versions.map((v) => versionSection(model, v))
+        : h('p', { class: 'muted' }, 'No loaded version to monitor.'));
     } catch (err) {
-      if (!stopped) fill(body, errorBox(err));
+      if (stopped) return;
+      fill(body, errorBox(err));
+      if (err.status === 401) {
+        stopped = true;
+        status.textContent = ' · stopped: no API key';
+        return;
+      }
     }
+    if (!stopped) timer = setTimeout(tick, pollMs);
   };
   tick();
-  const timer = setInterval(tick, pollMs);
   return () => {
     stopped = true;
-    clearInterval(timer);
+    clearTimeout(timer);
   };
 }

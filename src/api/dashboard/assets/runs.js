@@ -93,10 +93,19 @@ function savePrefs(model, prefs) {
   }));
 }
 
+const isMissing = (v) => v === undefined || v === null || v === '';
+
+// Lower is better for losses and errors; higher for accuracy, R², F1 and the like.
+const LOWER_IS_BETTER = /loss|mse|mae|rmse|error/;
+
+// The direction of a first click: metrics best first, the rest newest or largest first
+// only where that reads naturally (the version).
+function firstClickDescending(col) {
+  if (col.group === 'metric' || col.group === 'curve') return !LOWER_IS_BETTER.test(col.id);
+  return col.id === 'version' || col.id === 'created_at';
+}
+
 function compare(a, b) {
-  const missingA = a === undefined || a === null || a === '';
-  const missingB = b === undefined || b === null || b === '';
-  if (missingA || missingB) return missingA - missingB;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return String(fmt(a)).localeCompare(String(fmt(b)), undefined, { numeric: true });
 }
@@ -129,7 +138,10 @@ export function renderRuns(root, { model, versions, selected, onSelect }) {
     const shown = visible();
     const sortCol = cols.find((c) => c.id === prefs.sort.id) ?? cols[0];
     const rows = [...versions].sort((a, b) => {
-      const order = compare(sortCol.get(a, prefs.mode), sortCol.get(b, prefs.mode));
+      const [x, y] = [sortCol.get(a, prefs.mode), sortCol.get(b, prefs.mode)];
+      const missing = isMissing(x) - isMissing(y);
+      if (missing !== 0) return missing; // empty cells last, whichever the direction
+      const order = compare(x, y);
       return prefs.sort.desc ? -order : order;
     });
     const head = h('tr', {}, h('th', { class: 'pick' }, h('span', { class: 'sr' }, 'select')),
@@ -139,7 +151,7 @@ export function renderRuns(root, { model, versions, selected, onSelect }) {
           class: `sortable ${c.group}`, 'data-col': c.id, title: `Sort by ${c.label}`,
           'aria-sort': sorted ? (prefs.sort.desc ? 'descending' : 'ascending') : 'none',
           onclick: () => {
-            prefs.sort = { id: c.id, desc: sorted ? !prefs.sort.desc : c.group !== 'run' || c.id === 'version' };
+            prefs.sort = { id: c.id, desc: sorted ? !prefs.sort.desc : firstClickDescending(c) };
             savePrefs(model, prefs);
             draw();
           },
