@@ -141,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             task,
             &dir,
-            &modeld::train::dataset::NoDatasets,
+            &modeld::train::source::NoDatasets,
         )?;
         let fitted = fit_rows(&spec, &data, &train, &[], &mut |_, _| {
             ControlFlow::Continue(())

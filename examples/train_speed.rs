@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         class_names: None,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let data = load(&spec, task, dir, &modeld::train::dataset::NoDatasets)?;
+    let data = load(&spec, task, dir, &modeld::train::source::NoDatasets)?;
     let spec = TrainSpec {
         algorithm: serde_json::from_value::<Algorithm>(serde_json::Value::String(alg.clone()))?,
         params: serde_json::from_str::<Params>(params)?,

@@ -79,7 +79,7 @@ fn train_demo(
         class_names: demo.class_names.clone(),
     };
     let task = demo.algorithm.family().task();
-    let dataset = train::dataset::load(&data, task, data_dir, &train::dataset::NoDatasets)?;
+    let dataset = train::source::load(&data, task, data_dir, &train::source::NoDatasets)?;
     let started = std::time::Instant::now();
     let fitted = train::fit(&spec, &dataset, &mut |_, _| {
         std::ops::ControlFlow::Continue(())

@@ -14,7 +14,7 @@ use modeld::api::predict::PredictRequest;
 use modeld::api::v2::tensor::{self, InputTensor, Source};
 use modeld::datasets::ingest::CsvIngest;
 use modeld::models::{Schema, Task};
-use modeld::train::{dataset, DataSpec, TrainError};
+use modeld::train::{dataset, source, DataSpec, TrainError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -375,7 +375,7 @@ fn data_specs_load_to_a_valid_dataset_or_a_data_error() {
             let Ok(spec) = serde_json::from_value::<DataSpec>(doc) else {
                 return Ok(());
             };
-            match dataset::load(&spec, task, dir.path(), &dataset::NoDatasets) {
+            match source::load(&spec, task, dir.path(), &source::NoDatasets) {
                 Ok(d) => check_dataset(&d),
                 Err(e) => data_error(e),
             }

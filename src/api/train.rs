@@ -19,7 +19,8 @@ use crate::jobs::{JobRequest, JobState, JobView, Work};
 use crate::models::Task;
 use crate::registry::valid_name;
 use crate::state::AppState;
-use crate::train::dataset::{self, DataSpec, Dataset};
+use crate::train::dataset::{DataSpec, Dataset};
+use crate::train::source;
 use crate::train::{check_task, Algorithm, Params, TrainSpec};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -146,7 +147,7 @@ pub async fn train(
 }
 
 /// The job's data, parsed here or shared from an earlier job on the same content
-/// ([`dataset::load_cached`]); counted in `modeld_training_data_loads_total`.
+/// ([`source::load_cached`]); counted in `modeld_training_data_loads_total`.
 pub(crate) async fn load_data(
     state: &AppState,
     data: DataSpec,
@@ -156,7 +157,7 @@ pub(crate) async fn load_data(
     let datasets = state.datasets.clone();
     let parsed = state.parsed.clone();
     let (dataset, lookup) = blocking(move || {
-        Ok(dataset::load_cached(
+        Ok(source::load_cached(
             &data, task, &data_dir, &datasets, &parsed,
         )?)
     })

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::registry::error::valid_name;
 use crate::registry::store::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
-use crate::train::dataset::{DatasetSource, StoredCsv};
+use crate::train::source::{DatasetSource, StoredCsv};
 use crate::train::TrainError;
 use ingest::{CsvError, CsvIngest};
 

@@ -3,16 +3,11 @@
 //! loads into (parsing itself lives in [`super::parse`], label encoding in
 //! [`super::labels`]).
 
-use std::path::Path;
-
 use ndarray::{Array2, Axis};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::parse::from_rows;
 pub use super::parse::parse_csv;
-use super::source::read_data_file;
-pub use super::source::{load_cached, DatasetSource, NoDatasets, StoredCsv};
 use super::task::check_class_count;
 use super::TrainError;
 use crate::models::Task;
@@ -238,52 +233,6 @@ impl<'de> Deserialize<'de> for DataSpec {
             _ => Err(D::Error::custom(
                 "data must have exactly one of `rows`, `csv`, `path` or `dataset`",
             )),
-        }
-    }
-}
-
-/// Loads and validates the data described by `spec` for `task`.
-/// `Path` specs are resolved under `data_dir` and may not escape it; `Dataset` specs are
-/// read from `datasets`.
-pub fn load(
-    spec: &DataSpec,
-    task: Task,
-    data_dir: &Path,
-    datasets: &dyn DatasetSource,
-) -> Result<Dataset, TrainError> {
-    match spec {
-        DataSpec::Rows {
-            rows,
-            targets,
-            feature_names,
-            class_names,
-        } => from_rows(
-            rows,
-            targets,
-            feature_names.as_deref(),
-            class_names.as_deref(),
-            task,
-        ),
-        DataSpec::Csv {
-            csv,
-            target,
-            class_names,
-        } => parse_csv(csv, target, class_names.as_deref(), task),
-        DataSpec::Path {
-            path,
-            target,
-            class_names,
-        } => {
-            let (_, text) = read_data_file(path, data_dir)?;
-            parse_csv(&text, target, class_names.as_deref(), task)
-        }
-        DataSpec::Dataset {
-            dataset,
-            target,
-            class_names,
-        } => {
-            let stored = datasets.read_csv(dataset)?;
-            parse_csv(&stored.text, target, class_names.as_deref(), task)
         }
     }
 }

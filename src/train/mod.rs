@@ -42,7 +42,7 @@ pub mod task;
 pub mod tune;
 
 pub use checked::CheckedSpec;
-pub use dataset::{load, DataSpec, Dataset};
+pub use dataset::{DataSpec, Dataset};
 pub use error::TrainError;
 pub use fit::{fit, fit_checked, fit_rows, fit_rows_checked, fit_rows_with, fit_with, Fitted};
 pub use optim::EpochRecord;
@@ -52,6 +52,7 @@ pub use params::{
 };
 pub use quality::{evaluate, Metrics};
 pub use schedule::Schedule;
+pub use source::load;
 pub use task::check_task;
 
 #[cfg(test)]

@@ -10,6 +10,16 @@ use super::labels::{encode_numeric, encode_strings};
 use super::{Dataset, TrainError};
 use crate::models::Task;
 
+/// The header's names without the target column's: the features, in file order.
+fn all_but(header: &[String], target: usize) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != target)
+        .map(|(_, h)| h.clone())
+        .collect()
+}
+
 fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
     let mut seen = HashSet::new();
     match names.iter().find(|n| !seen.insert(n.as_str())) {
@@ -160,12 +170,7 @@ pub(super) fn parse_plain_csv(
     if parsed.rows == 0 {
         return None;
     }
-    let feature_names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != t_idx)
-        .map(|(_, h)| h.clone())
-        .collect();
+    let feature_names = all_but(&header, t_idx);
     let x = Array2::from_shape_vec((parsed.rows, feature_names.len()), parsed.x).ok()?;
     let (y, classes) = match (task, parsed.targets) {
         (Task::Regression, Targets::Numbers(y)) if y.iter().all(|v| v.is_finite()) => (y, None),
@@ -214,12 +219,7 @@ pub fn parse_any_csv(
             header.join(", ")
         ))
     })?;
-    let feature_names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != t_idx)
-        .map(|(_, h)| h.clone())
-        .collect();
+    let feature_names = all_but(&header, t_idx);
     if feature_names.is_empty() {
         return Err(bad("CSV has no feature columns besides the target".into()));
     }

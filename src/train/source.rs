@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::cache::{CacheKey, Lookup, ParsedCache};
-use super::dataset::{load, DataSpec, Dataset};
+use super::dataset::{DataSpec, Dataset};
+use super::parse::{from_rows, parse_csv};
 use super::TrainError;
 use crate::models::Task;
 
@@ -100,12 +101,7 @@ pub fn load_cached(
         DataSpec::Path { path, .. } => read_data_file(path, data_dir)?,
         _ => return Err(TrainError::data("inline data is never cached".into())),
     };
-    let parsed = Arc::new(super::parse::parse_csv(
-        &text,
-        target,
-        class_names.as_deref(),
-        task,
-    )?);
+    let parsed = Arc::new(parse_csv(&text, target, class_names.as_deref(), task)?);
     drop(text);
     cache.insert(CacheKey { content, ..key }, parsed.clone());
     Ok((parsed, Lookup::Miss))
@@ -186,4 +182,50 @@ pub(super) fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, Stri
     let text = String::from_utf8(bytes)
         .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))?;
     Ok((after, text))
+}
+
+/// Loads and validates the data described by `spec` for `task`.
+/// `Path` specs are resolved under `data_dir` and may not escape it; `Dataset` specs are
+/// read from `datasets`.
+pub fn load(
+    spec: &DataSpec,
+    task: Task,
+    data_dir: &Path,
+    datasets: &dyn DatasetSource,
+) -> Result<Dataset, TrainError> {
+    match spec {
+        DataSpec::Rows {
+            rows,
+            targets,
+            feature_names,
+            class_names,
+        } => from_rows(
+            rows,
+            targets,
+            feature_names.as_deref(),
+            class_names.as_deref(),
+            task,
+        ),
+        DataSpec::Csv {
+            csv,
+            target,
+            class_names,
+        } => parse_csv(csv, target, class_names.as_deref(), task),
+        DataSpec::Path {
+            path,
+            target,
+            class_names,
+        } => {
+            let (_, text) = read_data_file(path, data_dir)?;
+            parse_csv(&text, target, class_names.as_deref(), task)
+        }
+        DataSpec::Dataset {
+            dataset,
+            target,
+            class_names,
+        } => {
+            let stored = datasets.read_csv(dataset)?;
+            parse_csv(&stored.text, target, class_names.as_deref(), task)
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub fn dataset(name: &str, task: Task) -> Dataset {
         target: "target".into(),
         class_names: None,
     };
-    load(&spec, task, &data_dir(), &crate::train::dataset::NoDatasets).unwrap()
+    load(&spec, task, &data_dir(), &crate::train::source::NoDatasets).unwrap()
 }
 
 pub fn indices(r: &serde_json::Value, ds: &str, key: &str) -> Vec<usize> {

@@ -2,7 +2,8 @@
 
 use super::common::data_dir;
 use crate::models::Task;
-use crate::train::dataset::{parse_csv, NoDatasets};
+use crate::train::dataset::parse_csv;
+use crate::train::source::NoDatasets;
 use crate::train::{load, DataSpec, TrainError};
 
 fn invalid(r: Result<crate::train::Dataset, TrainError>) -> String {
