@@ -23,7 +23,8 @@ PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.
 # limits keep the jobs schemathesis starts (valid train/tune bodies) to milliseconds of
 # work, so background jobs do not eat the 2 CI cores the requests need.
 unset $(env | grep -o '^MODELD_[A-Za-z0-9_]*' || true)
-MODELD_TRAINING_LIMITS__MAX_WORK=10000000 MODELD_TRAINING__QUEUE_SIZE=4 \
+# gRPC off: it is not under test here, and its default port (8081) may be taken.
+MODELD_TRAINING_LIMITS__MAX_WORK=10000000 MODELD_TRAINING__QUEUE_SIZE=4 MODELD_GRPC__PORT=0 \
     "$BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$DATA" >"$DATA/server.log" 2>&1 &
 PID=$!
 cleanup() {

@@ -360,10 +360,11 @@ fn on_a_terminal_training_shows_a_progress_bar() {
     assert!(shown.contains("succeeded: version 1"), "{shown}");
 }
 
-/// Like [`PTY_RUN`], and answers the session: Ctrl-C once the bar shows a loss, then "y"
-/// to the cancel question. Gives up after 120 s.
+/// Like [`PTY_RUN`], and answers the session: Ctrl-C once the bar shows a loss, then
+/// `$PTY_ANSWER` (default "y" and Enter) to the cancel question. Gives up after 120 s.
 const PTY_CANCEL: &str = r#"
 import os, pty, select, signal, sys, time
+answer = os.environ.get("PTY_ANSWER", "y\n").encode()
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
@@ -385,7 +386,7 @@ while time.time() < deadline:
         os.write(fd, b"\x03")
         interrupted = True
     elif interrupted and not answered and b"[y/N]" in out:
-        os.write(fd, b"y\n")
+        os.write(fd, answer)
         answered = True
 else:
     os.kill(pid, signal.SIGKILL)
@@ -420,6 +421,36 @@ fn ctrl_c_on_a_terminal_asks_and_cancels_the_job() {
     let (_, jobs) = http(&addr, "GET", "/v1/jobs", None);
     let jobs: Value = serde_json::from_str(&jobs).unwrap();
     assert_eq!(jobs["jobs"][0]["state"], "cancelled", "{jobs}");
+}
+
+#[test]
+fn a_second_ctrl_c_at_the_question_leaves_the_job_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = server(dir.path(), &[]);
+    let data = dir.path().join("iris.csv");
+    std::fs::write(&data, iris_csv()).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", PTY_CANCEL, env!("CARGO_BIN_EXE_modelctl")])
+        .args(["--url", &format!("http://{addr}"), "train", "long"])
+        .args(["--algorithm", "mlp_classifier", "--data"])
+        .arg(&data)
+        .args(["--param", "epochs=100000", "--param", "batch_size=4"])
+        .env("PTY_ANSWER", "\u{3}")
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(shown.contains("cancel job "), "{shown}");
+    assert!(shown.contains("keeps running"), "{shown}");
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let (_, jobs) = http(&addr, "GET", "/v1/jobs", None);
+    let jobs: Value = serde_json::from_str(&jobs).unwrap();
+    let job = &jobs["jobs"][0];
+    assert_eq!(job["state"], "running", "{jobs}");
+    let id = job["job_id"].as_str().unwrap();
+    assert_eq!(
+        http(&addr, "DELETE", &format!("/v1/jobs/{id}"), None).0,
+        200
+    );
 }
 
 #[test]

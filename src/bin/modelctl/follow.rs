@@ -38,7 +38,7 @@ pub async fn follow(client: &Client, job_id: &str, json: bool) -> Result<JobView
             _ = tokio::time::sleep(POLL) => false,
             _ = interrupts.next() => true,
         };
-        if interrupted && bar.suspend(|| ask_to_cancel(job_id))? {
+        if interrupted && ask_or_interrupt(&bar, job_id, &mut interrupts).await? {
             client.send(Method::DELETE, &path, NO_BODY).await?;
             bar.println(format!("cancelling job {job_id}"));
         }
@@ -136,6 +136,28 @@ fn is_classifier(algorithm: &str) -> bool {
     ["classifier", "logistic", "softmax"]
         .iter()
         .any(|k| algorithm.contains(k))
+}
+
+/// Asks whether to cancel, on a blocking thread so that a second Ctrl-C, while the
+/// question waits, still ends modelctl (leaving the job running). The thread left reading
+/// the terminal cannot hold the exit: main shuts the runtime down without waiting for it.
+async fn ask_or_interrupt(
+    bar: &ProgressBar,
+    job_id: &str,
+    interrupts: &mut Interrupts,
+) -> Result<bool, CliError> {
+    let (question_bar, id) = (bar.clone(), job_id.to_string());
+    let asked = tokio::task::spawn_blocking(move || question_bar.suspend(|| ask_to_cancel(&id)));
+    tokio::select! {
+        answer = asked => answer
+            .map_err(|e| CliError::Failed(format!("cannot ask about job {job_id}: {e}")))?,
+        _ = interrupts.next() => {
+            eprintln!();
+            Err(CliError::Failed(format!(
+                "interrupted; job {job_id} keeps running (modelctl watch {job_id} follows it)"
+            )))
+        }
+    }
 }
 
 /// Asks on the terminal; anything but y/yes keeps the job. Without a terminal to ask on,
