@@ -395,38 +395,20 @@ sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
-#[test]
-fn ctrl_c_on_a_terminal_asks_and_cancels_the_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_server, addr) = server(dir.path(), &[]);
-    let data = dir.path().join("iris.csv");
-    std::fs::write(&data, iris_csv()).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", PTY_CANCEL, env!("CARGO_BIN_EXE_modelctl")])
-        .args(["--url", &format!("http://{addr}"), "train", "long"])
-        .args([
-            "--algorithm",
-            "mlp_classifier",
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .args(["--param", "epochs=100000", "--param", "batch_size=4"])
-        .output()
-        .unwrap();
-    let shown = text(&out.stdout);
-    assert!(shown.contains("cancel job "), "{shown}");
-    assert!(shown.contains("cancelled"), "{shown}");
-    // A cancelled job made no version: exit 1.
-    assert_eq!(out.status.code(), Some(1), "{shown}");
-    let (_, jobs) = http(&addr, "GET", "/v1/jobs", None);
-    let jobs: Value = serde_json::from_str(&jobs).unwrap();
-    assert_eq!(jobs["jobs"][0]["state"], "cancelled", "{jobs}");
+/// A long training in a pseudo-terminal, interrupted once the bar shows a loss, with
+/// `answer` typed at the cancel question. The server keeps running while this is held.
+struct Interrupted {
+    shown: String,
+    code: Option<i32>,
+    jobs: Value,
+    addr: String,
+    _server: Guard,
+    _dir: tempfile::TempDir,
 }
 
-#[test]
-fn a_second_ctrl_c_at_the_question_leaves_the_job_running() {
+fn interrupted_training(answer: &str) -> Interrupted {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr) = server(dir.path(), &[]);
+    let (server, addr) = server(dir.path(), &[]);
     let data = dir.path().join("iris.csv");
     std::fs::write(&data, iris_csv()).unwrap();
     let out = Command::new("python3")
@@ -435,22 +417,45 @@ fn a_second_ctrl_c_at_the_question_leaves_the_job_running() {
         .args(["--algorithm", "mlp_classifier", "--data"])
         .arg(&data)
         .args(["--param", "epochs=100000", "--param", "batch_size=4"])
-        .env("PTY_ANSWER", "\u{3}")
+        .env("PTY_ANSWER", answer)
         .output()
         .unwrap();
-    let shown = text(&out.stdout);
-    assert!(shown.contains("cancel job "), "{shown}");
-    assert!(shown.contains("keeps running"), "{shown}");
-    assert_eq!(out.status.code(), Some(1), "{shown}");
     let (_, jobs) = http(&addr, "GET", "/v1/jobs", None);
     let jobs: Value = serde_json::from_str(&jobs).unwrap();
+    Interrupted {
+        shown: text(&out.stdout),
+        code: out.status.code(),
+        jobs,
+        addr,
+        _server: server,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_asks_and_cancels_the_job() {
+    let Interrupted {
+        shown, code, jobs, ..
+    } = interrupted_training("y\n");
+    assert!(shown.contains("cancel job "), "{shown}");
+    assert!(shown.contains("cancelled"), "{shown}");
+    // A cancelled job made no version: exit 1.
+    assert_eq!(code, Some(1), "{shown}");
+    assert_eq!(jobs["jobs"][0]["state"], "cancelled", "{jobs}");
+}
+
+#[test]
+fn a_second_ctrl_c_at_the_question_leaves_the_job_running() {
+    let run = interrupted_training("\u{3}");
+    let (shown, code, jobs, addr) = (&run.shown, run.code, &run.jobs, &run.addr);
+    assert!(shown.contains("cancel job "), "{shown}");
+    assert!(shown.contains("keeps running"), "{shown}");
+    assert_eq!(code, Some(1), "{shown}");
     let job = &jobs["jobs"][0];
     assert_eq!(job["state"], "running", "{jobs}");
     let id = job["job_id"].as_str().unwrap();
-    assert_eq!(
-        http(&addr, "DELETE", &format!("/v1/jobs/{id}"), None).0,
-        200
-    );
+    let cancelled = http(addr, "DELETE", &format!("/v1/jobs/{id}"), None).0;
+    assert_eq!(cancelled, 200);
 }
 
 #[test]

@@ -51,7 +51,8 @@ pub fn load_cached(
     datasets: &dyn DatasetSource,
     cache: &ParsedCache,
 ) -> Result<(Arc<Dataset>, Lookup), TrainError> {
-    let (source, content, target, class_names) = match spec {
+    // Where the bytes come from, found once: the lookup and the read share it.
+    let (origin, content, target, class_names) = match spec {
         DataSpec::Path {
             path,
             target,
@@ -59,19 +60,14 @@ pub fn load_cached(
         } if cache.enabled() => {
             let file = resolve_data_file(path, data_dir)?;
             let stamp = file_stamp(&file).map_err(|e| io_error(path, e))?;
-            (
-                format!("path:{}", file.display()),
-                stamp,
-                target,
-                class_names,
-            )
+            (Origin::File { rel: path, file }, stamp, target, class_names)
         }
         DataSpec::Dataset {
             dataset,
             target,
             class_names,
         } if cache.enabled() => (
-            format!("dataset:{dataset}"),
+            Origin::Stored(dataset),
             datasets.content_id(dataset)?,
             target,
             class_names,
@@ -82,7 +78,7 @@ pub fn load_cached(
         }
     };
     let key = CacheKey {
-        source,
+        source: origin.describe(),
         content,
         target: target.clone(),
         task,
@@ -93,18 +89,32 @@ pub fn load_cached(
     }
     // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
     // made newer than the one looked up.
-    let (content, text) = match spec {
-        DataSpec::Dataset { dataset, .. } => {
-            let stored = datasets.read_csv(dataset)?;
+    let (content, text) = match origin {
+        Origin::Stored(name) => {
+            let stored = datasets.read_csv(name)?;
             (stored.content_id, stored.text)
         }
-        DataSpec::Path { path, .. } => read_data_file(path, data_dir)?,
-        _ => return Err(TrainError::data("inline data is never cached".into())),
+        Origin::File { rel, file } => read_resolved(rel, &file)?,
     };
     let parsed = Arc::new(parse_csv(&text, target, class_names.as_deref(), task)?);
     drop(text);
     cache.insert(CacheKey { content, ..key }, parsed.clone());
     Ok((parsed, Lookup::Miss))
+}
+
+/// A cacheable source: a checked file under the data directory, or a stored dataset.
+enum Origin<'a> {
+    File { rel: &'a str, file: PathBuf },
+    Stored(&'a str),
+}
+
+impl Origin<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Origin::File { file, .. } => format!("path:{}", file.display()),
+            Origin::Stored(name) => format!("dataset:{name}"),
+        }
+    }
 }
 
 fn io_error(rel: &str, source: std::io::Error) -> TrainError {
@@ -169,11 +179,15 @@ fn resolve_data_file(rel: &str, data_dir: &Path) -> Result<PathBuf, TrainError> 
 
 /// The file's stamp and text. A file rewritten while it was read is refused rather than
 /// parsed half old, half new.
-pub(super) fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
-    let file = resolve_data_file(rel, data_dir)?;
-    let before = file_stamp(&file).map_err(|e| io_error(rel, e))?;
-    let bytes = std::fs::read(&file).map_err(|e| io_error(rel, e))?;
-    let after = file_stamp(&file).map_err(|e| io_error(rel, e))?;
+fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
+    read_resolved(rel, &resolve_data_file(rel, data_dir)?)
+}
+
+/// [`read_data_file`] for a file already resolved from `rel`.
+fn read_resolved(rel: &str, file: &Path) -> Result<(String, String), TrainError> {
+    let before = file_stamp(file).map_err(|e| io_error(rel, e))?;
+    let bytes = std::fs::read(file).map_err(|e| io_error(rel, e))?;
+    let after = file_stamp(file).map_err(|e| io_error(rel, e))?;
     if before != after {
         return Err(TrainError::data(format!(
             "data file `{rel}` changed while it was read; train again once it is written"
