@@ -5,6 +5,7 @@
 //! Every concrete model keeps its own [`scaler::Scaler`] so callers always pass
 //! raw feature values; weights live in standardised space.
 
+pub mod compact;
 pub mod limits;
 pub mod linear;
 pub mod logistic;
@@ -182,6 +183,9 @@ pub enum Artifact {
     MlpClassifier(mlp::MlpModel),
     /// `model.json` is a stub naming the graph file beside it (`model.onnx`).
     Onnx(onnx::OnnxArtifact),
+    /// A quantised, pruned or distilled-and-compacted native model; served under the
+    /// family it was made from.
+    Compressed(compact::CompactModel),
 }
 
 impl Artifact {
@@ -203,7 +207,8 @@ impl Artifact {
                 }
                 Ok(())
             }
-            Artifact::Onnx(_) => Ok(()),
+            // Checked as it was deserialised or built (its kernels need valid weights).
+            Artifact::Onnx(_) | Artifact::Compressed(_) => Ok(()),
         }
     }
 
@@ -224,6 +229,7 @@ impl Artifact {
             Artifact::SoftmaxRegression(m) => Arc::new(m),
             Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => Arc::new(m),
             Artifact::Onnx(a) => onnx::load(a, limits)?,
+            Artifact::Compressed(m) => Arc::new(m),
         };
         limits.check(model.as_ref())?;
         Ok(model)
@@ -237,6 +243,7 @@ impl Artifact {
             Artifact::MlpRegressor(_) => Family::MlpRegressor,
             Artifact::MlpClassifier(_) => Family::MlpClassifier,
             Artifact::Onnx(_) => Family::Onnx,
+            Artifact::Compressed(m) => m.spec().source_family,
         }
     }
 

@@ -79,6 +79,7 @@ pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
             g.classifier_outputs(probs, k);
         }
         Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => export_mlp(&mut g, &m)?,
+        Artifact::Compressed(m) => super::export_compact::export(&mut g, &m)?,
     }
     g.finish(&schema)
 }

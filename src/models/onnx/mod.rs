@@ -10,6 +10,7 @@
 
 #[cfg(feature = "onnx")]
 pub mod export;
+mod export_compact;
 #[cfg(feature = "onnx")]
 mod graph;
 #[cfg(feature = "onnx")]
