@@ -12,17 +12,19 @@ use chrono::Utc;
 use tokio::sync::Semaphore;
 
 pub mod budget;
+mod compression;
 mod pacing;
 mod record;
 mod request;
 mod view;
 
 pub use record::{thin, version_meta, version_meta_for, MAX_HISTORY_POINTS};
-pub use request::{JobRequest, Work};
+pub use request::{CompressWork, JobRequest, Work};
 pub use view::{JobState, JobView};
 
 use request::RunError;
 
+use crate::compress;
 use crate::config::{TrainingConfig, TrainingLimitsConfig};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -127,7 +129,7 @@ impl JobManager {
             view: Mutex::new(JobView {
                 job_id: id.clone(),
                 model: req.model.clone(),
-                algorithm: req.work.algorithm().family().as_str().to_string(),
+                algorithm: req.work.family().as_str().to_string(),
                 state: JobState::Queued,
                 progress: 0.0,
                 epoch: 0,
@@ -139,6 +141,7 @@ impl JobManager {
                 cv_results: None,
                 best_params: None,
                 error: None,
+                report: None,
                 created_at: Utc::now(),
                 started_at: None,
                 finished_at: None,
@@ -211,7 +214,7 @@ impl JobManager {
                 crate::train::parallel::background_priority();
                 // Mini-batch loops stop within a batch, not an epoch, once cancelled.
                 crate::train::cancel::watch(job2.cancel.clone());
-                let _ = done.send(this.train_and_register(&job2, req, pacer));
+                let _ = done.send(this.execute(&job2, req, pacer));
             });
         if let Err(e) = spawned {
             let msg = format!("could not start a training thread: {e}");
@@ -220,7 +223,7 @@ impl JobManager {
         }
         match outcome.await {
             Ok(Ok(version)) => {
-                lock(&job.view).version = Some(version);
+                lock(&job.view).version = version;
                 self.finish(&job, JobState::Succeeded, None);
             }
             Ok(Err(RunError::Train(TrainError::Cancelled))) => {
@@ -239,35 +242,54 @@ impl JobManager {
         }
     }
 
-    /// Runs on the job's own training thread.
-    fn train_and_register(
+    /// Runs on the job's own training thread; a compression the gate refused registers
+    /// nothing (`None`).
+    fn execute(
         &self,
         job: &Job,
         req: JobRequest,
         pacer: pacing::Pacer,
-    ) -> Result<u64, RunError> {
-        let started = Instant::now();
-        // Both the epochs' and the folds' callbacks pause through it.
+    ) -> Result<Option<u64>, RunError> {
         let pacer = std::cell::RefCell::new(pacer);
-        let pause = || pacer.borrow_mut().between_epochs(&job.cancel);
-        let mut on_epoch = |rec: &EpochRecord, progress: f64| {
-            pause();
+        let mut on_step = |rec: Option<&EpochRecord>, progress: f64| {
+            // Both the epochs' and the folds' callbacks pause through it.
+            pacer.borrow_mut().between_epochs(&job.cancel);
             let mut v = lock(&job.view);
-            v.epoch = rec.epoch;
-            v.loss = Some(rec.train_loss);
-            v.validation_loss = rec.validation_loss;
-            v.progress = progress.clamp(0.0, 1.0);
-            v.history.push(rec.clone());
-            if v.history.len() > 2 * MAX_HISTORY_POINTS {
-                v.history = thin(&v.history, MAX_HISTORY_POINTS);
+            if let Some(rec) = rec {
+                v.epoch = rec.epoch;
+                v.loss = Some(rec.train_loss);
+                v.validation_loss = rec.validation_loss;
+                v.history.push(rec.clone());
+                if v.history.len() > 2 * MAX_HISTORY_POINTS {
+                    v.history = thin(&v.history, MAX_HISTORY_POINTS);
+                }
             }
+            v.progress = progress.clamp(0.0, 1.0);
             if job.cancel.load(Ordering::Relaxed) {
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
             }
         };
+        if matches!(req.work, Work::Compress(_)) {
+            self.compress_and_register(job, req, &mut on_step)
+        } else {
+            self.train_and_register(job, req, &mut on_step).map(Some)
+        }
+    }
+
+    fn train_and_register(
+        &self,
+        job: &Job,
+        req: JobRequest,
+        on_step: compress::OnStep,
+    ) -> Result<u64, RunError> {
+        let started = Instant::now();
+        let mut on_epoch = |rec: &EpochRecord, progress: f64| on_step(Some(rec), progress);
         let (fitted, cv) = match &req.work {
+            Work::Compress(_) => {
+                return Err(TrainError::internal("a compress job reached training".into()).into())
+            }
             Work::Fit(spec) => (
                 train::fit_checked(spec, &req.dataset, &self.threads, &mut on_epoch)?,
                 None,
@@ -275,19 +297,7 @@ impl JobManager {
             Work::Tune(plan) => {
                 // Folds only report progress and check the cancel flag; the
                 // learning curve shown is the final refit's.
-                let mut on_step = |rec: Option<&EpochRecord>, progress: f64| match rec {
-                    Some(r) => on_epoch(r, progress),
-                    None => {
-                        pause();
-                        lock(&job.view).progress = progress.clamp(0.0, 1.0);
-                        if job.cancel.load(Ordering::Relaxed) {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    }
-                };
-                let (report, fitted) = tune::run(plan, &req.dataset, &self.threads, &mut on_step)?;
+                let (report, fitted) = tune::run(plan, &req.dataset, &self.threads, on_step)?;
                 {
                     let mut v = lock(&job.view);
                     v.cv_results = Some(report.results.clone());
@@ -305,7 +315,7 @@ impl JobManager {
         let mut meta = version_meta_for(
             &fitted,
             &job_id,
-            req.work.algorithm(),
+            fitted.params.algorithm,
             &req.dataset,
             duration,
             &req.data_source,

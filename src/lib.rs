@@ -3,6 +3,7 @@
 //! [`run`] serves it until SIGINT/SIGTERM.
 
 pub mod api;
+pub mod compress;
 pub mod config;
 pub mod datasets;
 pub mod demo;

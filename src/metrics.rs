@@ -34,6 +34,7 @@ pub struct Metrics {
     pub training_jobs: GaugeVec,
     pub training_duration: Histogram,
     pub model_info: GaugeVec,
+    pub model_size: GaugeVec,
     quality: Vec<(&'static str, GaugeVec)>,
     pub feature_drift: GaugeVec,
     pub feedback: IntCounterVec,
@@ -93,6 +94,13 @@ impl Metrics {
         let model_info = GaugeVec::new(
             Opts::new("modeld_model_info", "1 for each loaded model version"),
             &["model", "version", "family"],
+        )?;
+        let model_size = GaugeVec::new(
+            Opts::new(
+                "modeld_model_size_bytes",
+                "Bytes the store holds for each loaded model version",
+            ),
+            &["model", "version"],
         )?;
         let feature_drift = GaugeVec::new(
             Opts::new(
@@ -158,6 +166,7 @@ impl Metrics {
         registry.register(Box::new(training_jobs.clone()))?;
         registry.register(Box::new(training_duration.clone()))?;
         registry.register(Box::new(model_info.clone()))?;
+        registry.register(Box::new(model_size.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -174,6 +183,7 @@ impl Metrics {
             training_jobs,
             training_duration,
             model_info,
+            model_size,
             quality,
             feature_drift,
             feedback,
@@ -211,6 +221,7 @@ impl Metrics {
     /// now, so versions that were deleted or reloaded away stop being exported.
     pub fn reset_version_gauges(&self) {
         self.model_info.reset();
+        self.model_size.reset();
         self.feature_drift.reset();
         for (_, g) in &self.quality {
             g.reset();

@@ -1,6 +1,7 @@
 //! The HTTP surface: merges every route module, serves `/openapi.json`, and wraps the
 //! router in the edge layer.
 
+pub mod compress;
 pub mod dashboard;
 pub mod datasets;
 pub mod edge;
@@ -81,6 +82,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(datasets::router())
         .merge(monitoring::router())
         .merge(tune::router())
+        .merge(compress::router())
         .merge(v2::router())
         .merge(onnx::router())
 }

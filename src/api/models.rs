@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath, AppQuery};
 use crate::api::error::{ApiError, ErrorBody};
+use crate::registry::meta::CompressedFrom;
 use crate::registry::{ModelEntry, Provenance, VersionEntry, VersionState};
 use crate::state::AppState;
 use crate::train::curve::{self, CurveSummary};
@@ -65,6 +66,15 @@ pub struct VersionSummary {
     /// The learning curve's last and best values, for versions modeld trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve: Option<CurveSummary>,
+    /// Bytes the store holds for the version (as the `modeld_model_size_bytes` gauge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// The version it was compressed from, for quantized, pruned and distilled versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_from: Option<CompressedFrom>,
+    /// What that compression measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::compress::Report>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,6 +133,9 @@ fn version_summary(model: &ModelEntry, v: &VersionEntry) -> VersionSummary {
         curve: meta
             .and_then(|m| m.training.as_ref())
             .and_then(|t| curve::summarize(&t.history)),
+        size_bytes: v.size_bytes(),
+        compressed_from: meta.and_then(|m| m.compressed_from.clone()),
+        compression: meta.and_then(|m| m.compression.clone()),
     }
 }
 

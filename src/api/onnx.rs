@@ -85,6 +85,8 @@ pub async fn import(
             training: None,
             n_parameters: model.n_parameters(),
             profile: None,
+            compressed_from: None,
+            compression: None,
         };
         Ok(registry.register(&name, meta, model, q.alias.as_deref())?)
     })

@@ -62,6 +62,27 @@ pub fn cost(spec: &CheckedSpec, data: &Dataset) -> Cost {
     Cost { parameters, work }
 }
 
+/// Distillation costs its student's fit; pruning's fine-tuning the teacher's parameters
+/// per row and epoch; quantisation one pass over the parameters.
+fn compress_cost(c: &super::request::CompressWork, data: &Dataset) -> Cost {
+    use crate::compress::Method;
+    let teacher = c.teacher.n_parameters() as u128;
+    let epochs = match &c.method {
+        Method::Distill { student, .. } => return cost(student, data),
+        Method::Prune {
+            fine_tune: Some(ft),
+            ..
+        } => ft.epochs as u128,
+        _ => 0,
+    };
+    Cost {
+        parameters: teacher,
+        work: teacher
+            .saturating_mul(data.n_rows() as u128)
+            .saturating_mul(epochs.max(1)),
+    }
+}
+
 /// Refuses a job above the limits, naming the limit and the computed value.
 pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobError> {
     let over = |what: &str, value: u128, limit: u128, hint: &str| {
@@ -81,6 +102,7 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
             .iter()
             .map(|(_, spec)| cost(spec, &req.dataset))
             .collect(),
+        Work::Compress(c) => vec![compress_cost(c, &req.dataset)],
     };
     let widest = costs.iter().map(|c| c.parameters).max().unwrap_or(0);
     if widest > limits.max_parameters as u128 {
@@ -92,7 +114,9 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
         );
     }
     let work = match &req.work {
-        Work::Fit(_) => costs.iter().map(|c| c.work).fold(0, u128::saturating_add),
+        Work::Fit(_) | Work::Compress(_) => {
+            costs.iter().map(|c| c.work).fold(0, u128::saturating_add)
+        }
         Work::Tune(plan) => {
             let folds = plan.folds as u128;
             let refit = costs.iter().map(|c| c.work).max().unwrap_or(0);

@@ -73,6 +73,8 @@ pub fn version_meta_for(
             dataset: Some(dataset.fingerprint()),
             cv: None,
         }),
+        compressed_from: None,
+        compression: None,
     }
 }
 

@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::compress::Method;
+use crate::models::{Family, Model};
+use crate::monitor::FeatureProfile;
 use crate::registry::RegistryError;
 use crate::train::tune::Plan;
-use crate::train::{Algorithm, CheckedSpec, Dataset, TrainError};
+use crate::train::{CheckedSpec, Dataset, TrainError};
 
 /// What a caller asks the job manager to train.
 pub struct JobRequest {
@@ -22,13 +25,33 @@ pub enum Work {
     Fit(CheckedSpec),
     /// A grid search (`/tune`).
     Tune(Plan),
+    /// Compression of a registered version (`/compress`).
+    Compress(CompressWork),
+}
+
+/// What a compression job starts from.
+pub struct CompressWork {
+    pub method: Method,
+    /// The request's `params`, kept as the new version's parameters.
+    pub params: serde_json::Value,
+    pub teacher: Arc<dyn Model>,
+    pub source_model: String,
+    pub source_version: u64,
+    /// The source version's feature profile: the compressed version's drift reference.
+    pub profile: Option<FeatureProfile>,
+    pub max_metric_drop: Option<f64>,
 }
 
 impl Work {
-    pub(super) fn algorithm(&self) -> Algorithm {
+    /// The family of the model the job will register.
+    pub(super) fn family(&self) -> Family {
         match self {
-            Work::Fit(spec) => spec.algorithm(),
-            Work::Tune(plan) => plan.algorithm,
+            Work::Fit(spec) => spec.algorithm().family(),
+            Work::Tune(plan) => plan.algorithm.family(),
+            Work::Compress(c) => c
+                .method
+                .student()
+                .map_or(c.teacher.family(), |a| a.family()),
         }
     }
 }

@@ -64,6 +64,9 @@ pub struct JobView {
     #[schema(value_type = Option<Object>)]
     pub best_params: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// Compress jobs: what was measured, once done (`kept: false` when the gate refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::compress::Report>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -28,6 +28,8 @@ pub struct VersionEntry {
     /// that is reloaded away stops its worker. Opaque here so the registry stays below
     /// the layers that use it; a map keyed by version would cost a lookup per request.
     pub cache: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// Bytes of the stored model, computed on first use (a scrape).
+    size: std::sync::OnceLock<u64>,
 }
 
 impl std::fmt::Debug for VersionEntry {
@@ -46,7 +48,18 @@ impl VersionEntry {
             meta,
             state,
             cache: std::sync::OnceLock::new(),
+            size: std::sync::OnceLock::new(),
         }
+    }
+
+    /// What the store holds for a loaded version: model.json and any file beside it.
+    pub fn size_bytes(&self) -> Option<u64> {
+        let model = self.model()?;
+        Some(
+            *self
+                .size
+                .get_or_init(|| super::store::stored_size(&model.to_artifact())),
+        )
     }
 
     pub fn model(&self) -> Option<&Arc<dyn Model>> {

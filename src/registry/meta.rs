@@ -36,6 +36,20 @@ pub struct VersionMeta {
     /// Training feature distribution, the reference for drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::monitor::FeatureProfile>,
+    /// The version this one was compressed from (quantize, prune, distill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed_from: Option<CompressedFrom>,
+    /// What the compression measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::compress::Report>,
+}
+
+/// Provenance of a compressed version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CompressedFrom {
+    pub model: String,
+    pub version: u64,
+    pub method: String,
 }
 
 /// How a version was trained.

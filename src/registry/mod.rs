@@ -353,6 +353,8 @@ mod tests {
             training: None,
             n_parameters: m.n_parameters(),
             profile: None,
+            compressed_from: None,
+            compression: None,
         };
         model.intercept = f64::INFINITY;
         let refused = registry.register("m", meta(&model), Arc::new(model.clone()), None);

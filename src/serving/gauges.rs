@@ -24,6 +24,12 @@ pub fn refresh(snapshot: &Snapshot, monitor: &Monitor, metrics: &Metrics) {
                     .with_label_values(&[name.as_str(), &v, &entry.family()])
                     .set(1.0);
             }
+            if let Some(bytes) = entry.size_bytes() {
+                metrics
+                    .model_size
+                    .with_label_values(&[name.as_str(), &v])
+                    .set(bytes as f64);
+            }
             let Some(meta) = &entry.meta else { continue };
             for (split, values) in &meta.metrics {
                 metrics.set_quality(name, &v, split, values);

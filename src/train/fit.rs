@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use ndarray::Array1;
+use ndarray::{Array1, Array2, Axis};
 
 use super::checked::{CheckedSpec, FamilyConfig};
-use super::family::{self, EpochCallback, Prepared};
+use super::family::{self, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
@@ -68,7 +68,7 @@ pub fn fit_checked(
         spec.validation_split,
         spec.seed,
     );
-    fit_validated_rows(spec, data, &train, &val, threads, on_epoch)
+    fit_validated_rows(spec, data, None, &train, &val, threads, on_epoch)
 }
 
 /// Like [`fit`] but trains on exactly `train_rows` (in that order) and
@@ -114,12 +114,43 @@ pub fn fit_rows_checked(
     on_epoch: EpochCallback,
 ) -> Result<Fitted, TrainError> {
     data.validate()?;
-    fit_validated_rows(spec, data, train_rows, validation_rows, threads, on_epoch)
+    fit_validated_rows(
+        spec,
+        data,
+        None,
+        train_rows,
+        validation_rows,
+        threads,
+        on_epoch,
+    )
+}
+
+/// [`fit_rows_checked`] for a classifier learning `soft` targets (one row of class
+/// probabilities per data row, as a teacher's outputs in distillation) instead of the
+/// one-hot labels; `data.y` still drives the metrics. Regressors ignore `soft`.
+pub fn fit_rows_soft(
+    spec: &CheckedSpec,
+    data: &Dataset,
+    soft: &Array2<f64>,
+    rows: (&[usize], &[usize]),
+    threads: &Threads,
+    on_epoch: EpochCallback,
+) -> Result<Fitted, TrainError> {
+    data.validate()?;
+    let k = data.classes.as_ref().map_or(0, Vec::len);
+    if soft.dim() != (data.n_rows(), k) || soft.iter().any(|p| !(0.0..=1.0).contains(p)) {
+        return Err(TrainError::data(format!(
+            "soft targets must be {} × {k} probabilities",
+            data.n_rows()
+        )));
+    }
+    fit_validated_rows(spec, data, Some(soft), rows.0, rows.1, threads, on_epoch)
 }
 
 fn fit_validated_rows(
     spec: &CheckedSpec,
     data: &Dataset,
+    soft: Option<&Array2<f64>>,
     train_rows: &[usize],
     validation_rows: &[usize],
     threads: &Threads,
@@ -140,7 +171,13 @@ fn fit_validated_rows(
     let val = (!validation_rows.is_empty())
         .then(|| data.select(validation_rows))
         .transpose()?;
-    let prepared = prepare(data, &train, val.as_ref());
+    let mut prepared = prepare(data, &train, val.as_ref());
+    if let Some(soft) = soft.filter(|_| data.classes.is_some()) {
+        prepared.soft = Some(SoftTargets {
+            train: soft.select(Axis(0), train_rows),
+            validation: soft.select(Axis(0), validation_rows),
+        });
+    }
     let trained = match &spec.family {
         FamilyConfig::Linear(solver) => family::linear::fit(solver, prepared, on_epoch)?,
         FamilyConfig::Logistic(solver) => {
@@ -183,5 +220,6 @@ fn prepare(data: &Dataset, train: &Dataset, val: Option<&Dataset>) -> Prepared {
         y: Array1::from(train.y.clone()),
         validation,
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
+        soft: None,
     }
 }

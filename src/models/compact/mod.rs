@@ -149,6 +149,23 @@ impl CompactModel {
         CompactModel::try_from(spec)
     }
 
+    /// The same model with new weights and biases for every layer.
+    pub fn rebuilt(&self, layers: Vec<(Weights, Vec<f64>)>) -> Result<CompactModel, ModelError> {
+        if layers.len() != self.spec.layers.len() {
+            return Err(ModelError::InvalidArtifact(format!(
+                "{} layers given for a {}-layer model",
+                layers.len(),
+                self.spec.layers.len()
+            )));
+        }
+        let mut spec = self.spec.clone();
+        for (layer, (weights, bias)) in spec.layers.iter_mut().zip(layers) {
+            layer.weights = weights;
+            layer.bias = bias;
+        }
+        CompactModel::try_from(spec)
+    }
+
     /// The raw output layer (logits or standardised value) for `x`.
     fn forward(&self, x: ArrayView2<f64>) -> Array2<f64> {
         let mut a = self.spec.scaler.transform(x);

@@ -357,6 +357,8 @@ fn bare_onnx(path: &Path, version: u64) -> Result<(VersionMeta, Artifact), Strin
         training: None,
         n_parameters: 0,
         profile: None,
+        compressed_from: None,
+        compression: None,
     };
     Ok((meta, Artifact::Onnx(OnnxArtifact::new(bytes))))
 }

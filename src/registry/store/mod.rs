@@ -222,6 +222,13 @@ pub(crate) fn parse_aliases(name: &str, bytes: Option<&[u8]>) -> Aliases {
     }
 }
 
+/// Bytes the store writes for `artifact`: its `model.json` and any file beside it.
+pub fn stored_size(artifact: &crate::models::Artifact) -> u64 {
+    let json = to_json(artifact).map_or(0, |b| b.len());
+    let blobs: usize = artifact.blobs().iter().map(|(_, b)| b.len()).sum();
+    (json + blobs) as u64
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
     serde_json::to_vec_pretty(value).map_err(io::Error::other)
 }

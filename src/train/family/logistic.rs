@@ -20,11 +20,19 @@ pub fn fit(
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     let d = data.n_features();
-    let vobj = data.validation.map(|(x, y)| BinaryLogLoss { x, y });
-    let obj = BinaryLogLoss {
-        x: data.x,
-        y: data.y,
+    // Soft targets: the positive class's probability replaces the 0/1 label.
+    let (y, val_y) = match data.soft {
+        Some(s) => (
+            s.train.column(1).to_owned(),
+            Some(s.validation.column(1).to_owned()),
+        ),
+        None => (data.y, None),
     };
+    let vobj = data.validation.map(|(x, y)| BinaryLogLoss {
+        x,
+        y: val_y.unwrap_or(y),
+    });
+    let obj = BinaryLogLoss { x: data.x, y };
     let validation = vobj.as_ref().map(|v| v as &dyn Objective);
     let out: OptimOutcome = match solver {
         LogisticSolver::Newton(cfg) => newton_logistic(&obj, cfg, validation, threads, on_epoch)?,

@@ -36,15 +36,19 @@ pub fn fit(
     let mut sizes = vec![data.n_features()];
     sizes.extend(&cfg.hidden);
     sizes.push(n_out);
-    let objective = |x: Array2<f64>, y: &Array1<f64>| MlpObjective {
-        y: targets(y),
+    let (soft_train, soft_val) = match data.soft {
+        Some(s) => (Some(s.train), Some(s.validation)),
+        None => (None, None),
+    };
+    let objective = |x: Array2<f64>, y: &Array1<f64>, soft: Option<Array2<f64>>| MlpObjective {
+        y: soft.unwrap_or_else(|| targets(y)),
         x,
         sizes: sizes.clone(),
         activation: cfg.activation,
         head,
     };
-    let vobj = data.validation.map(|(x, y)| objective(x, &y));
-    let obj = objective(data.x, &data.y);
+    let vobj = data.validation.map(|(x, y)| objective(x, &y, soft_val));
+    let obj = objective(data.x, &data.y, soft_train);
     let theta0 = init(&sizes, cfg.activation, optim.seed);
     let res = minimize(
         &obj,

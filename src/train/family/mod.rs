@@ -31,6 +31,14 @@ pub struct Prepared {
     pub validation: Option<(Array2<f64>, Array1<f64>)>,
     /// 0 for regression.
     pub n_classes: usize,
+    /// Class probabilities to learn instead of the one-hot labels (distillation).
+    pub soft: Option<SoftTargets>,
+}
+
+/// Soft targets of the training and validation rows, n × K each.
+pub struct SoftTargets {
+    pub train: Array2<f64>,
+    pub validation: Array2<f64>,
 }
 
 impl Prepared {

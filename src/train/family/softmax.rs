@@ -16,12 +16,16 @@ pub fn fit(
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     let (d, k) = (data.n_features(), data.n_classes);
+    let (soft_train, soft_val) = match data.soft {
+        Some(s) => (Some(s.train), Some(s.validation)),
+        None => (None, None),
+    };
     let vobj = data.validation.map(|(x, y)| CrossEntropy {
-        y: one_hot(y.view(), k),
+        y: soft_val.unwrap_or_else(|| one_hot(y.view(), k)),
         x,
     });
     let obj = CrossEntropy {
-        y: one_hot(data.y.view(), k),
+        y: soft_train.unwrap_or_else(|| one_hot(data.y.view(), k)),
         x: data.x,
     };
     let init = Array1::zeros(obj.n_params());

@@ -1,0 +1,287 @@
+//! Compression of a natively trained model for deployment: int8 quantisation, magnitude
+//! pruning (with optional masked fine-tuning) and distillation into a smaller student,
+//! each measured on rows it never trained on ([`report::Report`]) and gated by
+//! `max_metric_drop`. It knows models and training, not HTTP, jobs or the store: the
+//! caller says how big a stored model is.
+
+pub mod distill;
+pub mod method;
+pub mod prune;
+pub mod report;
+
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use ndarray::{Array2, Axis};
+
+pub use method::{FineTune, Method};
+pub use report::Report;
+
+use crate::models::compact::{self, weights};
+use crate::models::{Model, Task};
+use crate::train::split::train_validation_split;
+use crate::train::{Dataset, EpochRecord, Fitted, Threads, TrainError};
+
+/// Share of the given rows held out to measure the metric before and after.
+pub const EVALUATION_SHARE: f64 = 0.2;
+/// Seeds the evaluation split, so a repeated job measures the same rows.
+const EVALUATION_SEED: u64 = 0x636f_6d70;
+
+/// Progress (0–1) with the epoch that produced it, if any; `Break` cancels.
+pub type OnStep<'a> = &'a mut dyn FnMut(Option<&EpochRecord>, f64) -> ControlFlow<()>;
+
+/// The compressed model and its measurements.
+pub struct Compressed {
+    pub model: Arc<dyn Model>,
+    pub report: Report,
+    /// The student's training record (distillation only).
+    pub student: Option<Fitted>,
+    /// Fine-tuning or distillation epochs, for the learning curve.
+    pub history: Vec<EpochRecord>,
+    /// The compressed model's quality on the evaluation rows.
+    pub evaluation: crate::train::Metrics,
+}
+
+/// The data in the teacher's terms: its feature order and class indices.
+pub struct Aligned<'a> {
+    pub x: Cow<'a, Array2<f64>>,
+    pub y: Vec<f64>,
+}
+
+/// Reorders `data`'s columns to the teacher's features and maps its labels to the
+/// teacher's classes; a missing feature or an unknown class is the client's error.
+pub fn align<'a>(teacher: &dyn Model, data: &'a Dataset) -> Result<Aligned<'a>, TrainError> {
+    let schema = teacher.schema();
+    let columns = schema
+        .feature_names
+        .iter()
+        .map(|f| {
+            data.feature_names
+                .iter()
+                .position(|g| g == f)
+                .ok_or_else(|| {
+                    TrainError::data(format!(
+                        "the data has no column `{f}`, a feature of the model"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let in_order = columns.len() == data.feature_names.len()
+        && columns.iter().enumerate().all(|(i, &c)| i == c);
+    let x = if in_order {
+        Cow::Borrowed(&data.x)
+    } else {
+        Cow::Owned(data.x.select(Axis(1), &columns))
+    };
+    let y = match (&schema.classes, &data.classes) {
+        (None, None) => data.y.clone(),
+        (Some(model), Some(given)) => {
+            let map = given
+                .iter()
+                .map(|c| {
+                    model.iter().position(|m| m == c).ok_or_else(|| {
+                        TrainError::data(format!(
+                            "class `{c}` in the data is not one of the model's classes {model:?}"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            data.y
+                .iter()
+                .map(|&v| map.get(v as usize).map(|&c| c as f64).unwrap_or(f64::NAN))
+                .collect()
+        }
+        _ => {
+            return Err(TrainError::data(
+                "the data was loaded for the other task than the model's".into(),
+            ))
+        }
+    };
+    Ok(Aligned { x, y })
+}
+
+/// Compresses `teacher` with `method` on `data`; `stored_bytes` gives a model's size
+/// in the store. Runs on the calling (job) thread.
+pub fn run(
+    teacher: &Arc<dyn Model>,
+    method: &Method,
+    max_metric_drop: Option<f64>,
+    data: &Dataset,
+    stored_bytes: &dyn Fn(&dyn Model) -> u64,
+    threads: &Threads,
+    on_step: OnStep,
+) -> Result<Compressed, TrainError> {
+    let aligned = align(teacher.as_ref(), data)?;
+    let task = teacher.task();
+    let n = aligned.x.nrows();
+    let (transfer, eval) =
+        train_validation_split(n, &aligned.y, task, EVALUATION_SHARE, EVALUATION_SEED);
+    if eval.is_empty() || transfer.is_empty() {
+        return Err(TrainError::data(format!(
+            "{n} rows are too few: compression holds out {:.0}% of them to measure the result",
+            EVALUATION_SHARE * 100.0
+        )));
+    }
+    let mut history = Vec::new();
+    let mut on_epoch = |rec: &EpochRecord, progress: f64| {
+        history.push(rec.clone());
+        on_step(Some(rec), 0.8 * progress)
+    };
+    let (model, student): (Arc<dyn Model>, Option<Fitted>) = match method {
+        Method::Quantize => {
+            let dense = compact::from_model(teacher.as_ref())?;
+            let q = dense.restored(|_, w| Ok(weights::quantize(w.view())))?;
+            (Arc::new(q), None)
+        }
+        Method::Prune {
+            sparsity,
+            fine_tune,
+        } => {
+            let dense = compact::from_model(teacher.as_ref())?;
+            let mut layers: Vec<Array2<f64>> =
+                dense.dense_layers().into_iter().map(|(w, _)| w).collect();
+            for w in &mut layers {
+                prune::prune(w, *sparsity);
+            }
+            let tuned = match fine_tune {
+                Some(ft) => {
+                    let x = aligned.x.select(Axis(0), &transfer);
+                    let y: Vec<f64> = transfer
+                        .iter()
+                        .filter_map(|&r| aligned.y.get(r).copied())
+                        .collect();
+                    prune::fine_tune(&dense, layers, x.view(), &y, ft, &mut on_epoch)?
+                }
+                None => layers
+                    .into_iter()
+                    .zip(dense.spec().layers.iter().map(|l| l.bias.clone()))
+                    .collect(),
+            };
+            let stored = tuned
+                .into_iter()
+                .map(|(w, b)| Ok((prune::store_smaller(&w)?, b)))
+                .collect::<Result<Vec<_>, crate::models::ModelError>>()?;
+            (Arc::new(dense.rebuilt(stored)?), None)
+        }
+        Method::Distill {
+            student,
+            temperature,
+        } => {
+            let fitted = distill::train_student(
+                teacher.as_ref(),
+                student,
+                *temperature,
+                &aligned,
+                data,
+                &transfer,
+                threads,
+                &mut on_epoch,
+            )?;
+            (fitted.model.clone(), Some(fitted))
+        }
+    };
+    if on_step(None, 0.8).is_break() {
+        return Err(TrainError::Cancelled);
+    }
+    let Measured {
+        metric,
+        before,
+        after,
+        agreement,
+        evaluation,
+        latency,
+    } = measure(teacher.as_ref(), model.as_ref(), &aligned, &eval, task)?;
+    if on_step(None, 0.95).is_break() {
+        return Err(TrainError::Cancelled);
+    }
+    let kept = max_metric_drop.is_none_or(|limit| before - after <= limit);
+    let (layers, sparsity) = layout(model.as_ref());
+    let report = Report {
+        method: method.name().to_string(),
+        kept,
+        metric,
+        before,
+        after,
+        agreement,
+        bytes_before: stored_bytes(teacher.as_ref()),
+        bytes_after: stored_bytes(model.as_ref()),
+        latency_us: latency,
+        max_metric_drop,
+        n_eval: eval.len(),
+        layers,
+        sparsity,
+    };
+    Ok(Compressed {
+        model,
+        report,
+        student,
+        history,
+        evaluation,
+    })
+}
+
+struct Measured {
+    metric: String,
+    before: f64,
+    after: f64,
+    agreement: f64,
+    evaluation: crate::train::Metrics,
+    latency: report::LatencyPair,
+}
+
+/// Metric before and after, agreement and latency on the evaluation rows.
+fn measure(
+    teacher: &dyn Model,
+    model: &dyn Model,
+    aligned: &Aligned,
+    eval: &[usize],
+    task: Task,
+) -> Result<Measured, TrainError> {
+    let x = aligned.x.select(Axis(0), eval);
+    let y: Vec<f64> = eval
+        .iter()
+        .filter_map(|&r| aligned.y.get(r).copied())
+        .collect();
+    let (metric, before) = report::score(teacher, x.view(), &y)?;
+    let (_, after) = report::score(model, x.view(), &y)?;
+    let evaluation = crate::train::evaluate(model, x.view(), &y)?;
+    let agreement = report::agreement(task, &teacher.predict(x.view())?, &model.predict(x.view())?);
+    let latency = report::LatencyPair {
+        before: report::latency(teacher, x.view())?,
+        after: report::latency(model, x.view())?,
+    };
+    Ok(Measured {
+        metric,
+        before,
+        after,
+        agreement,
+        evaluation,
+        latency,
+    })
+}
+
+/// Each layer's storage and the share of zero weights.
+fn layout(model: &dyn Model) -> (Vec<String>, f64) {
+    let Ok(m) = compact::from_model(model) else {
+        return (Vec::new(), 0.0);
+    };
+    let formats = m
+        .spec()
+        .layers
+        .iter()
+        .map(|l| l.weights.format().to_string())
+        .collect();
+    let (zeros, total) = m
+        .dense_layers()
+        .iter()
+        .fold((0usize, 0usize), |(z, t), (w, _)| {
+            (z + w.iter().filter(|v| **v == 0.0).count(), t + w.len())
+        });
+    let sparsity = if total == 0 {
+        0.0
+    } else {
+        zeros as f64 / total as f64
+    };
+    (formats, sparsity)
+}
