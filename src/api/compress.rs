@@ -14,9 +14,10 @@ use utoipa_axum::routes;
 use super::extract::{AppJson, AppPath, TrainingEnabled};
 use super::train::{check_names, load_data, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::compress::{align, Method};
+use crate::compress::{align, Method, TeacherSplit};
 use crate::jobs::{CompressWork, JobRequest, Work};
 use crate::models::Family;
+use crate::registry::VersionMeta;
 use crate::state::AppState;
 use crate::train::{Algorithm, DataSpec, TrainError};
 
@@ -49,6 +50,17 @@ pub struct CompressRequest {
     /// Register the result under this model instead of the source's.
     #[serde(default)]
     pub target_model: Option<String>,
+}
+
+/// The split a version was trained with, from its record.
+fn teacher_split(meta: &VersionMeta) -> Option<TeacherSplit> {
+    let training = meta.training.as_ref()?;
+    Some(TeacherSplit {
+        fingerprint: training.dataset.clone()?,
+        fraction: meta.params.get("validation_split")?.as_f64()?,
+        seed: meta.params.get("seed")?.as_u64()?,
+        n_validation: training.n_validation,
+    })
 }
 
 /// Starts a compression job → 202; the finished job's `report` says what it measured and
@@ -98,6 +110,7 @@ pub async fn compress(
     let dataset = load_data(&state, req.data, teacher.task()).await?;
     align(teacher.as_ref(), &dataset)?;
     let profile = entry.meta.as_ref().and_then(|m| m.profile.clone());
+    let teacher_split = entry.meta.as_ref().and_then(teacher_split);
     let view = state.jobs.submit(JobRequest {
         model: target,
         work: Work::Compress(CompressWork {
@@ -108,6 +121,7 @@ pub async fn compress(
             source_version: version,
             profile,
             max_metric_drop: req.max_metric_drop,
+            teacher_split,
         }),
         dataset,
         data_source,

@@ -23,7 +23,8 @@ use crate::models::{Model, Task};
 use crate::train::split::train_validation_split;
 use crate::train::{Dataset, EpochRecord, Fitted, Threads, TrainError};
 
-/// Share of the given rows held out to measure the metric before and after.
+/// Share of the given rows held out to measure the metric before and after, when they
+/// are not the data the teacher was trained on.
 pub const EVALUATION_SHARE: f64 = 0.2;
 /// Seeds the evaluation split, so a repeated job measures the same rows.
 const EVALUATION_SEED: u64 = 0x636f_6d70;
@@ -41,6 +42,34 @@ pub struct Compressed {
     pub history: Vec<EpochRecord>,
     /// The compressed model's quality on the evaluation rows.
     pub evaluation: crate::train::Metrics,
+}
+
+/// How the teacher was split when it was trained: on the same data (same fingerprint),
+/// its validation rows are the only ones neither it nor the result trained on.
+#[derive(Clone, Debug)]
+pub struct TeacherSplit {
+    pub fingerprint: crate::train::fingerprint::DatasetFingerprint,
+    pub fraction: f64,
+    pub seed: u64,
+    pub n_validation: usize,
+}
+
+/// (transfer rows, evaluation rows) and which rows were held out.
+fn evaluation_rows(
+    data: &Dataset,
+    y: &[f64],
+    task: Task,
+    teacher: Option<&TeacherSplit>,
+) -> (Vec<usize>, Vec<usize>, &'static str) {
+    let n = data.n_rows();
+    if let Some(t) = teacher.filter(|t| t.n_validation > 0) {
+        let (train, val) = train_validation_split(n, y, task, t.fraction, t.seed);
+        if val.len() == t.n_validation && data.fingerprint() == t.fingerprint {
+            return (train, val, "teacher_validation");
+        }
+    }
+    let (train, val) = train_validation_split(n, y, task, EVALUATION_SHARE, EVALUATION_SEED);
+    (train, val, "held_out")
 }
 
 /// The data in the teacher's terms: its feature order and class indices.
@@ -101,22 +130,35 @@ pub fn align<'a>(teacher: &dyn Model, data: &'a Dataset) -> Result<Aligned<'a>, 
     Ok(Aligned { x, y })
 }
 
-/// Compresses `teacher` with `method` on `data`; `stored_bytes` gives a model's size
-/// in the store. Runs on the calling (job) thread.
+/// What to compress and how.
+pub struct Request<'a> {
+    pub teacher: &'a Arc<dyn Model>,
+    pub method: &'a Method,
+    /// The gate: refuse a result whose metric drops by more.
+    pub max_metric_drop: Option<f64>,
+    /// How the teacher was split when trained, if modeld trained it.
+    pub teacher_split: Option<&'a TeacherSplit>,
+}
+
+/// Compresses the request's teacher on `data`; `stored_bytes` gives a model's size in
+/// the store. Runs on the calling (job) thread.
 pub fn run(
-    teacher: &Arc<dyn Model>,
-    method: &Method,
-    max_metric_drop: Option<f64>,
+    req: Request,
     data: &Dataset,
     stored_bytes: &dyn Fn(&dyn Model) -> u64,
     threads: &Threads,
     on_step: OnStep,
 ) -> Result<Compressed, TrainError> {
+    let Request {
+        teacher,
+        method,
+        max_metric_drop,
+        teacher_split,
+    } = req;
     let aligned = align(teacher.as_ref(), data)?;
     let task = teacher.task();
     let n = aligned.x.nrows();
-    let (transfer, eval) =
-        train_validation_split(n, &aligned.y, task, EVALUATION_SHARE, EVALUATION_SEED);
+    let (transfer, eval, evaluation_rows) = evaluation_rows(data, &aligned.y, task, teacher_split);
     if eval.is_empty() || transfer.is_empty() {
         return Err(TrainError::data(format!(
             "{n} rows are too few: compression holds out {:.0}% of them to measure the result",
@@ -139,30 +181,20 @@ pub fn run(
             fine_tune,
         } => {
             let dense = compact::from_model(teacher.as_ref())?;
-            let mut layers: Vec<Array2<f64>> =
-                dense.dense_layers().into_iter().map(|(w, _)| w).collect();
-            for w in &mut layers {
-                prune::prune(w, *sparsity);
-            }
-            let tuned = match fine_tune {
-                Some(ft) => {
-                    let x = aligned.x.select(Axis(0), &transfer);
-                    let y: Vec<f64> = transfer
-                        .iter()
-                        .filter_map(|&r| aligned.y.get(r).copied())
-                        .collect();
-                    prune::fine_tune(&dense, layers, x.view(), &y, ft, &mut on_epoch)?
-                }
-                None => layers
-                    .into_iter()
-                    .zip(dense.spec().layers.iter().map(|l| l.bias.clone()))
-                    .collect(),
-            };
-            let stored = tuned
-                .into_iter()
-                .map(|(w, b)| Ok((prune::store_smaller(&w)?, b)))
-                .collect::<Result<Vec<_>, crate::models::ModelError>>()?;
-            (Arc::new(dense.rebuilt(stored)?), None)
+            let x = aligned.x.select(Axis(0), &transfer);
+            let y: Vec<f64> = transfer
+                .iter()
+                .filter_map(|&r| aligned.y.get(r).copied())
+                .collect();
+            let pruned = prune::run(
+                &dense,
+                *sparsity,
+                fine_tune.as_ref(),
+                x.view(),
+                &y,
+                &mut on_epoch,
+            )?;
+            (Arc::new(pruned), None)
         }
         Method::Distill {
             student,
@@ -209,6 +241,7 @@ pub fn run(
         latency_us: latency,
         max_metric_drop,
         n_eval: eval.len(),
+        evaluation_rows: evaluation_rows.to_string(),
         layers,
         sparsity,
     };
@@ -247,10 +280,7 @@ fn measure(
     let (_, after) = report::score(model, x.view(), &y)?;
     let evaluation = crate::train::evaluate(model, x.view(), &y)?;
     let agreement = report::agreement(task, &teacher.predict(x.view())?, &model.predict(x.view())?);
-    let latency = report::LatencyPair {
-        before: report::latency(teacher, x.view())?,
-        after: report::latency(model, x.view())?,
-    };
+    let latency = report::latency(teacher, model, x.view())?;
     Ok(Measured {
         metric,
         before,

@@ -13,6 +13,9 @@ use crate::train::objective::{one_hot, BinaryLogLoss, RegLoss};
 use crate::train::optim::{minimize, Objective, OptimConfig};
 use crate::train::{Optimizer, Schedule, TrainError};
 
+/// A layer's weights (n_in × n_out) and biases.
+pub type DenseLayer = (Array2<f64>, Vec<f64>);
+
 /// Zeroes the `sparsity` share of `w`'s weights with the smallest magnitudes.
 pub fn prune(w: &mut Array2<f64>, sparsity: f64) {
     let n = w.len();
@@ -75,17 +78,47 @@ impl Objective for Masked<'_> {
     }
 }
 
-/// Trains the non-zero weights and the biases of `layers` (the pruned model's, dense)
-/// on raw rows `x` with targets `y` (class indices or values) for `ft.epochs` epochs;
-/// returns each layer's weights and biases.
-pub fn fine_tune(
+/// `model` (dense) with each layer's smallest weights zeroed to `sparsity`, fine-tuned
+/// on raw rows `x` with targets `y` when `fine_tune` is given, stored dense or CSR.
+/// Pruning in one cut: a gradual schedule (five cuts, each followed by its share of the
+/// epochs) was measured and lost more accuracy on bench/compress.sh's case.
+pub fn run(
     model: &CompactModel,
-    layers: Vec<Array2<f64>>,
+    sparsity: f64,
+    fine_tune: Option<&FineTune>,
+    x: ArrayView2<f64>,
+    y: &[f64],
+    on_epoch: EpochCallback,
+) -> Result<CompactModel, TrainError> {
+    let mut layers: Vec<DenseLayer> = model
+        .dense_layers()
+        .into_iter()
+        .map(|(w, b)| (w, b.to_vec()))
+        .collect();
+    for (w, _) in &mut layers {
+        prune(w, sparsity);
+    }
+    if let Some(ft) = fine_tune {
+        layers = fine_tune_layers(model, layers, x, y, ft, on_epoch)?;
+    }
+    let stored = layers
+        .into_iter()
+        .map(|(w, b)| Ok((store_smaller(&w)?, b)))
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    Ok(model.rebuilt(stored)?)
+}
+
+/// Trains the non-zero weights and the biases of `layers` (dense weights, biases) of
+/// `model`'s architecture on raw rows `x` with targets `y` (class indices or values)
+/// for `ft.epochs` epochs; returns each layer's weights and biases.
+fn fine_tune_layers(
+    model: &CompactModel,
+    layers: Vec<DenseLayer>,
     x: ArrayView2<f64>,
     y: &[f64],
     ft: &FineTune,
     on_epoch: EpochCallback,
-) -> Result<Vec<(Array2<f64>, Vec<f64>)>, TrainError> {
+) -> Result<Vec<DenseLayer>, TrainError> {
     let spec = model.spec();
     let sizes: Vec<usize> = std::iter::once(spec.schema.n_features())
         .chain(spec.layers.iter().map(|l| l.n_out))
@@ -93,10 +126,10 @@ pub fn fine_tune(
     let offsets = mlp::offsets(&sizes);
     let mut theta = Array1::zeros(mlp::n_params(&sizes));
     let mut keep = Array1::ones(theta.len());
-    for ((w, layer), (wo, bo)) in layers.iter().zip(&spec.layers).zip(&offsets) {
+    for (((w, bias), layer), (wo, bo)) in layers.iter().zip(&spec.layers).zip(&offsets) {
         let (wo, bo) = (*wo, *bo);
         let flat = Array1::from_iter(w.iter().copied());
-        if flat.len() != bo - wo || layer.bias.len() != layer.n_out {
+        if flat.len() != bo - wo || bias.len() != layer.n_out {
             return Err(TrainError::internal("pruned layer sizes disagree".into()));
         }
         theta.slice_mut(s![wo..bo]).assign(&flat);
@@ -104,7 +137,7 @@ pub fn fine_tune(
             .assign(&flat.mapv(|v| if v == 0.0 { 0.0 } else { 1.0 }));
         theta
             .slice_mut(s![bo..bo + layer.n_out])
-            .assign(&ArrayView1::from(&layer.bias[..]));
+            .assign(&ArrayView1::from(&bias[..]));
     }
     let z = spec.scaler.transform(x);
     let y = Array1::from(y.to_vec());

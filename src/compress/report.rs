@@ -32,6 +32,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_metric_drop: Option<f64>,
     pub n_eval: usize,
+    /// `teacher_validation` when the data is the teacher's training set (its validation
+    /// rows are used, so neither model trained on them), else `held_out` (a seeded 20%).
+    pub evaluation_rows: String,
     /// How each layer of the result is stored (`dense`, `int8`, `csr`); a distilled
     /// student is a regular model and shows `dense`.
     pub layers: Vec<String>,
@@ -100,42 +103,65 @@ pub fn agreement(task: Task, before: &Output, after: &Output) -> f64 {
 const MIN_CALLS: usize = 30;
 const MAX_CALLS: usize = 400;
 const WARMUP_CALLS: usize = 10;
-const TIME_PER_BATCH_SIZE: Duration = Duration::from_millis(750);
+const TIME_PER_BATCH_SIZE: Duration = Duration::from_millis(1500);
 
-/// p50/p99 of `model.predict` at batch 1 and 64, on rows of `x` (repeated when it has
-/// fewer than 64).
-pub fn latency(model: &dyn Model, x: ArrayView2<f64>) -> Result<Latency, ModelError> {
+/// p50/p99 of `predict` at batch 1 and 64 for both models, on rows of `x` (repeated
+/// when it has fewer than 64). Calls alternate between the two models, so a neighbour's
+/// load on a shared machine slows both sides alike rather than one.
+pub fn latency(
+    before: &dyn Model,
+    after: &dyn Model,
+    x: ArrayView2<f64>,
+) -> Result<LatencyPair, ModelError> {
     let batch = |n: usize| -> Array2<f64> {
         let rows: Vec<usize> = (0..n).map(|i| i % x.nrows().max(1)).collect();
         x.select(Axis(0), &rows)
     };
-    Ok(Latency {
-        batch_1: time_calls(model, batch(1).view())?,
-        batch_64: time_calls(model, batch(64).view())?,
+    let (one, many) = (batch(1), batch(64));
+    let (b1, a1) = time_calls(before, after, one.view())?;
+    let (b64, a64) = time_calls(before, after, many.view())?;
+    Ok(LatencyPair {
+        before: Latency {
+            batch_1: b1,
+            batch_64: b64,
+        },
+        after: Latency {
+            batch_1: a1,
+            batch_64: a64,
+        },
     })
 }
 
-fn time_calls(model: &dyn Model, x: ArrayView2<f64>) -> Result<Percentiles, ModelError> {
+fn time_calls(
+    before: &dyn Model,
+    after: &dyn Model,
+    x: ArrayView2<f64>,
+) -> Result<(Percentiles, Percentiles), ModelError> {
     for _ in 0..WARMUP_CALLS {
-        model.predict(x)?;
+        before.predict(x)?;
+        after.predict(x)?;
     }
     let started = Instant::now();
-    let mut micros = Vec::with_capacity(MAX_CALLS);
-    while micros.len() < MAX_CALLS
-        && (micros.len() < MIN_CALLS || started.elapsed() < TIME_PER_BATCH_SIZE)
-    {
-        let t = Instant::now();
-        let out = model.predict(x)?;
-        micros.push(t.elapsed().as_secs_f64() * 1e6);
-        std::hint::black_box(out);
+    let (mut b, mut a) = (Vec::with_capacity(MAX_CALLS), Vec::with_capacity(MAX_CALLS));
+    while b.len() < MAX_CALLS && (b.len() < MIN_CALLS || started.elapsed() < TIME_PER_BATCH_SIZE) {
+        for (model, times) in [(before, &mut b), (after, &mut a)] {
+            let t = Instant::now();
+            let out = model.predict(x)?;
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(out);
+        }
     }
+    Ok((percentiles(b), percentiles(a)))
+}
+
+fn percentiles(mut micros: Vec<f64>) -> Percentiles {
     micros.sort_by(f64::total_cmp);
     let at = |q: f64| {
         let i = ((micros.len() as f64 - 1.0) * q).round() as usize;
         micros.get(i).copied().unwrap_or(0.0)
     };
-    Ok(Percentiles {
+    Percentiles {
         p50: at(0.5),
         p99: at(0.99),
-    })
+    }
 }

@@ -27,15 +27,13 @@ impl JobManager {
             return Err(TrainError::internal("a training job reached compression".into()).into());
         };
         let size = |m: &dyn crate::models::Model| stored_size(&m.to_artifact());
-        let done: Compressed = compress::run(
-            &work.teacher,
-            &work.method,
-            work.max_metric_drop,
-            &req.dataset,
-            &size,
-            &self.threads,
-            on_step,
-        )?;
+        let request = compress::Request {
+            teacher: &work.teacher,
+            method: &work.method,
+            max_metric_drop: work.max_metric_drop,
+            teacher_split: work.teacher_split.as_ref(),
+        };
+        let done: Compressed = compress::run(request, &req.dataset, &size, &self.threads, on_step)?;
         if job.cancel.load(Ordering::Relaxed) {
             return Err(TrainError::Cancelled.into());
         }

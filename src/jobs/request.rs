@@ -40,6 +40,8 @@ pub struct CompressWork {
     /// The source version's feature profile: the compressed version's drift reference.
     pub profile: Option<FeatureProfile>,
     pub max_metric_drop: Option<f64>,
+    /// How the source version was split when trained, if modeld trained it.
+    pub teacher_split: Option<crate::compress::TeacherSplit>,
 }
 
 impl Work {

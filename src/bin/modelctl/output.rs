@@ -214,11 +214,44 @@ pub fn job_summary(job: &JobView) -> String {
             .collect();
         let _ = write!(out, "\nvalidation: {}", shown.join(" "));
     }
+    if let Some(r) = &job.report {
+        let _ = write!(out, "\n{}", compression(r));
+    }
     if let Some(e) = &job.error {
         let _ = write!(out, "\nerror: {e}");
     }
     out.push('\n');
     out
+}
+
+/// A compress job's report in three lines: verdict and quality, size, latency.
+fn compression(r: &modeld::compress::Report) -> String {
+    let verdict = if r.kept {
+        "kept"
+    } else {
+        "refused by max_metric_drop"
+    };
+    let ratio = r.bytes_before as f64 / (r.bytes_after.max(1)) as f64;
+    let (b, a) = (&r.latency_us.before, &r.latency_us.after);
+    format!(
+        "{} {verdict}: {} {} -> {} on {} held-out rows, agreement {}\n\
+         size: {} -> {} bytes ({}x smaller), layers {}\n\
+         p50 latency (us): batch 1 {} -> {}, batch 64 {} -> {}",
+        r.method,
+        r.metric,
+        number(r.before),
+        number(r.after),
+        r.n_eval,
+        number(r.agreement),
+        r.bytes_before,
+        r.bytes_after,
+        number(ratio),
+        r.layers.join(","),
+        number(b.batch_1.p50),
+        number(a.batch_1.p50),
+        number(b.batch_64.p50),
+        number(a.batch_64.p50),
+    )
 }
 
 #[cfg(test)]

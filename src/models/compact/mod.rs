@@ -336,3 +336,6 @@ impl Layer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,10 @@
 //!   softmax:  Softmax(axis=1) → probabilities [N,K]; ArgMax → label [N]
 //! ```
 //!
+//! An MLP or a compressed model chains `MatMul(W) → Add(b)` layers with an activation
+//! between them; a compressed int8 layer keeps its weights int8 in the file
+//! (`export_compact.rs`).
+//!
 //! Everything is float64, so an exported model reproduces modeld's predictions to
 //! rounding. Feature and class names travel in `metadata_props` (`modeld.feature_names`,
 //! `modeld.classes`, JSON lists) and the importer reads them back. A new family adds one
@@ -16,6 +20,7 @@
 use prost::Message;
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType as PbType};
 
+use crate::models::mlp::Activation;
 use crate::models::scaler::Scaler;
 use crate::models::tensors::{INPUT, LABEL, PROBABILITIES, VARIABLE};
 use crate::models::{Artifact, Model, ModelError, Schema};
@@ -39,23 +44,7 @@ pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
         Artifact::LogisticRegression(m) => {
             let z = g.standardise(&m.scaler);
             let logit = g.dense(&z, &m.weights, 1, &[m.intercept], "logit");
-            // softmax([0, z]) = [1 - σ(z), σ(z)], computed stably; tract's Sigmoid has
-            // no f64 kernel, Softmax has.
-            let zero = g.constant("zero", vec![1], vec![0.0]);
-            let zeros = g.node("Mul", vec![logit.clone(), zero], vec![], "zeros");
-            let pair = g.node(
-                "Concat",
-                vec![zeros, logit],
-                vec![int_attr("axis", 1)],
-                "pair",
-            );
-            let probs = g.node(
-                "Softmax",
-                vec![pair],
-                vec![int_attr("axis", 1)],
-                PROBABILITIES,
-            );
-            g.classifier_outputs(probs, 2);
+            g.logistic_outputs(logit);
         }
         Artifact::SoftmaxRegression(m) => {
             let z = g.standardise(&m.scaler);
@@ -70,13 +59,7 @@ pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
                 })
                 .collect();
             let logits = g.dense(&z, &w, k, &m.intercepts, "logits");
-            let probs = g.node(
-                "Softmax",
-                vec![logits],
-                vec![int_attr("axis", 1)],
-                PROBABILITIES,
-            );
-            g.classifier_outputs(probs, k);
+            g.softmax_outputs(logits, k);
         }
         Artifact::MlpRegressor(m) | Artifact::MlpClassifier(m) => export_mlp(&mut g, &m)?,
         Artifact::Compressed(m) => super::export_compact::export(&mut g, &m)?,
@@ -87,7 +70,6 @@ pub fn export(model: &dyn Model) -> Result<Vec<u8>, ModelError> {
 /// Dense + activation per hidden layer, then softmax (classifier) or the target
 /// un-scaling (regressor).
 fn export_mlp(g: &mut Graph, m: &crate::models::mlp::MlpModel) -> Result<(), ModelError> {
-    use crate::models::mlp::Activation;
     let mut h = g.standardise(&m.scaler);
     let layers = m.weights.len();
     for (i, (w, b)) in m.weights.iter().zip(&m.biases).enumerate() {
@@ -96,37 +78,17 @@ fn export_mlp(g: &mut Graph, m: &crate::models::mlp::MlpModel) -> Result<(), Mod
         })?;
         h = g.dense(&h, w, out, b, &format!("layer{i}"));
         if i + 1 < layers {
-            h = match m.activation {
-                Activation::Relu => g.node("Relu", vec![h], vec![], "relu"),
-                Activation::Tanh => g.node("Tanh", vec![h], vec![], "tanh"),
-                // 1 / (1 + exp(-h)), spelled out: not every runtime has a float64 Sigmoid.
-                Activation::Sigmoid => {
-                    let neg = g.node("Neg", vec![h], vec![], "neg");
-                    let e = g.node("Exp", vec![neg], vec![], "exp");
-                    let one = g.constant("one", vec![1], vec![1.0]);
-                    let den = g.node("Add", vec![one.clone(), e], vec![], "den");
-                    g.node("Div", vec![one, den], vec![], "sigmoid")
-                }
-            };
+            h = g.activation(m.activation, h);
         }
     }
     match m.schema.classes.as_ref() {
-        Some(classes) => {
-            let probs = g.node("Softmax", vec![h], vec![int_attr("axis", 1)], PROBABILITIES);
-            g.classifier_outputs(probs, classes.len());
-        }
-        None => {
-            let scale = g.constant("target_scale", vec![1], vec![m.target_scale]);
-            let mean = g.constant("target_mean", vec![1], vec![m.target_mean]);
-            let scaled = g.node("Mul", vec![h, scale], vec![], "scaled");
-            g.node("Add", vec![scaled, mean], vec![], VARIABLE);
-            g.output(VARIABLE, PbType::Double, vec![None, Some(1)]);
-        }
+        Some(classes) => g.softmax_outputs(h, classes.len()),
+        None => g.regression_outputs(h, m.target_mean, m.target_scale),
     }
     Ok(())
 }
 
-fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
+pub(super) fn int_attr(name: &str, v: i64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: AttributeType::Int as i32,
@@ -171,11 +133,23 @@ pub struct Graph {
 impl Graph {
     /// An f64 initializer; values stored little-endian in `raw_data` (read by every runtime).
     pub fn constant(&mut self, name: &str, dims: Vec<i64>, values: Vec<f64>) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, PbType::Double, raw)
+    }
+
+    /// An initializer of any element type from its little-endian `raw_data`.
+    pub fn initializer(
+        &mut self,
+        name: &str,
+        dims: Vec<i64>,
+        elem: PbType,
+        raw: Vec<u8>,
+    ) -> String {
         let name = format!("{name}_{}", self.inits.len());
         self.inits.push(pb::TensorProto {
             dims,
-            data_type: PbType::Double as i32,
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            data_type: elem as i32,
+            raw_data: raw,
             name: name.clone(),
             ..Default::default()
         });
@@ -219,9 +193,60 @@ impl Graph {
     pub fn dense(&mut self, x: &str, w: &[f64], k: usize, b: &[f64], name: &str) -> String {
         let d = (w.len() / k.max(1)) as i64;
         let wn = self.constant(&format!("{name}_w"), vec![d, k as i64], w.to_vec());
-        let bn = self.constant(&format!("{name}_b"), vec![k as i64], b.to_vec());
-        let xw = self.node("MatMul", vec![x.into(), wn], vec![], &format!("{name}_xw"));
+        self.affine(x, wn, b, name)
+    }
+
+    /// x @ `w` + b, `w` being any [d, k] float64 value of the graph.
+    pub fn affine(&mut self, x: &str, w: String, b: &[f64], name: &str) -> String {
+        let bn = self.constant(&format!("{name}_b"), vec![b.len() as i64], b.to_vec());
+        let xw = self.node("MatMul", vec![x.into(), w], vec![], &format!("{name}_xw"));
         self.node("Add", vec![xw, bn], vec![], name)
+    }
+
+    /// A hidden layer's activation.
+    pub(super) fn activation(&mut self, act: Activation, h: String) -> String {
+        match act {
+            Activation::Relu => self.node("Relu", vec![h], vec![], "relu"),
+            Activation::Tanh => self.node("Tanh", vec![h], vec![], "tanh"),
+            // 1 / (1 + exp(-h)), spelled out: not every runtime has a float64 Sigmoid.
+            Activation::Sigmoid => {
+                let neg = self.node("Neg", vec![h], vec![], "neg");
+                let e = self.node("Exp", vec![neg], vec![], "exp");
+                let one = self.constant("one", vec![1], vec![1.0]);
+                let den = self.node("Add", vec![one.clone(), e], vec![], "den");
+                self.node("Div", vec![one, den], vec![], "sigmoid")
+            }
+        }
+    }
+
+    /// `variable` [N, 1] = mean + scale · h.
+    pub(super) fn regression_outputs(&mut self, h: String, mean: f64, scale: f64) {
+        let scale = self.constant("target_scale", vec![1], vec![scale]);
+        let mean = self.constant("target_mean", vec![1], vec![mean]);
+        let scaled = self.node("Mul", vec![h, scale], vec![], "scaled");
+        self.node("Add", vec![scaled, mean], vec![], VARIABLE);
+        self.output(VARIABLE, PbType::Double, vec![None, Some(1)]);
+    }
+
+    /// Probabilities softmax([0, z]) = [1 - σ(z), σ(z)] of one logit [N, 1], computed
+    /// stably (tract's Sigmoid has no f64 kernel, Softmax has), and the label.
+    pub(super) fn logistic_outputs(&mut self, logit: String) {
+        let zero = self.constant("zero", vec![1], vec![0.0]);
+        let zeros = self.node("Mul", vec![logit.clone(), zero], vec![], "zeros");
+        let pair = self.node(
+            "Concat",
+            vec![zeros, logit],
+            vec![int_attr("axis", 1)],
+            "pair",
+        );
+        self.softmax_outputs(pair, 2);
+    }
+
+    /// Softmax(axis 1) of k logits as the probabilities, and the label.
+    pub(super) fn softmax_outputs(&mut self, logits: String, k: usize) {
+        let attrs = vec![int_attr("axis", 1)];
+        let probs = self.node("Softmax", vec![logits], attrs, PROBABILITIES);
+        self.classifier_outputs(probs, k);
     }
 
     /// `label` = ArgMax(probabilities) (first maximum, like modeld) and both outputs.
