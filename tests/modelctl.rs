@@ -199,6 +199,60 @@ fn train_then_list_predict_promote_export_and_import() {
 }
 
 #[test]
+fn compress_quantizes_a_version_and_prints_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = server(dir.path(), &[]);
+    let data = dir.path().join("iris.csv");
+    std::fs::write(&data, iris_csv()).unwrap();
+    let data = data.to_str().unwrap();
+    let out = run(
+        &addr,
+        &[
+            "train",
+            "iris",
+            "--algorithm",
+            "mlp_classifier",
+            "--data",
+            data,
+        ]
+        .into_iter()
+        .chain(["--param", "seed=7", "--param", "hidden_layers=[32]"])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(
+        &addr,
+        &[
+            "compress",
+            "iris",
+            "1",
+            "--method",
+            "quantize",
+            "--param",
+            "bits=8",
+            "--data",
+            data,
+            "--max-metric-drop",
+            "0.1",
+        ],
+    );
+    let summary = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(summary.contains("succeeded: version 2"), "{summary}");
+    assert!(summary.contains("quantize kept: accuracy"), "{summary}");
+    assert!(summary.contains("layers int8,int8"), "{summary}");
+    // A bad parameter is the server's 422, exit 1, its message printed.
+    let out = run(
+        &addr,
+        &[
+            "compress", "iris", "1", "--method", "quantize", "--param", "bits=4", "--data", data,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("bits"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn api_errors_exit_1_with_the_servers_message_and_bad_input_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = server(dir.path(), &[]);

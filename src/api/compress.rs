@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AppJson, AppPath, TrainingEnabled};
+use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use super::train::{check_names, load_data, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::compress::{align, Method, TeacherSplit};
@@ -108,7 +108,9 @@ pub async fn compress(
     }
     let data_source = req.data.source();
     let dataset = load_data(&state, req.data, teacher.task()).await?;
-    align(teacher.as_ref(), &dataset)?;
+    // Reordering columns copies the matrix: off the async workers.
+    let (checked_teacher, checked_data) = (teacher.clone(), dataset.clone());
+    blocking(move || Ok(align(checked_teacher.as_ref(), &checked_data).map(drop)?)).await?;
     let profile = entry.meta.as_ref().and_then(|m| m.profile.clone());
     let teacher_split = entry.meta.as_ref().and_then(teacher_split);
     let view = state.jobs.submit(JobRequest {
