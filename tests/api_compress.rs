@@ -16,6 +16,10 @@ fn data_dir() -> tempfile::TempDir {
     dir
 }
 
+fn diabetes() -> Value {
+    json!({"path": "diabetes.csv", "target": "target"})
+}
+
 fn cancer() -> Value {
     json!({"path": "breast_cancer.csv", "target": "target"})
 }
@@ -30,6 +34,18 @@ async fn train_mlp(app: &TestApp, name: &str, hidden: &[usize]) -> u64 {
         .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     job["version"].as_u64().unwrap()
+}
+
+/// An MLP regressor on diabetes.csv, version 1 of `diab`.
+async fn train_diabetes_mlp(app: &TestApp) {
+    let job = app
+        .train(
+            "diab",
+            json!({"algorithm": "mlp_regressor", "data": diabetes(),
+                   "params": {"hidden_layers": [32], "epochs": 100, "seed": 2}}),
+        )
+        .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
 }
 
 async fn compress(app: &TestApp, name: &str, version: u64, body: Value) -> Value {
@@ -238,19 +254,12 @@ async fn distill_trains_a_smaller_student_on_the_teachers_outputs() {
     assert!(!job["history"].as_array().unwrap().is_empty());
 
     // A regressor distils into a linear student; agreement is R² against the teacher.
-    let job = app
-        .train(
-            "diab",
-            json!({"algorithm": "mlp_regressor", "data": {"path": "diabetes.csv", "target": "target"},
-                   "params": {"hidden_layers": [32], "epochs": 100, "seed": 2}}),
-        )
-        .await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    train_diabetes_mlp(&app).await;
     let job = compress(
         &app,
         "diab",
         1,
-        json!({"method": "distill", "data": {"path": "diabetes.csv", "target": "target"},
+        json!({"method": "distill", "data": diabetes(),
                "params": {"algorithm": "linear_regression"}}),
     )
     .await;
@@ -263,20 +272,13 @@ async fn distill_trains_a_smaller_student_on_the_teachers_outputs() {
 async fn the_gate_refuses_a_result_that_loses_too_much_and_registers_nothing() {
     let dir = data_dir();
     let app = app(dir.path()).await;
-    let job = app
-        .train(
-            "diab",
-            json!({"algorithm": "mlp_regressor", "data": {"path": "diabetes.csv", "target": "target"},
-                   "params": {"hidden_layers": [32], "epochs": 100, "seed": 2}}),
-        )
-        .await;
-    assert_eq!(job["state"], "succeeded", "{job}");
+    train_diabetes_mlp(&app).await;
     let job = compress(
         &app,
         "diab",
         1,
         json!({"method": "prune", "params": {"sparsity": 0.95},
-               "data": {"path": "diabetes.csv", "target": "target"}, "max_metric_drop": 0.0}),
+               "data": diabetes(), "max_metric_drop": 0.0}),
     )
     .await;
     assert_eq!(job["state"], "succeeded", "{job}");
@@ -351,7 +353,7 @@ async fn bad_requests_are_refused_naming_the_problem() {
             "max_metric_drop",
         ),
         (
-            json!({"method": "quantize", "data": {"path": "diabetes.csv", "target": "target"}}),
+            json!({"method": "quantize", "data": diabetes()}),
             uri.as_str(),
             422,
             "no column `mean radius`",

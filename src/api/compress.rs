@@ -3,16 +3,14 @@
 //! checked here, so a bad request is a 404 or 422 now and never a failed job.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
-use super::train::{check_names, load_data, JobAccepted};
+use super::train::{accepted, check_names, load_data, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::compress::{align, Method, TeacherSplit};
 use crate::jobs::{CompressWork, JobRequest, Work};
@@ -129,13 +127,5 @@ pub async fn compress(
         data_source,
         alias: req.alias,
     })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, view.status_url.clone())],
-        Json(JobAccepted {
-            job_id: view.job_id,
-            status_url: view.status_url,
-            state: view.state,
-        }),
-    ))
+    Ok(accepted(view))
 }

@@ -92,6 +92,19 @@ pub struct JobList {
     pub jobs: Vec<JobView>,
 }
 
+/// The 202 answer to a queued job, its status URL also in `Location`.
+pub(crate) fn accepted(view: JobView) -> impl IntoResponse {
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, view.status_url.clone())],
+        Json(JobAccepted {
+            job_id: view.job_id,
+            status_url: view.status_url,
+            state: view.state,
+        }),
+    )
+}
+
 /// Model and alias names become folder names: both must be valid before a job exists.
 pub(crate) fn check_names(name: &str, alias: Option<&str>) -> Result<(), ApiError> {
     if !valid_name(name) {
@@ -135,15 +148,7 @@ pub async fn train(
         data_source,
         alias: req.alias,
     })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, view.status_url.clone())],
-        Json(JobAccepted {
-            job_id: view.job_id,
-            status_url: view.status_url,
-            state: view.state,
-        }),
-    ))
+    Ok(accepted(view))
 }
 
 /// The job's data, parsed here or shared from an earlier job on the same content

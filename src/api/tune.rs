@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{AppJson, AppPath, TrainingEnabled};
-use super::train::JobAccepted;
+use super::train::{accepted, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
 use crate::jobs::{JobRequest, Work};
 use crate::state::AppState;
@@ -102,13 +100,5 @@ pub async fn tune_model(
         data_source,
         alias: req.alias,
     })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, view.status_url.clone())],
-        Json(JobAccepted {
-            job_id: view.job_id,
-            status_url: view.status_url,
-            state: view.state,
-        }),
-    ))
+    Ok(accepted(view))
 }

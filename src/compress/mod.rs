@@ -216,14 +216,8 @@ pub fn run(
     if on_step(None, 0.8).is_break() {
         return Err(TrainError::Cancelled);
     }
-    let Measured {
-        metric,
-        before,
-        after,
-        agreement,
-        evaluation,
-        latency,
-    } = measure(teacher.as_ref(), model.as_ref(), &aligned, &eval, task)?;
+    let measured = measure(teacher.as_ref(), model.as_ref(), &aligned, &eval, task)?;
+    let (before, after) = (measured.before, measured.after);
     if on_step(None, 0.95).is_break() {
         return Err(TrainError::Cancelled);
     }
@@ -232,13 +226,13 @@ pub fn run(
     let report = Report {
         method: method.name().to_string(),
         kept,
-        metric,
+        metric: measured.metric,
         before,
         after,
-        agreement,
+        agreement: measured.agreement,
         bytes_before: stored_bytes(teacher.as_ref()),
         bytes_after: stored_bytes(model.as_ref()),
-        latency_us: latency,
+        latency_us: measured.latency,
         max_metric_drop,
         n_eval: eval.len(),
         evaluation_rows: evaluation_rows.to_string(),
@@ -250,7 +244,7 @@ pub fn run(
         report,
         student,
         history,
-        evaluation,
+        evaluation: measured.evaluation,
     })
 }
 
@@ -277,8 +271,8 @@ fn measure(
         .filter_map(|&r| aligned.y.get(r).copied())
         .collect();
     let (metric, before) = report::score(teacher, x.view(), &y)?;
-    let (_, after) = report::score(model, x.view(), &y)?;
     let evaluation = crate::train::evaluate(model, x.view(), &y)?;
+    let after = evaluation.get(&metric).copied().unwrap_or(f64::NAN);
     let agreement = report::agreement(task, &teacher.predict(x.view())?, &model.predict(x.view())?);
     let latency = report::latency(teacher, model, x.view())?;
     Ok(Measured {

@@ -15,12 +15,11 @@
 //! subtracts the zero point and multiplies by the scale; with one output (a linear or
 //! logistic layer) the scale is a single value and it takes its per-tensor kernel,
 //! `(q - zero) as f32 · scale`, the same numbers.
-#![cfg(feature = "onnx")]
 
 use base64::Engine;
 use tract_onnx::pb::tensor_proto::DataType as PbType;
 
-use super::export::{int_attr, Graph};
+use super::export_graph::{int_attr, Graph};
 use crate::models::compact::{CompactModel, Head, Layer, Weights};
 use crate::models::ModelError;
 

@@ -10,7 +10,10 @@
 
 #[cfg(feature = "onnx")]
 pub mod export;
+#[cfg(feature = "onnx")]
 mod export_compact;
+#[cfg(feature = "onnx")]
+mod export_graph;
 #[cfg(feature = "onnx")]
 mod graph;
 #[cfg(feature = "onnx")]
