@@ -234,6 +234,24 @@ async fn distill_trains_a_smaller_student_on_the_teachers_outputs() {
         f(&report["bytes_after"]) * 8.0 < f(&report["bytes_before"]),
         "{report}"
     );
+    // Trained on probabilities softened at T = 2, served at T = 1: as confident as the
+    // teacher, not flattened.
+    let confidence = |body: &Value| {
+        let rows = body["probabilities"].as_array().unwrap();
+        rows.iter()
+            .map(|r| r.as_array().unwrap().iter().map(f).fold(0.0, f64::max))
+            .sum::<f64>()
+            / rows.len() as f64
+    };
+    let rows = json!({"instances": read_csv(&fixture("data/breast_cancer.csv")).rows});
+    let teacher = app
+        .post(&format!("/v1/models/bc/predict?version={v1}"), rows.clone())
+        .await;
+    let student = app
+        .post("/v1/models/bc-small/predict?version=1", rows)
+        .await;
+    let (t, s) = (confidence(&teacher.body), confidence(&student.body));
+    assert!(s > t - 0.03, "student {s} vs teacher {t}");
     assert!(f(&report["agreement"]) >= 0.9, "{report}");
     assert!(
         f(&report["before"]) - f(&report["after"]) <= 0.05,
@@ -419,6 +437,14 @@ async fn a_compress_job_can_be_cancelled_and_registers_nothing() {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let id = r.body["job_id"].as_str().unwrap().to_string();
+    // Cancelled while it trains, not while it waits in the queue.
+    for _ in 0..3000 {
+        let j = app.get(&format!("/v1/jobs/{id}")).await;
+        if j.body["state"] == "running" && j.body["epoch"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let c = app.call("DELETE", &format!("/v1/jobs/{id}"), None).await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
     let job = app.wait_job(&id).await;

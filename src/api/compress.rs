@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use super::train::{accepted, check_names, load_data, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::compress::{align, Method, TeacherSplit};
+use crate::compress::{align, check_rows, Method, TeacherSplit};
 use crate::jobs::{CompressWork, JobRequest, Work};
 use crate::models::Family;
 use crate::registry::VersionMeta;
@@ -50,8 +50,13 @@ pub struct CompressRequest {
     pub target_model: Option<String>,
 }
 
-/// The split a version was trained with, from its record.
+/// The split a version was trained with, from its record. A compressed version's record
+/// holds its student's or fine-tuning's settings, not the rows it was measured on, so it
+/// has none: its evaluation rows are a fresh hold-out.
 fn teacher_split(meta: &VersionMeta) -> Option<TeacherSplit> {
+    if meta.compressed_from.is_some() {
+        return None;
+    }
     let training = meta.training.as_ref()?;
     Some(TeacherSplit {
         fingerprint: training.dataset.clone()?,
@@ -108,7 +113,15 @@ pub async fn compress(
     let dataset = load_data(&state, req.data, teacher.task()).await?;
     // Reordering columns copies the matrix: off the async workers.
     let (checked_teacher, checked_data) = (teacher.clone(), dataset.clone());
-    blocking(move || Ok(align(checked_teacher.as_ref(), &checked_data).map(drop)?)).await?;
+    blocking(move || {
+        let aligned = align(checked_teacher.as_ref(), &checked_data)?;
+        Ok(check_rows(
+            &checked_data,
+            &aligned.y,
+            checked_teacher.task(),
+        )?)
+    })
+    .await?;
     let profile = entry.meta.as_ref().and_then(|m| m.profile.clone());
     let teacher_split = entry.meta.as_ref().and_then(teacher_split);
     let view = state.jobs.submit(JobRequest {

@@ -2,10 +2,12 @@
 //! softened class probabilities for classifiers, predictions for regressors — with the
 //! trainer's own validation split and early stopping.
 
+use std::sync::Arc;
+
 use ndarray::{Array2, Axis};
 
 use super::Aligned;
-use crate::models::{Model, Task};
+use crate::models::{Artifact, Model, Task};
 use crate::train::family::EpochCallback;
 use crate::train::fit::fit_rows_soft;
 use crate::train::split::train_validation_split;
@@ -61,14 +63,46 @@ pub fn train_student(
         spec.seed,
     );
     match (teacher.task(), taught.probabilities) {
-        (Task::Classification, Some(p)) => fit_rows_soft(
-            spec,
-            &student_data,
-            &soften(&p, temperature),
-            (&train, &validation),
-            threads,
-            on_epoch,
-        ),
+        (Task::Classification, Some(p)) => {
+            let mut fitted = fit_rows_soft(
+                spec,
+                &student_data,
+                &soften(&p, temperature),
+                (&train, &validation),
+                threads,
+                on_epoch,
+            )?;
+            fitted.model = sharpen(fitted.model.as_ref(), temperature)?;
+            Ok(fitted)
+        }
         _ => fit_rows_checked(spec, &student_data, &train, &validation, threads, on_epoch),
     }
+}
+
+/// The student learnt logits z ≈ log p / T; serving z·T gives back the teacher's
+/// confidence (argmax, and so every label metric, is unchanged).
+fn sharpen(model: &dyn Model, temperature: f64) -> Result<Arc<dyn Model>, TrainError> {
+    let t = temperature;
+    let scale = |v: &mut Vec<f64>| v.iter_mut().for_each(|w| *w *= t);
+    let artifact = match model.to_artifact() {
+        Artifact::LogisticRegression(mut m) => {
+            scale(&mut m.weights);
+            m.intercept *= t;
+            Artifact::LogisticRegression(m)
+        }
+        Artifact::SoftmaxRegression(mut m) => {
+            m.weights.iter_mut().for_each(scale);
+            scale(&mut m.intercepts);
+            Artifact::SoftmaxRegression(m)
+        }
+        Artifact::MlpClassifier(mut m) => {
+            if let (Some(w), Some(b)) = (m.weights.last_mut(), m.biases.last_mut()) {
+                scale(w);
+                scale(b);
+            }
+            Artifact::MlpClassifier(m)
+        }
+        other => other,
+    };
+    Ok(artifact.into_model()?)
 }

@@ -72,6 +72,20 @@ fn evaluation_rows(
     (train, val, "held_out")
 }
 
+/// Refuses data too small to hold out evaluation rows from (checked before a job exists).
+pub fn check_rows(data: &Dataset, y: &[f64], task: Task) -> Result<(), TrainError> {
+    let (transfer, eval) =
+        train_validation_split(data.n_rows(), y, task, EVALUATION_SHARE, EVALUATION_SEED);
+    if eval.is_empty() || transfer.is_empty() {
+        return Err(TrainError::data(format!(
+            "{} rows are too few: compression holds out {:.0}% of them to measure the result",
+            data.n_rows(),
+            EVALUATION_SHARE * 100.0
+        )));
+    }
+    Ok(())
+}
+
 /// The data in the teacher's terms: its feature order and class indices.
 pub struct Aligned<'a> {
     pub x: Cow<'a, Array2<f64>>,
@@ -160,9 +174,9 @@ pub fn run(
     let n = aligned.x.nrows();
     let (transfer, eval, evaluation_rows) = evaluation_rows(data, &aligned.y, task, teacher_split);
     if eval.is_empty() || transfer.is_empty() {
+        check_rows(data, &aligned.y, task)?;
         return Err(TrainError::data(format!(
-            "{n} rows are too few: compression holds out {:.0}% of them to measure the result",
-            EVALUATION_SHARE * 100.0
+            "{n} rows leave no evaluation rows"
         )));
     }
     let mut history = Vec::new();

@@ -317,23 +317,15 @@ impl Model for CompactModel {
         Artifact::Compressed(self.clone())
     }
 
-    /// Stored weights (non-zeros of a sparse layer) and biases.
+    /// Every weight the layers declare (a sparse layer's zeros included) and the biases:
+    /// the size the model limits check, so a stored sparse layer cannot declare a matrix
+    /// that export or recompression would then allocate densely.
     fn n_parameters(&self) -> usize {
         self.spec
             .layers
             .iter()
-            .map(|l| l.n_weights() + l.bias.len())
-            .sum()
-    }
-}
-
-impl Layer {
-    /// Weights this layer stores: all n_in · n_out, or a sparse layer's non-zeros.
-    pub fn n_weights(&self) -> usize {
-        match &self.weights {
-            Weights::Csr { values, .. } => values.len(),
-            _ => self.n_in.saturating_mul(self.n_out),
-        }
+            .map(|l| l.n_in.saturating_mul(l.n_out).saturating_add(l.bias.len()))
+            .fold(0, usize::saturating_add)
     }
 }
 
