@@ -142,11 +142,13 @@ impl CompactModel {
         &self,
         mut store: impl FnMut(usize, Array2<f64>) -> Result<Weights, ModelError>,
     ) -> Result<CompactModel, ModelError> {
-        let mut spec = self.spec.clone();
-        for (l, (layer, kernel)) in spec.layers.iter_mut().zip(&self.kernels).enumerate() {
-            layer.weights = store(l, kernel.to_dense())?;
-        }
-        CompactModel::try_from(spec)
+        let layers = self
+            .dense_layers()
+            .into_iter()
+            .enumerate()
+            .map(|(l, (w, bias))| Ok((store(l, w)?, bias.to_vec())))
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        self.rebuilt(layers)
     }
 
     /// The same model with new weights and biases for every layer.
