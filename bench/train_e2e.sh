@@ -24,4 +24,4 @@ for n in "${@:-100000 1000000}"; do
 done
 cargo build --release --bin modeld -q
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-$PY bench/train_e2e.py target/release/modeld "$OUT" "${NAMES[@]}"
+$PY bench/train_e2e.py "${CARGO_TARGET_DIR:-target}/release/modeld" "$OUT" "${NAMES[@]}"

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
@@ -16,20 +15,20 @@ mod compression;
 mod pacing;
 mod record;
 mod request;
+mod summary;
+mod training;
 mod view;
 
 pub use record::{thin, version_meta, version_meta_for, MAX_HISTORY_POINTS};
-pub use request::{CompressWork, JobRequest, Work};
-pub use view::{JobState, JobView};
+pub use request::{CompressWork, DataLoader, JobData, JobRequest, Work};
+pub use view::{JobPhase, JobState, JobView, LoadingProgress};
 
-use request::RunError;
+use request::{LoadedRequest, RunError};
 
-use crate::compress;
 use crate::config::{TrainingConfig, TrainingLimitsConfig};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::train::tune;
-use crate::train::{self, EpochRecord, Threads, TrainError};
+use crate::train::{EpochRecord, Threads, TrainError};
 
 #[derive(Debug)]
 struct Job {
@@ -76,6 +75,7 @@ pub struct JobManager {
     jobs: Mutex<VecDeque<(String, Arc<Job>)>>,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
+    summaries: summary::Summaries,
 }
 
 impl JobManager {
@@ -102,6 +102,7 @@ impl JobManager {
             jobs: Mutex::new(VecDeque::new()),
             registry,
             metrics,
+            summaries: summary::Summaries::default(),
         }
     }
 
@@ -123,7 +124,9 @@ impl JobManager {
         if !self.cfg.enabled {
             return Err(JobError::Disabled);
         }
-        budget::check(&self.limits, &req)?;
+        if let JobData::Ready(data) = &req.data {
+            budget::check(&self.limits, &req.work, data)?;
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let job = Arc::new(Job {
             view: Mutex::new(JobView {
@@ -142,6 +145,8 @@ impl JobManager {
                 best_params: None,
                 error: None,
                 report: None,
+                phase: None,
+                loading: None,
                 created_at: Utc::now(),
                 started_at: None,
                 finished_at: None,
@@ -250,6 +255,7 @@ impl JobManager {
         req: JobRequest,
         pacer: pacing::Pacer,
     ) -> Result<Option<u64>, RunError> {
+        let req = self.load(job, req)?;
         let pacer = std::cell::RefCell::new(pacer);
         let mut on_step = |rec: Option<&EpochRecord>, progress: f64| {
             // Both the epochs' and the folds' callbacks pause through it.
@@ -276,68 +282,6 @@ impl JobManager {
         } else {
             self.train_and_register(job, req, &mut on_step).map(Some)
         }
-    }
-
-    fn train_and_register(
-        &self,
-        job: &Job,
-        req: JobRequest,
-        on_step: compress::OnStep,
-    ) -> Result<u64, RunError> {
-        let started = Instant::now();
-        let mut on_epoch = |rec: &EpochRecord, progress: f64| on_step(Some(rec), progress);
-        let (fitted, cv) = match &req.work {
-            Work::Compress(_) => {
-                return Err(TrainError::internal("a compress job reached training".into()).into())
-            }
-            Work::Fit(spec) => (
-                train::fit_checked(spec, &req.dataset, &self.threads, &mut on_epoch)?,
-                None,
-            ),
-            Work::Tune(plan) => {
-                // Folds only report progress and check the cancel flag; the
-                // learning curve shown is the final refit's.
-                let (report, fitted) = tune::run(plan, &req.dataset, &self.threads, on_step)?;
-                {
-                    let mut v = lock(&job.view);
-                    v.cv_results = Some(report.results.clone());
-                    v.best_params = Some(report.best_params.clone());
-                }
-                (fitted, Some(report))
-            }
-        };
-        if job.cancel.load(Ordering::Relaxed) {
-            return Err(TrainError::Cancelled.into());
-        }
-        let duration = started.elapsed().as_secs_f64();
-        self.metrics.training_duration.observe(duration);
-        let job_id = lock(&job.view).job_id.clone();
-        let mut meta = version_meta_for(
-            &fitted,
-            &job_id,
-            fitted.params.algorithm,
-            &req.dataset,
-            duration,
-            &req.data_source,
-            self.profile_bins,
-        );
-        if let Some(t) = meta.training.as_mut() {
-            t.cv = cv;
-        }
-        let metrics = meta.metrics.clone();
-        let history = meta
-            .training
-            .as_ref()
-            .map(|t| t.history.clone())
-            .unwrap_or_default();
-        let version =
-            self.registry
-                .register(&req.model, meta, fitted.model.clone(), req.alias.as_deref())?;
-        let mut v = lock(&job.view);
-        v.metrics = Some(metrics);
-        v.history = history;
-        v.epoch = fitted.epochs_run;
-        Ok(version)
     }
 
     fn finish(&self, job: &Job, state: JobState, error: Option<String>) {

@@ -66,6 +66,7 @@ impl AppState {
     /// the store is not read yet (see [`crate::load_store`]), so the server can answer
     /// /healthz while it loads.
     pub fn new(cfg: Config) -> Result<Self, crate::StartError> {
+        crate::train::parallel::start_parse_pool();
         let metrics = Arc::new(Metrics::new()?);
         let location = cfg.store_location()?;
         // Models and datasets share one backend (and, for S3, one client).

@@ -136,7 +136,7 @@ pub async fn compress(
             max_metric_drop: req.max_metric_drop,
             teacher_split,
         }),
-        dataset,
+        data: crate::jobs::JobData::Ready(dataset),
         data_source,
         alias: req.alias,
     })?;

@@ -15,10 +15,12 @@ use utoipa_axum::routes;
 
 use super::extract::{blocking, AppJson, AppPath, TrainingEnabled};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::jobs::{JobRequest, JobState, JobView, Work};
+use crate::jobs::{DataLoader, JobData, JobRequest, JobState, JobView, Work};
+use crate::metrics::Metrics;
 use crate::models::Task;
 use crate::registry::valid_name;
 use crate::state::AppState;
+use crate::train::cache::{Lookup, ParsedCache};
 use crate::train::dataset::{DataSpec, Dataset};
 use crate::train::source;
 use crate::train::{check_task, Algorithm, Params, TrainSpec};
@@ -139,16 +141,67 @@ pub async fn train(
     };
     let checked = spec.validate()?;
     let data_source = req.data.source();
-    let dataset = load_data(&state, req.data, spec.algorithm.family().task()).await?;
-    check_task(spec.algorithm, &dataset)?;
+    let data = job_data(&state, req.data, spec.algorithm.family().task()).await?;
+    if let JobData::Ready(dataset) = &data {
+        check_task(spec.algorithm, dataset)?;
+    }
     let view = state.jobs.submit(JobRequest {
         model: name,
         work: Work::Fit(checked),
-        dataset,
+        data,
         data_source,
         alias: req.alias,
     })?;
     Ok(accepted(view))
+}
+
+/// Data files larger than this are read and parsed by the job, after the request is
+/// answered; smaller ones (a few milliseconds' parse) here, so their errors are a 422.
+pub const SYNC_PARSE_BYTES: u64 = 4 << 20;
+
+/// A training job's data: parsed here ([`load_data`]), or, for a data file above
+/// [`SYNC_PARSE_BYTES`] with no parsed copy cached, checked as far as its header and left
+/// for the job to load.
+pub(crate) async fn job_data(
+    state: &AppState,
+    data: DataSpec,
+    task: Task,
+) -> Result<JobData, ApiError> {
+    let data_dir = state.cfg.data_dir.clone();
+    let datasets = state.datasets.clone();
+    let parsed = state.parsed.clone();
+    let limit = state.cfg.training_limits.max_dataset_bytes;
+    let (data, deferred) = blocking(move || {
+        let large = source::preflight(&data, &data_dir, limit)?
+            .filter(|file| file.bytes > SYNC_PARSE_BYTES);
+        let deferred = match large {
+            Some(file) if source::cached(&data, task, &data_dir, &datasets, &parsed)?.is_none() => {
+                Some(file)
+            }
+            _ => None,
+        };
+        Ok((data, deferred))
+    })
+    .await?;
+    let Some(file) = deferred else {
+        return Ok(JobData::Ready(load_data(state, data, task).await?));
+    };
+    let data_dir = state.cfg.data_dir.clone();
+    let datasets = state.datasets.clone();
+    let metrics = state.metrics.clone();
+    let parsed = state.parsed.clone();
+    let load: DataLoader = Box::new(move |progress| {
+        // Checked again: the file may have been replaced since the request.
+        source::preflight(&data, &data_dir, limit)?;
+        let (dataset, lookup) =
+            source::load_cached(&data, task, &data_dir, &datasets, &parsed, progress)?;
+        count_load(&metrics, &parsed, lookup);
+        Ok(dataset)
+    });
+    Ok(JobData::Deferred {
+        bytes: file.bytes,
+        load,
+    })
 }
 
 /// The job's data, parsed here or shared from an earlier job on the same content
@@ -161,21 +214,29 @@ pub(crate) async fn load_data(
     let data_dir = state.cfg.data_dir.clone();
     let datasets = state.datasets.clone();
     let parsed = state.parsed.clone();
+    let limit = state.cfg.training_limits.max_dataset_bytes;
     let (dataset, lookup) = blocking(move || {
+        source::preflight(&data, &data_dir, limit)?;
         Ok(source::load_cached(
-            &data, task, &data_dir, &datasets, &parsed,
+            &data,
+            task,
+            &data_dir,
+            &datasets,
+            &parsed,
+            &mut |_| {},
         )?)
     })
     .await?;
-    let metrics = &state.metrics;
+    count_load(&state.metrics, &state.parsed, lookup);
+    Ok(dataset)
+}
+
+fn count_load(metrics: &Metrics, parsed: &ParsedCache, lookup: Lookup) {
     metrics
         .data_cache_loads
         .with_label_values(&[lookup.as_str()])
         .inc();
-    metrics
-        .data_cache_bytes
-        .set(state.parsed.usage().bytes as f64);
-    Ok(dataset)
+    metrics.data_cache_bytes.set(parsed.usage().bytes as f64);
 }
 
 /// Every job still remembered, newest first.

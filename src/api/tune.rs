@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::extract::{AppJson, AppPath, TrainingEnabled};
 use super::train::{accepted, JobAccepted};
 use crate::api::error::{ApiError, ErrorBody};
-use crate::jobs::{JobRequest, Work};
+use crate::jobs::{JobData, JobRequest, Work};
 use crate::state::AppState;
 use crate::train::dataset::DataSpec;
 use crate::train::tune::{Scoring, TuneSpec, DEFAULT_FOLDS};
@@ -91,12 +91,14 @@ pub async fn tune_model(
     };
     let plan = spec.plan()?;
     let data_source = req.data.source();
-    let dataset = super::train::load_data(&state, req.data, spec.algorithm.family().task()).await?;
-    plan.check_data(&dataset)?;
+    let data = super::train::job_data(&state, req.data, spec.algorithm.family().task()).await?;
+    if let JobData::Ready(dataset) = &data {
+        plan.check_data(dataset)?;
+    }
     let view = state.jobs.submit(JobRequest {
         model: name,
         work: Work::Tune(plan),
-        dataset,
+        data,
         data_source,
         alias: req.alias,
     })?;

@@ -54,6 +54,10 @@ pub struct TrainingLimitsConfig {
     /// Most work of one job: parameters × rows × epochs, summed over every fit of a
     /// tuning job (each combination once per fold plus the refit). Default 1e12.
     pub max_work: u64,
+    /// Most memory loading one data file may take: its text plus its parsed values
+    /// (8 bytes a cell), estimated from the file's size and first lines before anything is
+    /// read. Default 4 GiB.
+    pub max_dataset_bytes: u64,
 }
 
 impl Default for TrainingLimitsConfig {
@@ -61,15 +65,18 @@ impl Default for TrainingLimitsConfig {
         Self {
             max_parameters: 10_000_000,
             max_work: 1_000_000_000_000,
+            max_dataset_bytes: 4 << 30,
         }
     }
 }
 
 impl TrainingLimitsConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_parameters == 0 || self.max_work == 0 {
+        if self.max_parameters == 0 || self.max_work == 0 || self.max_dataset_bytes == 0 {
             return Err(
-                "training_limits.max_parameters and training_limits.max_work must be > 0".into(),
+                "training_limits.max_parameters, max_work and max_dataset_bytes must \
+                 be > 0"
+                    .into(),
             );
         }
         Ok(())

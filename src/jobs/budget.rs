@@ -7,7 +7,7 @@
 //! factor of parameters per pass. A tuning job sums every combination over its folds and
 //! adds its largest combination once more for the refit.
 
-use super::{JobError, JobRequest, Work};
+use super::{JobError, Work};
 use crate::config::TrainingLimitsConfig;
 use crate::train::checked::CheckedSpec;
 use crate::train::{Algorithm, Dataset, ResolvedParams, Solver};
@@ -84,7 +84,7 @@ fn compress_cost(c: &super::request::CompressWork, data: &Dataset) -> Cost {
 }
 
 /// Refuses a job above the limits, naming the limit and the computed value.
-pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobError> {
+pub fn check(limits: &TrainingLimitsConfig, work: &Work, data: &Dataset) -> Result<(), JobError> {
     let over = |what: &str, value: u128, limit: u128, hint: &str| {
         Err(JobError::OverBudget(format!(
             "the job needs {value} {what}, above the limit training_limits.{} = {limit}; {hint}",
@@ -95,14 +95,14 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
             }
         )))
     };
-    let costs: Vec<Cost> = match &req.work {
-        Work::Fit(spec) => vec![cost(spec, &req.dataset)],
+    let costs: Vec<Cost> = match work {
+        Work::Fit(spec) => vec![cost(spec, data)],
         Work::Tune(plan) => plan
             .candidates
             .iter()
-            .map(|(_, spec)| cost(spec, &req.dataset))
+            .map(|(_, spec)| cost(spec, data))
             .collect(),
-        Work::Compress(c) => vec![compress_cost(c, &req.dataset)],
+        Work::Compress(c) => vec![compress_cost(c, data)],
     };
     let widest = costs.iter().map(|c| c.parameters).max().unwrap_or(0);
     if widest > limits.max_parameters as u128 {
@@ -113,7 +113,7 @@ pub fn check(limits: &TrainingLimitsConfig, req: &JobRequest) -> Result<(), JobE
             "use smaller hidden_layers",
         );
     }
-    let work = match &req.work {
+    let work = match work {
         Work::Fit(_) | Work::Compress(_) => {
             costs.iter().map(|c| c.work).fold(0, u128::saturating_add)
         }

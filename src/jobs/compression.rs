@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::record::{thin, MAX_HISTORY_POINTS};
 use super::request::RunError;
-use super::{lock, Job, JobManager, JobRequest, Work};
+use super::{lock, Job, JobManager, LoadedRequest, Work};
 use crate::compress::{self, Compressed, OnStep};
 use crate::registry::meta::CompressedFrom;
 use crate::registry::store::stored_size;
@@ -19,7 +19,7 @@ impl JobManager {
     pub(super) fn compress_and_register(
         &self,
         job: &Job,
-        req: JobRequest,
+        req: LoadedRequest,
         on_step: OnStep,
     ) -> Result<Option<u64>, RunError> {
         let started = Instant::now();

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use crate::monitor::FeatureProfile;
+use super::summary::DataSummary;
 use crate::registry::{Provenance, VersionMeta};
 use crate::train::{Algorithm, Dataset, EpochRecord, Fitted, TrainSpec};
 
@@ -25,21 +25,22 @@ pub fn version_meta(
         job_id,
         spec.algorithm,
         dataset,
+        &DataSummary::of(dataset, profile_bins),
         duration_seconds,
         data_source,
-        profile_bins,
     )
 }
 
-/// [`version_meta`] for a job that holds a checked spec or a tuning plan.
+/// [`version_meta`] for a job that holds a checked spec or a tuning plan, with the data's
+/// summary computed beforehand (alongside the fit, or remembered from an earlier job).
 pub fn version_meta_for(
     fitted: &Fitted,
     job_id: &str,
     algorithm: Algorithm,
     dataset: &Dataset,
+    summary: &DataSummary,
     duration_seconds: f64,
     data_source: &str,
-    profile_bins: usize,
 ) -> VersionMeta {
     let mut metrics = std::collections::BTreeMap::new();
     metrics.insert("train".to_string(), fitted.train_metrics.clone());
@@ -54,11 +55,7 @@ pub fn version_meta_for(
         params: serde_json::to_value(&fitted.params).unwrap_or_default(),
         metrics,
         n_parameters: fitted.model.n_parameters(),
-        profile: Some(FeatureProfile::from_matrix(
-            dataset.x.view(),
-            &dataset.feature_names,
-            profile_bins,
-        )),
+        profile: Some(summary.profile.clone()),
         training: Some(Provenance {
             job_id: job_id.to_string(),
             algorithm: algorithm.family().as_str().to_string(),
@@ -70,7 +67,7 @@ pub fn version_meta_for(
             modeld_version: env!("CARGO_PKG_VERSION").to_string(),
             data_source: data_source.to_string(),
             history: thin(&fitted.history, MAX_HISTORY_POINTS),
-            dataset: Some(dataset.fingerprint()),
+            dataset: Some(summary.fingerprint.clone()),
             cv: None,
         }),
         compressed_from: None,

@@ -14,7 +14,31 @@ use crate::train::{CheckedSpec, Dataset, TrainError};
 pub struct JobRequest {
     pub model: String,
     pub work: Work,
+    pub data: JobData,
+    pub data_source: String,
+    pub alias: Option<String>,
+}
+
+/// Reads and parses a job's data on the job's thread, reporting the bytes read so far.
+pub type DataLoader =
+    Box<dyn FnOnce(&mut dyn FnMut(u64)) -> Result<Arc<Dataset>, TrainError> + Send>;
+
+/// A job's data: parsed before it was queued, or loaded by the job itself (a large file:
+/// the request is answered before it is read).
+pub enum JobData {
     /// Shared with the parse cache and other jobs on the same data: never mutated.
+    Ready(Arc<Dataset>),
+    Deferred {
+        /// The file's size, the loading phase's total.
+        bytes: u64,
+        load: DataLoader,
+    },
+}
+
+/// A [`JobRequest`] once its data is loaded.
+pub(super) struct LoadedRequest {
+    pub model: String,
+    pub work: Work,
     pub dataset: Arc<Dataset>,
     pub data_source: String,
     pub alias: Option<String>,
@@ -45,6 +69,16 @@ pub struct CompressWork {
 }
 
 impl Work {
+    /// The checks of `data` against the work that a request makes once the data is
+    /// parsed: a job that loads its own data makes them after loading.
+    pub(super) fn check_data(&self, data: &Dataset) -> Result<(), TrainError> {
+        match self {
+            Work::Fit(spec) => crate::train::check_task(spec.algorithm(), data),
+            Work::Tune(plan) => plan.check_data(data),
+            Work::Compress(_) => Ok(()),
+        }
+    }
+
     /// The family of the model the job will register.
     pub(super) fn family(&self) -> Family {
         match self {

@@ -36,6 +36,21 @@ impl JobState {
     }
 }
 
+/// What a running job is doing: reading and parsing its data, or training.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobPhase {
+    Loading,
+    Training,
+}
+
+/// How much of a data file a job loading it has read.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct LoadingProgress {
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+}
+
 /// A job as `GET /v1/jobs/{id}` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobView {
@@ -67,6 +82,13 @@ pub struct JobView {
     /// Compress jobs: what was measured, once done (`kept: false` when the gate refused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<crate::compress::Report>,
+    /// Set once the job runs: `loading` while it reads and parses a large data file (the
+    /// request was answered before), then `training`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<JobPhase>,
+    /// Jobs that load their own data: bytes of the file read so far, of its size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loading: Option<LoadingProgress>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -33,60 +33,13 @@ pub struct FeatureProfile {
 }
 
 /// Bin of `x` given sorted inner `edges`: bin i holds values in (edges[i-1], edges[i]].
-fn bin_of(edges: &[f64], x: f64) -> usize {
+pub(super) fn bin_of(edges: &[f64], x: f64) -> usize {
     // For the usual ten bins a branch-free count (which the compiler vectorises) beats a
     // binary search's unpredictable branches; over sorted edges both give the same bin.
     if edges.len() <= 32 {
         edges.iter().filter(|e| **e < x).count()
     } else {
         edges.partition_point(|e| *e < x)
-    }
-}
-
-impl FeatureProfile {
-    /// Profiles each column of `x` with `bins` quantile bins.
-    pub fn from_matrix(x: ArrayView2<f64>, names: &[String], bins: usize) -> Self {
-        let bins = bins.max(2);
-        let n = x.nrows();
-        let features = x
-            .columns()
-            .into_iter()
-            .zip(names)
-            .map(|(col, name)| {
-                let mut sorted: Vec<f64> = col.iter().copied().collect();
-                sorted.sort_by(f64::total_cmp);
-                let mean = if n == 0 {
-                    0.0
-                } else {
-                    sorted.iter().sum::<f64>() / n as f64
-                };
-                let var = if n == 0 {
-                    0.0
-                } else {
-                    sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64
-                };
-                let mut edges: Vec<f64> = (1..bins)
-                    .filter_map(|i| sorted.get((i * n / bins).min(n.saturating_sub(1))).copied())
-                    .collect();
-                edges.dedup();
-                let mut counts = vec![0usize; edges.len() + 1];
-                for v in &sorted {
-                    counts[bin_of(&edges, *v)] += 1;
-                }
-                let expected = counts
-                    .iter()
-                    .map(|c| if n == 0 { 0.0 } else { *c as f64 / n as f64 })
-                    .collect();
-                FeatureStats {
-                    name: name.clone(),
-                    mean,
-                    std: var.sqrt(),
-                    edges,
-                    expected,
-                }
-            })
-            .collect();
-        FeatureProfile { rows: n, features }
     }
 }
 

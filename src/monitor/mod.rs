@@ -7,6 +7,7 @@
 pub mod drift;
 pub mod log;
 pub mod online;
+mod profile;
 pub mod sharded_log;
 
 use std::collections::HashMap;

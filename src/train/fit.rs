@@ -1,7 +1,6 @@
 //! The training entry points: validate → split → standardise on the training
 //! rows → the family's fit function → score train/validation rows.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::{Array1, Array2, Axis};
@@ -11,7 +10,7 @@ use super::family::{self, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
-use super::quality::{evaluate, Metrics};
+use super::quality::{evaluate_rows, Metrics};
 use super::task::check_task;
 use super::{split, Dataset, TrainError};
 use crate::models::scaler::Scaler;
@@ -160,18 +159,13 @@ fn fit_validated_rows(
     if train_rows.is_empty() {
         return Err(TrainError::data("no training rows".into()));
     }
-    // Training on every row in order (the usual final fit) needs no copy.
-    let all_rows =
-        train_rows.len() == data.n_rows() && train_rows.iter().enumerate().all(|(k, &r)| k == r);
-    let train = if all_rows {
-        Cow::Borrowed(data)
-    } else {
-        Cow::Owned(data.select(train_rows)?)
-    };
-    let val = (!validation_rows.is_empty())
-        .then(|| data.select(validation_rows))
-        .transpose()?;
-    let mut prepared = prepare(data, &train, val.as_ref());
+    let n = data.n_rows();
+    if let Some(bad) = train_rows.iter().chain(validation_rows).find(|&&r| r >= n) {
+        return Err(TrainError::data(format!(
+            "row index {bad} out of range (dataset has {n} rows)"
+        )));
+    }
+    let mut prepared = prepare(data, train_rows, validation_rows);
     if let Some(soft) = soft.filter(|_| data.classes.is_some()) {
         prepared.soft = Some(SoftTargets {
             train: soft.select(Axis(0), train_rows),
@@ -187,10 +181,11 @@ fn fit_validated_rows(
         FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared, on_epoch)?,
     };
     let model = trained.model;
-    let train_metrics = evaluate(model.as_ref(), train.x.view(), &train.y)?;
-    let validation_metrics = val
-        .as_ref()
-        .map(|v| evaluate(model.as_ref(), v.x.view(), &v.y))
+    // The fit's standardised copies are gone by now: scoring reads the rows in place.
+    let x = data.x.view();
+    let train_metrics = evaluate_rows(model.as_ref(), x, &data.y, train_rows)?;
+    let validation_metrics = (!validation_rows.is_empty())
+        .then(|| evaluate_rows(model.as_ref(), x, &data.y, validation_rows))
         .transpose()?;
     Ok(Fitted {
         model,
@@ -204,20 +199,31 @@ fn fit_validated_rows(
     })
 }
 
-/// Standardises both parts with the training rows' mean and std.
-fn prepare(data: &Dataset, train: &Dataset, val: Option<&Dataset>) -> Prepared {
-    let scaler = Scaler::fit(train.x.view());
-    let x = scaler.transform(train.x.view());
-    let validation = val.map(|v| (scaler.transform(v.x.view()), Array1::from(v.y.clone())));
+/// Standardises the training and validation rows with the training rows' mean and std,
+/// each gathered and scaled in one pass: the only copies of the data a fit makes.
+fn prepare(data: &Dataset, train_rows: &[usize], validation_rows: &[usize]) -> Prepared {
+    let x = data.x.view();
+    let scaler = Scaler::fit_rows(x, train_rows);
+    let targets = |rows: &[usize]| -> Array1<f64> {
+        rows.iter()
+            .filter_map(|&r| data.y.get(r).copied())
+            .collect()
+    };
+    let validation = (!validation_rows.is_empty()).then(|| {
+        (
+            scaler.transform_rows(x, validation_rows),
+            targets(validation_rows),
+        )
+    });
     Prepared {
         schema: Schema {
             feature_names: data.feature_names.clone(),
             target: data.target.clone(),
             classes: data.classes.clone(),
         },
+        x: scaler.transform_rows(x, train_rows),
+        y: targets(train_rows),
         scaler,
-        x,
-        y: Array1::from(train.y.clone()),
         validation,
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
         soft: None,

@@ -44,6 +44,7 @@ pub mod tune;
 pub use checked::CheckedSpec;
 pub use dataset::{DataSpec, Dataset};
 pub use error::TrainError;
+pub use fingerprint::DatasetFingerprint;
 pub use fit::{fit, fit_checked, fit_rows, fit_rows_checked, fit_rows_with, fit_with, Fitted};
 pub use optim::EpochRecord;
 pub use parallel::Threads;

@@ -43,6 +43,19 @@ pub fn background_priority() {
     }
 }
 
+/// Starts rayon's global pool (the CSV parser's) from the calling thread, at its priority.
+/// Threads inherit their creator's scheduling class, so a pool first used by a job's
+/// training thread would run at idle priority, and a request parsing a file on it would
+/// then wait for every busy core. Later calls, and a pool already started, change nothing.
+pub fn start_parse_pool() {
+    let started = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("modeld-parse-{i}"))
+        .build_global();
+    if let Err(e) = started {
+        tracing::debug!(error = %e, "the parse pool was already running");
+    }
+}
+
 /// Where chunked training work runs: on the calling thread, or on a pool.
 #[derive(Clone, Default)]
 pub struct Threads {

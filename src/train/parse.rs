@@ -193,20 +193,21 @@ pub(super) fn parse_plain_csv(
     })
 }
 
-/// The general parser: quotes, any line ends, and every error message. Public so that
-/// examples/csv_parse.rs can time the fast path against it.
-pub fn parse_any_csv(
-    text: &str,
-    target: &str,
-    class_names: Option<&[String]>,
-    task: Task,
-) -> Result<Dataset, TrainError> {
-    let bad = |m: String| TrainError::data(m);
-    let mut rdr = csv::ReaderBuilder::new()
+fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(input)
+}
+
+/// The header's names and the target's index, refused as a parse would refuse them: no
+/// target column, nothing besides it, or a name twice.
+fn checked_header<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    target: &str,
+) -> Result<(Vec<String>, usize), TrainError> {
+    let bad = |m: String| TrainError::data(m);
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| bad(format!("cannot read CSV header: {e}")))?
@@ -219,11 +220,35 @@ pub fn parse_any_csv(
             header.join(", ")
         ))
     })?;
-    let feature_names = all_but(&header, t_idx);
-    if feature_names.is_empty() {
+    if header.len() < 2 {
         return Err(bad("CSV has no feature columns besides the target".into()));
     }
     check_names(&header, "CSV column")?;
+    Ok((header, t_idx))
+}
+
+/// The number of columns of the CSV starting with `head` (its header line, at least), after
+/// the checks a parse starts with; the rows are not read.
+pub(super) fn header_fields(head: &[u8], target: &str) -> Result<usize, TrainError> {
+    let line = match memchr::memchr(b'\n', head) {
+        Some(end) => head.get(..end).unwrap_or_default(),
+        None => head,
+    };
+    checked_header(&mut reader(line), target).map(|(header, _)| header.len())
+}
+
+/// The general parser: quotes, any line ends, and every error message. Public so that
+/// examples/csv_parse.rs can time the fast path against it.
+pub fn parse_any_csv(
+    text: &str,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+) -> Result<Dataset, TrainError> {
+    let bad = |m: String| TrainError::data(m);
+    let mut rdr = reader(text.as_bytes());
+    let (header, t_idx) = checked_header(&mut rdr, target)?;
+    let feature_names = all_but(&header, t_idx);
     let d = feature_names.len();
     let mut flat = Vec::new();
     let mut raw_targets = Vec::new();

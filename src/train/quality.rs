@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2, Axis};
 
 use crate::models::{Model, ModelError, Task};
 
@@ -107,8 +107,39 @@ pub fn evaluate(model: &dyn Model, x: ArrayView2<f64>, y: &[f64]) -> Result<Metr
         )));
     }
     let out = model.predict(x)?;
+    score(model, y, &out.predictions)
+}
+
+/// Rows predicted at a time by [`evaluate_rows`].
+const EVALUATION_BLOCK_ROWS: usize = 4096;
+
+/// [`evaluate`] of the rows of `x` and `y` at `rows`, predicted a block at a time: scoring
+/// the 800,000 training rows of a large set copies 4,096 rows at once, not all of them.
+pub fn evaluate_rows(
+    model: &dyn Model,
+    x: ArrayView2<f64>,
+    y: &[f64],
+    rows: &[usize],
+) -> Result<Metrics, ModelError> {
+    let n = x.nrows().min(y.len());
+    if let Some(bad) = rows.iter().find(|&&r| r >= n) {
+        return Err(ModelError::InvalidInput(format!(
+            "row {bad} out of range ({n} rows)"
+        )));
+    }
+    let mut predictions = Vec::with_capacity(rows.len());
+    for block in rows.chunks(EVALUATION_BLOCK_ROWS) {
+        let out = model.predict(x.select(Axis(0), block).view())?;
+        predictions.extend_from_slice(&out.predictions);
+    }
+    let targets: Vec<f64> = rows.iter().filter_map(|&r| y.get(r).copied()).collect();
+    score(model, &targets, &predictions)
+}
+
+/// The model's task's metrics of `predictions` against `y`.
+fn score(model: &dyn Model, y: &[f64], predictions: &[f64]) -> Result<Metrics, ModelError> {
     match model.task() {
-        Task::Regression => Ok(regression_metrics(y, &out.predictions)),
+        Task::Regression => Ok(regression_metrics(y, predictions)),
         Task::Classification => {
             let k = model.schema().classes.as_ref().map_or(0, Vec::len);
             let to_class = |(i, &v): (usize, &f64)| -> Result<usize, ModelError> {
@@ -125,11 +156,7 @@ pub fn evaluate(model: &dyn Model, x: ArrayView2<f64>, y: &[f64]) -> Result<Metr
                 .enumerate()
                 .map(to_class)
                 .collect::<Result<Vec<_>, _>>()?;
-            let y_pred = out
-                .predictions
-                .iter()
-                .map(|&v| v as usize)
-                .collect::<Vec<_>>();
+            let y_pred = predictions.iter().map(|&v| v as usize).collect::<Vec<_>>();
             Ok(classification_metrics(&y_true, &y_pred, k))
         }
     }

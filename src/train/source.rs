@@ -50,8 +50,55 @@ pub fn load_cached(
     data_dir: &Path,
     datasets: &dyn DatasetSource,
     cache: &ParsedCache,
+    progress: ReadProgress,
 ) -> Result<(Arc<Dataset>, Lookup), TrainError> {
-    // Where the bytes come from, found once: the lookup and the read share it.
+    let Some((origin, key)) = cache_key(spec, task, data_dir, datasets, cache)? else {
+        let parsed = load(spec, task, data_dir, datasets)?;
+        return Ok((Arc::new(parsed), Lookup::Uncached));
+    };
+    if let Some(hit) = cache.get(&key) {
+        return Ok((hit, Lookup::Hit));
+    }
+    // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
+    // made newer than the one looked up.
+    let (content, text) = match origin {
+        Origin::Stored(name) => {
+            let stored = datasets.read_csv(name)?;
+            (stored.content_id, stored.text)
+        }
+        Origin::File { rel, file } => read_resolved(rel, &file, progress)?,
+    };
+    let parsed = Arc::new(parse_csv(
+        &text,
+        &key.target,
+        key.class_names.as_deref(),
+        task,
+    )?);
+    drop(text);
+    cache.insert(CacheKey { content, ..key }, parsed.clone());
+    Ok((parsed, Lookup::Miss))
+}
+
+/// The parsed copy of `spec` in `cache`, if there is one: a lookup, never a read.
+pub fn cached(
+    spec: &DataSpec,
+    task: Task,
+    data_dir: &Path,
+    datasets: &dyn DatasetSource,
+    cache: &ParsedCache,
+) -> Result<Option<Arc<Dataset>>, TrainError> {
+    Ok(cache_key(spec, task, data_dir, datasets, cache)?.and_then(|(_, key)| cache.get(&key)))
+}
+
+/// Where a cacheable source's bytes come from and its key, found once so that the lookup
+/// and the read share them; `None` for inline data or with the cache off.
+fn cache_key<'a>(
+    spec: &'a DataSpec,
+    task: Task,
+    data_dir: &Path,
+    datasets: &dyn DatasetSource,
+    cache: &ParsedCache,
+) -> Result<Option<(Origin<'a>, CacheKey)>, TrainError> {
     let (origin, content, target, class_names) = match spec {
         DataSpec::Path {
             path,
@@ -72,10 +119,7 @@ pub fn load_cached(
             target,
             class_names,
         ),
-        _ => {
-            let parsed = load(spec, task, data_dir, datasets)?;
-            return Ok((Arc::new(parsed), Lookup::Uncached));
-        }
+        _ => return Ok(None),
     };
     let key = CacheKey {
         source: origin.describe(),
@@ -84,22 +128,7 @@ pub fn load_cached(
         task,
         class_names: class_names.clone(),
     };
-    if let Some(hit) = cache.get(&key) {
-        return Ok((hit, Lookup::Hit));
-    }
-    // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
-    // made newer than the one looked up.
-    let (content, text) = match origin {
-        Origin::Stored(name) => {
-            let stored = datasets.read_csv(name)?;
-            (stored.content_id, stored.text)
-        }
-        Origin::File { rel, file } => read_resolved(rel, &file)?,
-    };
-    let parsed = Arc::new(parse_csv(&text, target, class_names.as_deref(), task)?);
-    drop(text);
-    cache.insert(CacheKey { content, ..key }, parsed.clone());
-    Ok((parsed, Lookup::Miss))
+    Ok(Some((origin, key)))
 }
 
 /// A cacheable source: a checked file under the data directory, or a stored dataset.
@@ -177,25 +206,139 @@ fn resolve_data_file(rel: &str, data_dir: &Path) -> Result<PathBuf, TrainError> 
     Ok(canon)
 }
 
+/// Called with the bytes read so far while a data file is read.
+pub type ReadProgress<'a> = &'a mut dyn FnMut(u64);
+
+/// Bytes read between two progress reports (and cancellation checks).
+const READ_BLOCK: usize = 8 << 20;
+
 /// The file's stamp and text. A file rewritten while it was read is refused rather than
 /// parsed half old, half new.
 fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
-    read_resolved(rel, &resolve_data_file(rel, data_dir)?)
+    read_resolved(rel, &resolve_data_file(rel, data_dir)?, &mut |_| {})
 }
 
-/// [`read_data_file`] for a file already resolved from `rel`.
-fn read_resolved(rel: &str, file: &Path) -> Result<(String, String), TrainError> {
+/// [`read_data_file`] for a file already resolved from `rel`, reporting progress. The
+/// buffer is sized by the file's length when the read starts, and a file that grows past
+/// it is refused as changed, not read on.
+fn read_resolved(
+    rel: &str,
+    file: &Path,
+    progress: ReadProgress,
+) -> Result<(String, String), TrainError> {
+    use std::io::Read;
     let before = file_stamp(file).map_err(|e| io_error(rel, e))?;
-    let bytes = std::fs::read(file).map_err(|e| io_error(rel, e))?;
+    let mut handle = std::fs::File::open(file).map_err(|e| io_error(rel, e))?;
+    let len = handle.metadata().map_err(|e| io_error(rel, e))?.len();
+    let len =
+        usize::try_from(len).map_err(|_| TrainError::data(format!("`{rel}` is too large")))?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len.saturating_add(1))
+        .map_err(|_| TrainError::data(format!("no memory to read `{rel}` ({len} bytes)")))?;
+    // Straight into the buffer, a block at a time: no zeroing, no second copy.
+    loop {
+        if super::cancel::requested() {
+            return Err(TrainError::Cancelled);
+        }
+        let room = (len + 1 - bytes.len()).min(READ_BLOCK) as u64;
+        let n = (&mut handle)
+            .take(room)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(rel, e))?;
+        if bytes.len() > len {
+            return Err(changed(rel));
+        }
+        if n == 0 {
+            break;
+        }
+        progress(bytes.len() as u64);
+    }
     let after = file_stamp(file).map_err(|e| io_error(rel, e))?;
-    if before != after {
-        return Err(TrainError::data(format!(
-            "data file `{rel}` changed while it was read; train again once it is written"
-        )));
+    if before != after || bytes.len() != len {
+        return Err(changed(rel));
     }
     let text = String::from_utf8(bytes)
         .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))?;
     Ok((after, text))
+}
+
+fn changed(rel: &str) -> TrainError {
+    TrainError::data(format!(
+        "data file `{rel}` changed while it was read; train again once it is written"
+    ))
+}
+
+/// What is known of a data file before it is read: its size, its columns (the header
+/// checked as a parse would check it) and about how many rows it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Preflight {
+    pub bytes: u64,
+    pub fields: usize,
+    pub estimated_rows: u64,
+}
+
+impl Preflight {
+    /// Memory the load takes at its peak: the text, and every cell parsed as an f64.
+    pub fn load_bytes(&self) -> u64 {
+        self.estimated_rows
+            .saturating_mul(self.fields as u64)
+            .saturating_mul(8)
+            .saturating_add(self.bytes)
+    }
+}
+
+/// Bytes of a file read to check its header and estimate its rows.
+const HEAD_BYTES: u64 = 64 << 10;
+
+/// The checks of a `{"path"}` spec that read no more than the file's head: the path rules,
+/// the header (target present, names unique) and the memory the load would take against
+/// `max_load_bytes`. `None` for the other kinds of data.
+pub fn preflight(
+    spec: &DataSpec,
+    data_dir: &Path,
+    max_load_bytes: u64,
+) -> Result<Option<Preflight>, TrainError> {
+    use std::io::Read;
+    let DataSpec::Path { path, target, .. } = spec else {
+        return Ok(None);
+    };
+    let file = resolve_data_file(path, data_dir)?;
+    let handle = std::fs::File::open(&file).map_err(|e| io_error(path, e))?;
+    let bytes = handle.metadata().map_err(|e| io_error(path, e))?.len();
+    let mut head = Vec::new();
+    handle
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(|e| io_error(path, e))?;
+    let fields = super::parse::header_fields(&head, target)?;
+    // Lines in the head after the header's, scaled to the file's size.
+    let header_len = memchr::memchr(b'\n', &head).map_or(head.len(), |i| i + 1);
+    let sampled = memchr::memchr_iter(b'\n', head.get(header_len..).unwrap_or_default()).count();
+    let body = bytes.saturating_sub(header_len as u64);
+    let sample_len = head.len().saturating_sub(header_len).max(1) as u64;
+    let estimated_rows = if head.len() as u64 == bytes {
+        sampled.max(1) as u64
+    } else {
+        (body as u128 * sampled.max(1) as u128 / sample_len as u128) as u64
+    };
+    let found = Preflight {
+        bytes,
+        fields,
+        estimated_rows,
+    };
+    if found.load_bytes() > max_load_bytes {
+        return Err(TrainError::data(format!(
+            "loading `{path}` takes about {} MB ({} MB of text and about {} rows of {fields} \
+             values parsed), above the limit training_limits.max_dataset_bytes = {} MB; \
+             raise the limit or train on a sample of the file",
+            found.load_bytes() >> 20,
+            bytes >> 20,
+            estimated_rows,
+            max_load_bytes >> 20,
+        )));
+    }
+    Ok(Some(found))
 }
 
 /// Loads and validates the data described by `spec` for `task`.

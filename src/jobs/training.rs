@@ -1,0 +1,139 @@
+//! A training or tuning job's own work: load its data if the request left that to it,
+//! fit (the data's summary computed alongside), and register the version.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::record::version_meta_for;
+use super::request::{JobData, LoadedRequest, RunError};
+use super::view::{JobPhase, LoadingProgress};
+use super::{budget, lock, Job, JobManager, JobRequest, Work};
+use crate::compress;
+use crate::train::tune;
+use crate::train::{self, EpochRecord, TrainError};
+
+impl JobManager {
+    /// The job's data: as it came, or read and parsed now (the `loading` phase, its bytes
+    /// shown as they are read), then held to the budget its shape decides.
+    pub(super) fn load(&self, job: &Job, req: JobRequest) -> Result<LoadedRequest, RunError> {
+        let JobRequest {
+            model,
+            work,
+            data,
+            data_source,
+            alias,
+        } = req;
+        let dataset = match data {
+            JobData::Ready(dataset) => dataset,
+            JobData::Deferred { bytes, load } => {
+                {
+                    let mut v = lock(&job.view);
+                    v.phase = Some(JobPhase::Loading);
+                    v.loading = Some(LoadingProgress {
+                        bytes_read: 0,
+                        bytes_total: bytes,
+                    });
+                }
+                let dataset = load(&mut |read| {
+                    if let Some(l) = lock(&job.view).loading.as_mut() {
+                        l.bytes_read = read;
+                    }
+                })?;
+                work.check_data(&dataset)?;
+                budget::check(&self.limits, &work, &dataset)
+                    .map_err(|e| TrainError::data(e.to_string()))?;
+                dataset
+            }
+        };
+        lock(&job.view).phase = Some(JobPhase::Training);
+        Ok(LoadedRequest {
+            model,
+            work,
+            dataset,
+            data_source,
+            alias,
+        })
+    }
+
+    pub(super) fn train_and_register(
+        &self,
+        job: &Job,
+        req: LoadedRequest,
+        on_step: compress::OnStep,
+    ) -> Result<u64, RunError> {
+        let started = Instant::now();
+        // The data's fingerprint and profile are computed on a second thread while the
+        // fit runs (or remembered from an earlier job on the same parsed data).
+        let (fitted, summary) = std::thread::scope(|scope| {
+            let summary = scope.spawn(|| {
+                crate::train::parallel::background_priority();
+                self.summaries
+                    .get_or_compute(&req.dataset, self.profile_bins)
+            });
+            (self.fit_work(job, &req, on_step), summary.join())
+        });
+        let (fitted, cv) = fitted?;
+        let summary =
+            summary.map_err(|_| TrainError::internal("profiling the data crashed".into()))?;
+        if job.cancel.load(Ordering::Relaxed) {
+            return Err(TrainError::Cancelled.into());
+        }
+        let duration = started.elapsed().as_secs_f64();
+        self.metrics.training_duration.observe(duration);
+        let job_id = lock(&job.view).job_id.clone();
+        let mut meta = version_meta_for(
+            &fitted,
+            &job_id,
+            fitted.params.algorithm,
+            &req.dataset,
+            &summary,
+            duration,
+            &req.data_source,
+        );
+        if let Some(t) = meta.training.as_mut() {
+            t.cv = cv;
+        }
+        let metrics = meta.metrics.clone();
+        let history = meta
+            .training
+            .as_ref()
+            .map(|t| t.history.clone())
+            .unwrap_or_default();
+        let version =
+            self.registry
+                .register(&req.model, meta, fitted.model.clone(), req.alias.as_deref())?;
+        let mut v = lock(&job.view);
+        v.metrics = Some(metrics);
+        v.history = history;
+        v.epoch = fitted.epochs_run;
+        Ok(version)
+    }
+
+    /// The fit (or the search and its refit) a training or tuning job asks for.
+    fn fit_work(
+        &self,
+        job: &Job,
+        req: &LoadedRequest,
+        on_step: compress::OnStep,
+    ) -> Result<(train::Fitted, Option<tune::CvReport>), TrainError> {
+        let mut on_epoch = |rec: &EpochRecord, progress: f64| on_step(Some(rec), progress);
+        match &req.work {
+            Work::Compress(_) => Err(TrainError::internal(
+                "a compress job reached training".into(),
+            )),
+            Work::Fit(spec) => Ok((
+                train::fit_checked(spec, &req.dataset, &self.threads, &mut on_epoch)?,
+                None,
+            )),
+            Work::Tune(plan) => {
+                // Folds only report progress and check the cancel flag; the
+                // learning curve shown is the final refit's.
+                let (report, fitted) = tune::run(plan, &req.dataset, &self.threads, on_step)?;
+                let mut v = lock(&job.view);
+                v.cv_results = Some(report.results.clone());
+                v.best_params = Some(report.best_params.clone());
+                Ok((fitted, Some(report)))
+            }
+        }
+    }
+}
