@@ -5,8 +5,9 @@ CSV, in one run. Each modeld case starts a fresh server (an empty parse cache), 
 once ("first") and again ("repeat"); peak RSS is the server's VmHWM. scikit-learn runs in
 a fresh process per case; its peak RSS is ru_maxrss.
 
-usage: train_e2e.py MODELD_BIN DATA_DIR CSV_NAME... (names under DATA_DIR)
-prints one JSON line per case and size."""
+usage: [ROUNDS=3] train_e2e.py MODELD_BIN DATA_DIR CSV_NAME... (names under DATA_DIR)
+prints one JSON line per case and size: medians over the rounds, each round a fresh
+server and a fresh scikit-learn process, which of the two goes first alternating."""
 
 import json
 import os
@@ -125,18 +126,45 @@ def sklearn_case(data_dir, csv, case):
     return json.loads(r.stdout)
 
 
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def main():
     binary, data_dir, csvs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    rounds = int(os.environ.get("ROUNDS", "3"))
     for csv in csvs:
         for case, (task, *_rest) in CASES.items():
             if (task == "regression") != csv.startswith("reg"):
                 continue
-            m = modeld_case(binary, data_dir, csv, case)
-            s = sklearn_case(data_dir, csv, case)
-            print(json.dumps({"csv": csv, "case": case, "modeld": m, "sklearn": s,
-                              "ratio_first": round(s["seconds"] / m["first"]["seconds"], 2),
-                              "ratio_repeat": round(s["seconds"] / m["repeat"]["seconds"], 2)}),
-                  flush=True)
+            runs = []
+            for r in range(rounds):
+                # Alternate which side goes first, so a neighbour's load hits both alike.
+                if r % 2:
+                    s = sklearn_case(data_dir, csv, case)
+                    m = modeld_case(binary, data_dir, csv, case)
+                else:
+                    m = modeld_case(binary, data_dir, csv, case)
+                    s = sklearn_case(data_dir, csv, case)
+                runs.append((m, s))
+            first = median([m["first"]["seconds"] for m, _ in runs])
+            repeat = median([m["repeat"]["seconds"] for m, _ in runs])
+            sk = median([s["seconds"] for _, s in runs])
+            print(json.dumps({
+                "csv": csv, "case": case, "rounds": rounds,
+                "modeld_first_s": first, "modeld_repeat_s": repeat, "sklearn_s": round(sk, 3),
+                "post_first_s": median([m["first"]["post_seconds"] for m, _ in runs]),
+                "post_repeat_s": median([m["repeat"]["post_seconds"] for m, _ in runs]),
+                "ratio_first": round(sk / first, 2), "ratio_repeat": round(sk / repeat, 2),
+                "paired_ratio_first": round(median([s["seconds"] / m["first"]["seconds"] for m, s in runs]), 2),
+                "peak_rss_mib": median([m["peak_rss_mib"] for m, _ in runs]),
+                "sklearn_peak_rss_mib": round(median([s["peak_rss_mib"] for _, s in runs]), 1),
+                "validation": runs[0][0]["first"]["validation"], "sklearn_score": runs[0][1]["score"],
+                "first_runs": [m["first"]["seconds"] for m, _ in runs],
+                "sklearn_runs": [round(s["seconds"], 3) for _, s in runs],
+            }), flush=True)
 
 
 if __name__ == "__main__":

@@ -184,4 +184,32 @@ async fn a_file_above_the_memory_budget_is_refused_naming_the_limit() {
         );
     }
     assert_eq!(app.get("/v1/jobs").await.body["jobs"], json!([]));
+
+    // Long rows first, short ones after: the request's estimate from the head passes, and
+    // the exact count before the parse refuses.
+    let long = format!("{},", "1.".to_string() + &"0".repeat(98));
+    let mut text = String::from("a,b,c,y\n");
+    while text.len() < (64 << 10) {
+        text.push_str(&format!("{long}{long}{long}1\n"));
+    }
+    while text.len() < (2 << 20) {
+        text.push_str("1,2,3,4\n");
+    }
+    let rows = text.matches('\n').count() + 1;
+    std::fs::write(dir.path().join("uneven.csv"), text).unwrap();
+    let r = app
+        .post("/v1/models/m/train", body("uneven.csv", "y"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let counted = format!("about {rows} rows of 4 values");
+    assert!(
+        r.text.contains(&counted),
+        "the rows are counted: {}",
+        r.text
+    );
+    assert!(
+        r.text.contains("training_limits.max_dataset_bytes = 3 MB"),
+        "{}",
+        r.text
+    );
 }

@@ -194,7 +194,7 @@ pub(crate) async fn job_data(
         // Checked again: the file may have been replaced since the request.
         source::preflight(&data, &data_dir, limit)?;
         let (dataset, lookup) =
-            source::load_cached(&data, task, &data_dir, &datasets, &parsed, progress)?;
+            source::load_cached(&data, task, &data_dir, &datasets, &parsed, progress, limit)?;
         count_load(&metrics, &parsed, lookup);
         Ok(dataset)
     });
@@ -224,6 +224,7 @@ pub(crate) async fn load_data(
             &datasets,
             &parsed,
             &mut |_| {},
+            limit,
         )?)
     })
     .await?;

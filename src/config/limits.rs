@@ -54,9 +54,9 @@ pub struct TrainingLimitsConfig {
     /// Most work of one job: parameters × rows × epochs, summed over every fit of a
     /// tuning job (each combination once per fold plus the refit). Default 1e12.
     pub max_work: u64,
-    /// Most memory loading one data file may take: its text plus its parsed values
-    /// (8 bytes a cell), estimated from the file's size and first lines before anything is
-    /// read. Default 4 GiB.
+    /// Most memory loading one data file may take: its text, 8 bytes a parsed cell and
+    /// 16 a row; estimated before the file is read, counted exactly before the parse
+    /// allocates. Default 4 GiB.
     pub max_dataset_bytes: u64,
 }
 

@@ -39,9 +39,12 @@ impl JobManager {
                         l.bytes_read = read;
                     }
                 })?;
+                if job.cancel.load(Ordering::Relaxed) {
+                    return Err(TrainError::Cancelled.into());
+                }
                 work.check_data(&dataset)?;
                 budget::check(&self.limits, &work, &dataset)
-                    .map_err(|e| TrainError::data(e.to_string()))?;
+                    .map_err(|e| TrainError::OverBudget(e.to_string()))?;
                 dataset
             }
         };
@@ -64,17 +67,29 @@ impl JobManager {
         let started = Instant::now();
         // The data's fingerprint and profile are computed on a second thread while the
         // fit runs (or remembered from an earlier job on the same parsed data).
+        let summarise = || {
+            self.summaries
+                .get_or_compute(&req.dataset, self.profile_bins)
+        };
         let (fitted, summary) = std::thread::scope(|scope| {
-            let summary = scope.spawn(|| {
-                crate::train::parallel::background_priority();
-                self.summaries
-                    .get_or_compute(&req.dataset, self.profile_bins)
-            });
-            (self.fit_work(job, &req, on_step), summary.join())
+            let beside = std::thread::Builder::new()
+                .name("modeld-summary".into())
+                .spawn_scoped(scope, || {
+                    crate::train::parallel::background_priority();
+                    summarise()
+                });
+            let fitted = self.fit_work(job, &req, on_step);
+            // Without a second thread, after the fit.
+            let summary = match beside {
+                Ok(handle) => handle
+                    .join()
+                    .map_err(|_| TrainError::internal("profiling the data crashed".into())),
+                Err(_) => Ok(summarise()),
+            };
+            (fitted, summary)
         });
         let (fitted, cv) = fitted?;
-        let summary =
-            summary.map_err(|_| TrainError::internal("profiling the data crashed".into()))?;
+        let summary = summary?;
         if job.cancel.load(Ordering::Relaxed) {
             return Err(TrainError::Cancelled.into());
         }

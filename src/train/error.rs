@@ -26,6 +26,9 @@ pub enum TrainError {
     NotBinary { algorithm: Family, found: usize },
     #[error("invalid data: {algorithm} needs {}", needs(.expected))]
     TaskMismatch { algorithm: Family, expected: Task },
+    /// Above `training_limits` (the memory a load takes, or the model's size and work).
+    #[error("{0}")]
+    OverBudget(String),
     #[error("invalid data path `{path}`: {reason}")]
     BadPath { path: String, reason: &'static str },
     #[error("data file `{path}` not found")]

@@ -227,14 +227,59 @@ fn checked_header<R: std::io::Read>(
     Ok((header, t_idx))
 }
 
-/// The number of columns of the CSV starting with `head` (its header line, at least), after
-/// the checks a parse starts with; the rows are not read.
+/// The number of columns of the CSV starting with `head` (its header record, at least),
+/// after the checks a parse starts with; the rows are not read.
 pub(super) fn header_fields(head: &[u8], target: &str) -> Result<usize, TrainError> {
-    let line = match memchr::memchr(b'\n', head) {
-        Some(end) => head.get(..end).unwrap_or_default(),
-        None => head,
-    };
-    checked_header(&mut reader(line), target).map(|(header, _)| header.len())
+    checked_header(&mut reader(head), target).map(|(header, _)| header.len())
+}
+
+/// Memory a load of `rows` records of `fields` cells takes at its peak: the text, 8 bytes a
+/// parsed cell, and the parser's 16-byte view of each row's target.
+pub(super) fn load_bytes(text_bytes: u64, rows: u64, fields: u64) -> u64 {
+    rows.saturating_mul(fields.saturating_mul(8).saturating_add(16))
+        .saturating_add(text_bytes)
+}
+
+/// The refusal of a load above `training_limits.max_dataset_bytes`.
+pub(super) fn over_budget(
+    what: &str,
+    text_bytes: u64,
+    rows: u64,
+    fields: u64,
+    limit: u64,
+) -> TrainError {
+    TrainError::OverBudget(format!(
+        "loading {what} takes about {} MB ({} MB of text and about {rows} rows of {fields} \
+         values parsed), above the limit training_limits.max_dataset_bytes = {} MB; raise \
+         the limit or train on a sample",
+        load_bytes(text_bytes, rows, fields) >> 20,
+        text_bytes >> 20,
+        limit >> 20,
+    ))
+}
+
+/// [`parse_csv`] held to `max_load_bytes`, counted exactly (every line a row, before
+/// anything is allocated for them) where a request could only estimate.
+pub fn parse_csv_within(
+    text: &str,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+    max_load_bytes: u64,
+) -> Result<Dataset, TrainError> {
+    let rows = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64 + 1;
+    let fields = header_fields(text.as_bytes(), target)? as u64;
+    let text_bytes = text.len() as u64;
+    if load_bytes(text_bytes, rows, fields) > max_load_bytes {
+        return Err(over_budget(
+            "the data",
+            text_bytes,
+            rows,
+            fields,
+            max_load_bytes,
+        ));
+    }
+    parse_csv(text, target, class_names, task)
 }
 
 /// The general parser: quotes, any line ends, and every error message. Public so that

@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use super::cache::{CacheKey, Lookup, ParsedCache};
 use super::dataset::{DataSpec, Dataset};
-use super::parse::{from_rows, parse_csv};
+use super::parse::{from_rows, parse_csv, parse_csv_within};
 use super::TrainError;
 use crate::models::Task;
 
@@ -51,9 +51,21 @@ pub fn load_cached(
     datasets: &dyn DatasetSource,
     cache: &ParsedCache,
     progress: ReadProgress,
+    max_load_bytes: u64,
 ) -> Result<(Arc<Dataset>, Lookup), TrainError> {
     let Some((origin, key)) = cache_key(spec, task, data_dir, datasets, cache)? else {
-        let parsed = load(spec, task, data_dir, datasets)?;
+        let parsed = match spec {
+            DataSpec::Path {
+                path,
+                target,
+                class_names,
+            } => {
+                let file = resolve_data_file(path, data_dir)?;
+                let (_, text) = read_resolved(path, &file, progress, max_load_bytes)?;
+                parse_csv_within(&text, target, class_names.as_deref(), task, max_load_bytes)?
+            }
+            _ => load(spec, task, data_dir, datasets)?,
+        };
         return Ok((Arc::new(parsed), Lookup::Uncached));
     };
     if let Some(hit) = cache.get(&key) {
@@ -66,13 +78,14 @@ pub fn load_cached(
             let stored = datasets.read_csv(name)?;
             (stored.content_id, stored.text)
         }
-        Origin::File { rel, file } => read_resolved(rel, &file, progress)?,
+        Origin::File { rel, file } => read_resolved(rel, &file, progress, max_load_bytes)?,
     };
-    let parsed = Arc::new(parse_csv(
+    let parsed = Arc::new(parse_csv_within(
         &text,
         &key.target,
         key.class_names.as_deref(),
         task,
+        max_load_bytes,
     )?);
     drop(text);
     cache.insert(CacheKey { content, ..key }, parsed.clone());
@@ -215,21 +228,36 @@ const READ_BLOCK: usize = 8 << 20;
 /// The file's stamp and text. A file rewritten while it was read is refused rather than
 /// parsed half old, half new.
 fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
-    read_resolved(rel, &resolve_data_file(rel, data_dir)?, &mut |_| {})
+    read_resolved(
+        rel,
+        &resolve_data_file(rel, data_dir)?,
+        &mut |_| {},
+        u64::MAX,
+    )
 }
 
 /// [`read_data_file`] for a file already resolved from `rel`, reporting progress. The
-/// buffer is sized by the file's length when the read starts, and a file that grows past
-/// it is refused as changed, not read on.
+/// buffer is sized by the file's length when the read starts, which must be at most
+/// `max_bytes` (the file may have grown since a request checked it), and a file that
+/// grows past it is refused as changed, not read on.
 fn read_resolved(
     rel: &str,
     file: &Path,
     progress: ReadProgress,
+    max_bytes: u64,
 ) -> Result<(String, String), TrainError> {
     use std::io::Read;
     let before = file_stamp(file).map_err(|e| io_error(rel, e))?;
     let mut handle = std::fs::File::open(file).map_err(|e| io_error(rel, e))?;
     let len = handle.metadata().map_err(|e| io_error(rel, e))?.len();
+    if len > max_bytes {
+        return Err(TrainError::OverBudget(format!(
+            "data file `{rel}` is {} MB, above the limit training_limits.max_dataset_bytes \
+             = {} MB",
+            len >> 20,
+            max_bytes >> 20
+        )));
+    }
     let len =
         usize::try_from(len).map_err(|_| TrainError::data(format!("`{rel}` is too large")))?;
     let mut bytes = Vec::new();
@@ -281,19 +309,19 @@ pub struct Preflight {
 impl Preflight {
     /// Memory the load takes at its peak: the text, and every cell parsed as an f64.
     pub fn load_bytes(&self) -> u64 {
-        self.estimated_rows
-            .saturating_mul(self.fields as u64)
-            .saturating_mul(8)
-            .saturating_add(self.bytes)
+        super::parse::load_bytes(self.bytes, self.estimated_rows, self.fields as u64)
     }
 }
 
-/// Bytes of a file read to check its header and estimate its rows.
+/// Bytes of a file read to check its header and estimate its rows; up to [`HEAD_MAX`] when
+/// the header is longer (a wide file).
 const HEAD_BYTES: u64 = 64 << 10;
+const HEAD_MAX: u64 = 8 << 20;
 
 /// The checks of a `{"path"}` spec that read no more than the file's head: the path rules,
 /// the header (target present, names unique) and the memory the load would take against
-/// `max_load_bytes`. `None` for the other kinds of data.
+/// `max_load_bytes`, its rows estimated from the head's (the parse counts them exactly).
+/// `None` for the other kinds of data.
 pub fn preflight(
     spec: &DataSpec,
     data_dir: &Path,
@@ -304,23 +332,31 @@ pub fn preflight(
         return Ok(None);
     };
     let file = resolve_data_file(path, data_dir)?;
-    let handle = std::fs::File::open(&file).map_err(|e| io_error(path, e))?;
+    let mut handle = std::fs::File::open(&file).map_err(|e| io_error(path, e))?;
     let bytes = handle.metadata().map_err(|e| io_error(path, e))?.len();
     let mut head = Vec::new();
-    handle
+    (&mut handle)
         .take(HEAD_BYTES)
         .read_to_end(&mut head)
         .map_err(|e| io_error(path, e))?;
+    if memchr::memchr(b'\n', &head).is_none() {
+        (&mut handle)
+            .take(HEAD_MAX - HEAD_BYTES)
+            .read_to_end(&mut head)
+            .map_err(|e| io_error(path, e))?;
+    }
     let fields = super::parse::header_fields(&head, target)?;
-    // Lines in the head after the header's, scaled to the file's size.
+    // Whole lines in the head after the header's, scaled to the file's size; none seen
+    // means no estimate (the parse still counts).
     let header_len = memchr::memchr(b'\n', &head).map_or(head.len(), |i| i + 1);
-    let sampled = memchr::memchr_iter(b'\n', head.get(header_len..).unwrap_or_default()).count();
-    let body = bytes.saturating_sub(header_len as u64);
-    let sample_len = head.len().saturating_sub(header_len).max(1) as u64;
-    let estimated_rows = if head.len() as u64 == bytes {
-        sampled.max(1) as u64
+    let rest = head.get(header_len..).unwrap_or_default();
+    let sampled = memchr::memchr_iter(b'\n', rest).count() as u128;
+    let sampled_len = memchr::memrchr(b'\n', rest).map_or(0, |i| i + 1) as u128;
+    let body = bytes.saturating_sub(header_len as u64) as u128;
+    let estimated_rows = if sampled_len == 0 {
+        0
     } else {
-        (body as u128 * sampled.max(1) as u128 / sample_len as u128) as u64
+        u64::try_from(body * sampled / sampled_len).unwrap_or(u64::MAX)
     };
     let found = Preflight {
         bytes,
@@ -328,15 +364,14 @@ pub fn preflight(
         estimated_rows,
     };
     if found.load_bytes() > max_load_bytes {
-        return Err(TrainError::data(format!(
-            "loading `{path}` takes about {} MB ({} MB of text and about {} rows of {fields} \
-             values parsed), above the limit training_limits.max_dataset_bytes = {} MB; \
-             raise the limit or train on a sample of the file",
-            found.load_bytes() >> 20,
-            bytes >> 20,
+        let what = format!("`{path}`");
+        return Err(super::parse::over_budget(
+            &what,
+            bytes,
             estimated_rows,
-            max_load_bytes >> 20,
-        )));
+            fields as u64,
+            max_load_bytes,
+        ));
     }
     Ok(Some(found))
 }
