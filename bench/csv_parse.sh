@@ -20,7 +20,7 @@ cargo build --release --example csv_parse -q
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "file: $CSV, $(stat -c %s $CSV) bytes"
 echo "modeld:"
-target/release/examples/csv_parse $CSV target regression "$RUNS"
+"${CARGO_TARGET_DIR:-target}"/release/examples/csv_parse $CSV target regression "$RUNS"
 echo "pandas:"
 $PY - "$CSV" "$RUNS" <<'PYEOF'
 import json, statistics, sys, time

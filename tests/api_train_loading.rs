@@ -1,4 +1,4 @@
-//! Respond at once: a data file (for a train or a tune) above `SYNC_PARSE_BYTES` is read and parsed by the job
+//! Respond at once: a data file or stored dataset (for a train or a tune) above `SYNC_PARSE_BYTES` is read and parsed by the job
 //! (the `loading` phase, with the bytes read), not by the request; what needs no parse (the
 //! path, the header, the params, the memory the load would take) is still a 422 at once,
 //! and what does (a ragged row) fails the job with the same message a small file gets as a
@@ -6,7 +6,8 @@
 
 mod common;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use common::{app, app_with, config};
 use modeld::api::train::SYNC_PARSE_BYTES;
 use serde_json::{json, Value};
@@ -85,6 +86,35 @@ async fn a_large_file_is_loaded_by_the_job_and_trains_what_a_parse_in_the_reques
     assert_eq!(tuned["state"], "succeeded", "{tuned}");
     assert_eq!(tuned["loading"]["bytes_read"], json!(size), "{tuned}");
     assert_eq!(tuned["best_params"]["l2"], json!(0.0), "{tuned}");
+
+    // A stored dataset as large is loaded by its job too, and trains the same model.
+    let put = Request::builder()
+        .method("PUT")
+        .uri("/v1/datasets/stored")
+        .header("content-type", "text/csv")
+        .body(Body::from(text.clone()))
+        .unwrap();
+    assert_eq!(app.request(put).await.status, StatusCode::CREATED);
+    let stored = json!({"algorithm": "linear_regression",
+        "data": {"dataset": "stored", "target": "y"}});
+    let r = app.post("/v1/models/stored/train", stored.clone()).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let from_store = app.wait_job(r.body["job_id"].as_str().unwrap()).await;
+    assert_eq!(from_store["state"], "succeeded", "{from_store}");
+    assert_eq!(
+        from_store["loading"],
+        json!({"bytes_read": size, "bytes_total": size})
+    );
+    assert_eq!(from_store["metrics"], job["metrics"]);
+    let mut wrong = stored;
+    wrong["data"]["target"] = json!("price");
+    let r = app.post("/v1/models/stored/train", wrong).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text.contains("target column `price` not found"),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]

@@ -155,13 +155,14 @@ pub async fn train(
     Ok(accepted(view))
 }
 
-/// Data files larger than this are read and parsed by the job, after the request is
-/// answered; smaller ones (a few milliseconds' parse) here, so their errors are a 422.
+/// Data files and stored datasets larger than this are read and parsed by the job, after
+/// the request is answered; smaller ones (a few milliseconds' parse) here, so their errors
+/// are a 422.
 pub const SYNC_PARSE_BYTES: u64 = 4 << 20;
 
-/// A training job's data: parsed here ([`load_data`]), or, for a data file above
-/// [`SYNC_PARSE_BYTES`] with no parsed copy cached, checked as far as its header and left
-/// for the job to load.
+/// A training job's data: parsed here ([`load_data`]), or, for a data file or stored
+/// dataset above [`SYNC_PARSE_BYTES`] with no parsed copy cached, checked as far as its
+/// header (or record) and left for the job to load.
 pub(crate) async fn job_data(
     state: &AppState,
     data: DataSpec,
@@ -172,7 +173,7 @@ pub(crate) async fn job_data(
     let parsed = state.parsed.clone();
     let limit = state.cfg.training_limits.max_dataset_bytes;
     let (data, deferred) = blocking(move || {
-        let large = source::preflight(&data, &data_dir, limit)?
+        let large = source::preflight(&data, &data_dir, &datasets, limit)?
             .filter(|file| file.bytes > SYNC_PARSE_BYTES);
         let deferred = match large {
             Some(file) if source::cached(&data, task, &data_dir, &datasets, &parsed)?.is_none() => {
@@ -192,7 +193,7 @@ pub(crate) async fn job_data(
     let parsed = state.parsed.clone();
     let load: DataLoader = Box::new(move |progress| {
         // Checked again: the file may have been replaced since the request.
-        source::preflight(&data, &data_dir, limit)?;
+        source::preflight(&data, &data_dir, &datasets, limit)?;
         let (dataset, lookup) =
             source::load_cached(&data, task, &data_dir, &datasets, &parsed, progress, limit)?;
         count_load(&metrics, &parsed, lookup);
@@ -216,7 +217,7 @@ pub(crate) async fn load_data(
     let parsed = state.parsed.clone();
     let limit = state.cfg.training_limits.max_dataset_bytes;
     let (dataset, lookup) = blocking(move || {
-        source::preflight(&data, &data_dir, limit)?;
+        source::preflight(&data, &data_dir, &datasets, limit)?;
         Ok(source::load_cached(
             &data,
             task,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::registry::error::valid_name;
 use crate::registry::store::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
-use crate::train::source::{DatasetSource, StoredCsv};
+use crate::train::source::{DatasetSource, StoredCsv, StoredShape};
 use crate::train::TrainError;
 use ingest::{CsvError, CsvIngest};
 
@@ -107,7 +107,7 @@ impl DatasetSource for Datasets {
         })
     }
 
-    fn content_id(&self, name: &str) -> Result<String, TrainError> {
+    fn shape(&self, name: &str) -> Result<StoredShape, TrainError> {
         if !valid_name(name) {
             return Err(missing(name));
         }
@@ -116,7 +116,12 @@ impl DatasetSource for Datasets {
             .dataset(name)
             .map_err(|source| io_error(name, source))?
             .ok_or_else(|| missing(name))?;
-        Ok(info.sha256)
+        Ok(StoredShape {
+            content_id: info.sha256,
+            bytes: info.bytes,
+            rows: info.rows,
+            columns: info.column_names,
+        })
     }
 }
 

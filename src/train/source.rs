@@ -23,7 +23,21 @@ pub trait DatasetSource {
     /// The text and content id, read together so neither can be of another version.
     fn read_csv(&self, name: &str) -> Result<StoredCsv, TrainError>;
     /// The content id alone (a small record read), to find a parsed copy.
-    fn content_id(&self, name: &str) -> Result<String, TrainError>;
+    fn content_id(&self, name: &str) -> Result<String, TrainError> {
+        self.shape(name).map(|s| s.content_id)
+    }
+    /// What the dataset's record says of it (a small record read, the CSV is not).
+    fn shape(&self, name: &str) -> Result<StoredShape, TrainError>;
+}
+
+/// A stored dataset as its record describes it.
+#[derive(Debug, Clone)]
+pub struct StoredShape {
+    pub content_id: String,
+    pub bytes: u64,
+    /// Data rows, the header not counted.
+    pub rows: u64,
+    pub columns: Vec<String>,
 }
 
 /// For callers that have no store (the demo models): every name is missing.
@@ -36,8 +50,10 @@ impl DatasetSource for NoDatasets {
         })
     }
 
-    fn content_id(&self, name: &str) -> Result<String, TrainError> {
-        self.read_csv(name).map(|s| s.content_id)
+    fn shape(&self, name: &str) -> Result<StoredShape, TrainError> {
+        Err(TrainError::DatasetNotFound {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -76,6 +92,7 @@ pub fn load_cached(
     let (content, text) = match origin {
         Origin::Stored(name) => {
             let stored = datasets.read_csv(name)?;
+            progress(stored.text.len() as u64);
             (stored.content_id, stored.text)
         }
         Origin::File { rel, file } => read_resolved(rel, &file, progress, max_load_bytes)?,
@@ -325,11 +342,16 @@ const HEAD_MAX: u64 = 8 << 20;
 pub fn preflight(
     spec: &DataSpec,
     data_dir: &Path,
+    datasets: &dyn DatasetSource,
     max_load_bytes: u64,
 ) -> Result<Option<Preflight>, TrainError> {
     use std::io::Read;
-    let DataSpec::Path { path, target, .. } = spec else {
-        return Ok(None);
+    let (path, target) = match spec {
+        DataSpec::Path { path, target, .. } => (path, target),
+        DataSpec::Dataset {
+            dataset, target, ..
+        } => return preflight_stored(dataset, target, datasets, max_load_bytes).map(Some),
+        _ => return Ok(None),
     };
     let file = resolve_data_file(path, data_dir)?;
     let mut handle = std::fs::File::open(&file).map_err(|e| io_error(path, e))?;
@@ -374,6 +396,39 @@ pub fn preflight(
         ));
     }
     Ok(Some(found))
+}
+
+/// [`preflight`] of a stored dataset: its record has the exact shape.
+fn preflight_stored(
+    name: &str,
+    target: &str,
+    datasets: &dyn DatasetSource,
+    max_load_bytes: u64,
+) -> Result<Preflight, TrainError> {
+    let shape = datasets.shape(name)?;
+    if !shape.columns.iter().any(|c| c == target) {
+        return Err(TrainError::data(format!(
+            "target column `{target}` not found in CSV header (columns: {})",
+            shape.columns.join(", ")
+        )));
+    }
+    let found = Preflight {
+        bytes: shape.bytes,
+        fields: shape.columns.len(),
+        estimated_rows: shape.rows.saturating_add(1),
+    };
+    if found.load_bytes() > max_load_bytes {
+        let what = format!("dataset `{name}`");
+        let fields = found.fields as u64;
+        return Err(super::parse::over_budget(
+            &what,
+            found.bytes,
+            found.estimated_rows,
+            fields,
+            max_load_bytes,
+        ));
+    }
+    Ok(found)
 }
 
 /// Loads and validates the data described by `spec` for `task`.

@@ -69,6 +69,22 @@ fn cell() -> impl Strategy<Value = String> {
         any::<f64>().prop_map(|v| format!("{v}")),
         any::<f64>().prop_map(|v| format!("{v:e}")),
         (-1000i32..1000).prop_map(|v| v.to_string()),
+        // Plain decimals around the 15-digit bound of the fast number reader.
+        (any::<i64>(), 0u32..19, any::<bool>()).prop_map(|(m, point, plus)| {
+            let digits = m.unsigned_abs().to_string();
+            let point = (point as usize).min(digits.len());
+            let sign = if m < 0 {
+                "-"
+            } else if plus {
+                "+"
+            } else {
+                ""
+            };
+            format!("{sign}{}.{}", &digits[..point], &digits[point..])
+        }),
+        Just("-.5".to_string()),
+        Just("1.".to_string()),
+        Just(".".to_string()),
         Just(String::new()),
         Just(" 1.5 ".to_string()),
         Just("abc".to_string()),
