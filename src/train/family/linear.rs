@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1, Array2, Axis};
 
 use super::{EpochCallback, Prepared, TargetScale, Trained};
 use crate::models::linear::LinearModel;
@@ -64,7 +64,13 @@ fn solve_ridge(
     let mean = y.mean().unwrap_or(0.0);
     let mut a = z.t().dot(z);
     a.diag_mut().mapv_inplace(|v| v + n * l2);
-    let rhs = z.t().dot(&y.mapv(|v| v - mean));
+    // As a 1 × n by n × d product: ndarray's transposed matrix-vector product walks Z's
+    // columns with a stride, which cost more than the Gram matrix itself.
+    let rhs = y
+        .mapv(|v| v - mean)
+        .insert_axis(Axis(0))
+        .dot(z)
+        .remove_axis(Axis(0));
     let w = linalg::solve_symmetric(&a, &rhs)
         .filter(|w| w.iter().all(|v| v.is_finite()))
         .ok_or(TrainError::Unsolvable {
