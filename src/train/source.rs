@@ -375,11 +375,9 @@ pub fn preflight(
     let sampled = memchr::memchr_iter(b'\n', rest).count() as u128;
     let sampled_len = memchr::memrchr(b'\n', rest).map_or(0, |i| i + 1) as u128;
     let body = bytes.saturating_sub(header_len as u64) as u128;
-    let estimated_rows = if sampled_len == 0 {
-        0
-    } else {
-        u64::try_from(body * sampled / sampled_len).unwrap_or(u64::MAX)
-    };
+    let estimated_rows = (body * sampled)
+        .checked_div(sampled_len)
+        .map_or(0, |rows| u64::try_from(rows).unwrap_or(u64::MAX));
     let found = Preflight {
         bytes,
         fields,
