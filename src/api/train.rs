@@ -22,8 +22,8 @@ use crate::registry::valid_name;
 use crate::state::AppState;
 use crate::train::cache::{Lookup, ParsedCache};
 use crate::train::dataset::{DataSpec, Dataset};
-use crate::train::source;
 use crate::train::{check_task, Algorithm, Params, TrainSpec};
+use crate::train::{preflight, source};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -173,7 +173,7 @@ pub(crate) async fn job_data(
     let parsed = state.parsed.clone();
     let limit = state.cfg.training_limits.max_dataset_bytes;
     let (data, deferred) = blocking(move || {
-        let large = source::preflight(&data, &data_dir, &datasets, limit)?
+        let large = preflight::preflight(&data, &data_dir, &datasets, limit)?
             .filter(|file| file.bytes > SYNC_PARSE_BYTES);
         let deferred = match large {
             Some(file) if source::cached(&data, task, &data_dir, &datasets, &parsed)?.is_none() => {
@@ -193,7 +193,7 @@ pub(crate) async fn job_data(
     let parsed = state.parsed.clone();
     let load: DataLoader = Box::new(move |progress| {
         // Checked again: the file may have been replaced since the request.
-        source::preflight(&data, &data_dir, &datasets, limit)?;
+        preflight::preflight(&data, &data_dir, &datasets, limit)?;
         let (dataset, lookup) =
             source::load_cached(&data, task, &data_dir, &datasets, &parsed, progress, limit)?;
         count_load(&metrics, &parsed, lookup);
@@ -217,7 +217,7 @@ pub(crate) async fn load_data(
     let parsed = state.parsed.clone();
     let limit = state.cfg.training_limits.max_dataset_bytes;
     let (dataset, lookup) = blocking(move || {
-        source::preflight(&data, &data_dir, &datasets, limit)?;
+        preflight::preflight(&data, &data_dir, &datasets, limit)?;
         Ok(source::load_cached(
             &data,
             task,

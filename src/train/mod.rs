@@ -34,6 +34,7 @@ pub mod optim;
 pub mod parallel;
 pub mod params;
 pub mod parse;
+pub mod preflight;
 pub mod quality;
 pub mod schedule;
 pub mod source;
