@@ -8,7 +8,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{app, app_with, config};
+use common::{app, app_with, config, TestApp};
 use modeld::api::train::SYNC_PARSE_BYTES;
 use serde_json::{json, Value};
 
@@ -28,6 +28,14 @@ fn csv(min_bytes: u64, ragged_at: Option<usize>) -> String {
     text
 }
 
+/// Posts a job that must be accepted (202) and waits for it to finish.
+async fn finished_job(app: &TestApp, uri: &str, body: Value) -> Value {
+    let accepted = app.post(uri, body).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
+    app.wait_job(accepted.body["job_id"].as_str().unwrap())
+        .await
+}
+
 fn body(path: &str, target: &str) -> Value {
     json!({"algorithm": "linear_regression", "data": {"path": path, "target": target}})
 }
@@ -39,13 +47,7 @@ async fn a_large_file_is_loaded_by_the_job_and_trains_what_a_parse_in_the_reques
     std::fs::write(dir.path().join("large.csv"), &text).unwrap();
     let app = app(dir.path()).await;
 
-    let accepted = app
-        .post("/v1/models/large/train", body("large.csv", "y"))
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
-    let job = app
-        .wait_job(accepted.body["job_id"].as_str().unwrap())
-        .await;
+    let job = finished_job(&app, "/v1/models/large/train", body("large.csv", "y")).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["phase"], "training", "{job}");
     let size = text.len() as u64;
@@ -78,11 +80,7 @@ async fn a_large_file_is_loaded_by_the_job_and_trains_what_a_parse_in_the_reques
     let mut tune = body("copy.csv", "y");
     tune["param_grid"] = json!({"l2": [0.0, 0.01]});
     tune["folds"] = json!(2);
-    let accepted = app.post("/v1/models/tuned/tune", tune).await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
-    let tuned = app
-        .wait_job(accepted.body["job_id"].as_str().unwrap())
-        .await;
+    let tuned = finished_job(&app, "/v1/models/tuned/tune", tune).await;
     assert_eq!(tuned["state"], "succeeded", "{tuned}");
     assert_eq!(tuned["loading"]["bytes_read"], json!(size), "{tuned}");
     assert_eq!(tuned["best_params"]["l2"], json!(0.0), "{tuned}");
@@ -97,9 +95,7 @@ async fn a_large_file_is_loaded_by_the_job_and_trains_what_a_parse_in_the_reques
     assert_eq!(app.request(put).await.status, StatusCode::CREATED);
     let stored = json!({"algorithm": "linear_regression",
         "data": {"dataset": "stored", "target": "y"}});
-    let r = app.post("/v1/models/stored/train", stored.clone()).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
-    let from_store = app.wait_job(r.body["job_id"].as_str().unwrap()).await;
+    let from_store = finished_job(&app, "/v1/models/stored/train", stored.clone()).await;
     assert_eq!(from_store["state"], "succeeded", "{from_store}");
     assert_eq!(
         from_store["loading"],
@@ -171,13 +167,7 @@ async fn what_needs_no_parse_is_refused_at_once_and_a_bad_row_fails_the_job_by_n
         "{}",
         small.text
     );
-    let accepted = app
-        .post("/v1/models/m/train", body("ragged.csv", "y"))
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.text);
-    let job = app
-        .wait_job(accepted.body["job_id"].as_str().unwrap())
-        .await;
+    let job = finished_job(&app, "/v1/models/m/train", body("ragged.csv", "y")).await;
     assert_eq!(job["state"], "failed", "{job}");
     let error = job["error"].as_str().unwrap_or_default();
     assert!(

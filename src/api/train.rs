@@ -172,20 +172,36 @@ pub(crate) async fn job_data(
     let datasets = state.datasets.clone();
     let parsed = state.parsed.clone();
     let limit = state.cfg.training_limits.max_dataset_bytes;
-    let (data, deferred) = blocking(move || {
+    // One blocking step: the checks, then the parse unless the job is to do it.
+    let (data, found) = blocking(move || {
         let large = preflight::preflight(&data, &data_dir, &datasets, limit)?
             .filter(|file| file.bytes > SYNC_PARSE_BYTES);
-        let deferred = match large {
+        let found = match large {
             Some(file) if source::cached(&data, task, &data_dir, &datasets, &parsed)?.is_none() => {
-                Some(file)
+                Found::Later { bytes: file.bytes }
             }
-            _ => None,
+            _ => {
+                let (dataset, lookup) = source::load_cached(
+                    &data,
+                    task,
+                    &data_dir,
+                    &datasets,
+                    &parsed,
+                    &mut |_| {},
+                    limit,
+                )?;
+                Found::Now(dataset, lookup)
+            }
         };
-        Ok((data, deferred))
+        Ok((data, found))
     })
     .await?;
-    let Some(file) = deferred else {
-        return Ok(JobData::Ready(load_data(state, data, task).await?));
+    let bytes = match found {
+        Found::Now(dataset, lookup) => {
+            count_load(&state.metrics, &state.parsed, lookup);
+            return Ok(JobData::Ready(dataset));
+        }
+        Found::Later { bytes } => bytes,
     };
     let data_dir = state.cfg.data_dir.clone();
     let datasets = state.datasets.clone();
@@ -199,10 +215,13 @@ pub(crate) async fn job_data(
         count_load(&metrics, &parsed, lookup);
         Ok(dataset)
     });
-    Ok(JobData::Deferred {
-        bytes: file.bytes,
-        load,
-    })
+    Ok(JobData::Deferred { bytes, load })
+}
+
+/// What the request's own step found: the data parsed, or a file left for the job.
+enum Found {
+    Now(Arc<Dataset>, Lookup),
+    Later { bytes: u64 },
 }
 
 /// The job's data, parsed here or shared from an earlier job on the same content
