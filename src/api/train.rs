@@ -181,15 +181,8 @@ pub(crate) async fn job_data(
                 Found::Later { bytes: file.bytes }
             }
             _ => {
-                let (dataset, lookup) = source::load_cached(
-                    &data,
-                    task,
-                    &data_dir,
-                    &datasets,
-                    &parsed,
-                    &mut |_| {},
-                    limit,
-                )?;
+                let (dataset, lookup) =
+                    parse_now(&data, task, &data_dir, &datasets, &parsed, limit)?;
                 Found::Now(dataset, lookup)
             }
         };
@@ -237,19 +230,25 @@ pub(crate) async fn load_data(
     let limit = state.cfg.training_limits.max_dataset_bytes;
     let (dataset, lookup) = blocking(move || {
         preflight::preflight(&data, &data_dir, &datasets, limit)?;
-        Ok(source::load_cached(
-            &data,
-            task,
-            &data_dir,
-            &datasets,
-            &parsed,
-            &mut |_| {},
-            limit,
+        Ok(parse_now(
+            &data, task, &data_dir, &datasets, &parsed, limit,
         )?)
     })
     .await?;
     count_load(&state.metrics, &state.parsed, lookup);
     Ok(dataset)
+}
+
+/// The request's own load, through the parse cache, with nothing to report progress to.
+fn parse_now(
+    data: &DataSpec,
+    task: Task,
+    data_dir: &std::path::Path,
+    datasets: &dyn source::DatasetSource,
+    parsed: &ParsedCache,
+    limit: u64,
+) -> Result<(Arc<Dataset>, Lookup), crate::train::TrainError> {
+    source::load_cached(data, task, data_dir, datasets, parsed, &mut |_| {}, limit)
 }
 
 fn count_load(metrics: &Metrics, parsed: &ParsedCache, lookup: Lookup) {
