@@ -79,7 +79,14 @@ impl Dataset {
                 targets: self.y.len(),
             });
         }
-        if let Some(((row, col), _)) = self.x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        // The whole matrix is scanned on every fit: a slice scan is several times faster
+        // than ndarray's indexed iterator, which is only walked to name the bad cell.
+        let all_finite = match self.x.as_slice() {
+            Some(cells) => cells.iter().all(|v| v.is_finite()),
+            None => self.x.iter().all(|v| v.is_finite()),
+        };
+        let first_bad = || self.x.indexed_iter().find(|(_, v)| !v.is_finite());
+        if let Some(((row, col), _)) = (!all_finite).then(first_bad).flatten() {
             return bad(format!(
                 "feature `{}` at row {row} is not finite",
                 self.feature_names[col]

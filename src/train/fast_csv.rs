@@ -27,8 +27,40 @@ pub(super) enum Targets<'a> {
     Labels(Vec<&'a str>),
 }
 
+/// The targets of the rows [`parse_into`] added: each row's trimmed cell, and its number
+/// (meaningful only where `numeric`, which says every cell parsed as one).
+pub(super) struct ParsedRows<'a> {
+    pub rows: usize,
+    pub numbers: Vec<f64>,
+    pub labels: Vec<&'a str>,
+    pub numeric: bool,
+}
+
 /// `body` is the text after the header line. `None` means "use the general parser".
 pub(super) fn parse_body(body: &str, fields: usize, target: usize) -> Option<NumericBody<'_>> {
+    let mut x = Vec::new();
+    let parsed = parse_into(body, fields, target, &mut x)?;
+    let targets = if parsed.numeric {
+        Targets::Numbers(parsed.numbers)
+    } else {
+        Targets::Labels(parsed.labels)
+    };
+    Some(NumericBody {
+        x,
+        rows: parsed.rows,
+        targets,
+    })
+}
+
+/// Parses the rows of `body` (whole lines, no header) onto the end of `x`, which grows by
+/// rows × (fields − 1) cells (within its capacity, when the caller reserved enough).
+/// `None` means "use the general parser"; `x` then holds a partial block.
+pub(super) fn parse_into<'a>(
+    body: &'a str,
+    fields: usize,
+    target: usize,
+    x: &mut Vec<f64>,
+) -> Option<ParsedRows<'a>> {
     if fields < 2 || target >= fields {
         return None;
     }
@@ -41,12 +73,19 @@ pub(super) fn parse_body(body: &str, fields: usize, target: usize) -> Option<Num
     let rows: usize = counts.iter().sum();
     let d = fields - 1;
     let cells = rows.checked_mul(d)?;
-    let mut x = vec![0.0; cells];
+    let start = x.len();
+    if start == 0 && x.capacity() < cells {
+        // Fresh zeroed pages from the allocator, instead of writing the zeros.
+        *x = vec![0.0; cells];
+    } else {
+        x.resize(start.checked_add(cells)?, 0.0);
+    }
     let mut numbers = vec![0.0; rows];
     let mut labels: Vec<&str> = vec![""; rows];
     // Disjoint slices of the outputs, one per chunk, in order.
     let mut jobs = Vec::with_capacity(chunks.len());
-    let (mut x_rest, mut n_rest, mut l_rest) = (&mut x[..], &mut numbers[..], &mut labels[..]);
+    let (mut x_rest, mut n_rest, mut l_rest) =
+        (x.get_mut(start..)?, &mut numbers[..], &mut labels[..]);
     for (chunk, &count) in chunks.iter().zip(&counts) {
         let (xs, xr) = std::mem::take(&mut x_rest).split_at_mut(count * d);
         let (ns, nr) = std::mem::take(&mut n_rest).split_at_mut(count);
@@ -58,16 +97,16 @@ pub(super) fn parse_body(body: &str, fields: usize, target: usize) -> Option<Num
         .into_par_iter()
         .map(|(chunk, xs, ns, ls)| parse_chunk(chunk, fields, target, xs, ns, ls))
         .collect();
-    let mut all_numeric = true;
+    let mut numeric = true;
     for outcome in outcomes {
-        all_numeric &= outcome?;
+        numeric &= outcome?;
     }
-    let targets = if all_numeric {
-        Targets::Numbers(numbers)
-    } else {
-        Targets::Labels(labels)
-    };
-    Some(NumericBody { x, rows, targets })
+    Some(ParsedRows {
+        rows,
+        numbers,
+        labels,
+        numeric,
+    })
 }
 
 /// About `parts` pieces of `text`, each ending just after a `\n` (the last at the end).

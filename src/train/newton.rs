@@ -8,6 +8,12 @@
 //! decreases. Stops when the relative decrease of F is below `tol` or after
 //! `epochs` iterations. Each iteration is one [`EpochRecord`].
 //!
+//! On tall data the first iterations, which only find the neighbourhood of the optimum,
+//! are run on an evenly spaced sample of the rows ([`WARM_START_ROWS`]); the full data
+//! then needs two or three iterations instead of eight (1M × 20: 3 instead of 8). The sample's optimum is only
+//! kept as the start when it beats θ = 0 on the full data, and the stopping rule is
+//! unchanged, so the answer is the same to `tol`.
+//!
 //! Each iteration reads X twice: once for H and g together (one GEMM per row
 //! chunk, no scaled copy of X), once for the logits of the trial step, which
 //! also give the next H, the reported loss and the accuracy.
@@ -39,7 +45,6 @@ pub fn newton_logistic(
     threads: &Threads,
     on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
 ) -> Result<OptimOutcome, TrainError> {
-    let NewtonConfig { l2, max_iter, tol } = *cfg;
     let (n, d) = obj.x.dim();
     if obj.y.len() != n {
         return Err(TrainError::ShapeMismatch {
@@ -47,12 +52,36 @@ pub fn newton_logistic(
             targets: obj.y.len(),
         });
     }
+    let warm = warm_start(obj, cfg, threads, WARM_START_ROWS).and_then(|start| {
+        let at = logits(obj, start.view(), threads);
+        let w = start.slice(s![..d]);
+        // At θ = 0 every row's loss is softplus(0) = ln 2.
+        let beats_zero = at.loss + 0.5 * cfg.l2 * w.dot(&w) < std::f64::consts::LN_2;
+        beats_zero.then_some((start, at))
+    });
+    let (theta, at) = warm.unwrap_or_else(|| {
+        let zero = Array1::<f64>::zeros(d + 1);
+        let at = logits(obj, zero.view(), threads);
+        (zero, at)
+    });
+    iterate(obj, cfg, (theta, at), validation, threads, on_epoch)
+}
+
+/// Newton iterations from `theta` (with its logits `at`) until `tol` or `max_iter`.
+fn iterate(
+    obj: &BinaryLogLoss,
+    cfg: &NewtonConfig,
+    (mut theta, mut at): (Array1<f64>, AtTheta),
+    validation: Option<&dyn Objective>,
+    threads: &Threads,
+    on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
+) -> Result<OptimOutcome, TrainError> {
+    let NewtonConfig { l2, max_iter, tol } = *cfg;
+    let (n, d) = obj.x.dim();
     let penalty = |t: &Array1<f64>| {
         let w = t.slice(s![..d]);
         0.5 * l2 * w.dot(&w)
     };
-    let mut theta = Array1::<f64>::zeros(d + 1);
-    let mut at = logits(obj, theta.view(), threads);
     let mut f = at.loss + penalty(&theta);
     let mut history = Vec::new();
     for it in 1..=max_iter {
@@ -110,6 +139,50 @@ pub fn newton_logistic(
         history,
         epochs_run,
     })
+}
+
+/// Rows of the warm-start sample: enough that its optimum is close to the full data's,
+/// so that two full Newton steps finish the job (measured on 1M × 20; 65,536 rows did
+/// no better and cost twice as much).
+pub const WARM_START_ROWS: usize = 32_768;
+
+/// Cells (rows × columns) the warm-start sample may copy: 32 MiB of f64.
+const WARM_START_CELLS: usize = 4 << 20;
+
+/// The optimum of the same objective on every (n / m)-th row, or None when the data is
+/// too short for that to save full passes (fewer than 4m rows), too wide for an m-row
+/// sample to pin the weights down, or the sample's own solve fails. Iterations on the
+/// sample are capped at 20: more means it is separable and its optimum is no guide.
+fn warm_start(
+    obj: &BinaryLogLoss,
+    cfg: &NewtonConfig,
+    threads: &Threads,
+    rows: usize,
+) -> Option<Array1<f64>> {
+    let (n, d) = obj.x.dim();
+    let m = rows.min(WARM_START_CELLS / (d + 1));
+    if m < 20 * (d + 1) || n < 4 * m {
+        return None;
+    }
+    let picked: Vec<usize> = (0..m).map(|i| i * n / m).collect();
+    let sample = BinaryLogLoss {
+        x: obj.x.select(Axis(0), &picked),
+        y: obj.y.select(Axis(0), &picked),
+    };
+    const SAMPLE_MAX_ITER: usize = 20;
+    // The sample's optimum is only a start: its last digits would be redone on the
+    // full data anyway.
+    const SAMPLE_TOL: f64 = 1e-6;
+    let sample_cfg = NewtonConfig {
+        max_iter: cfg.max_iter.min(SAMPLE_MAX_ITER),
+        tol: cfg.tol.max(SAMPLE_TOL),
+        ..*cfg
+    };
+    let zero = Array1::<f64>::zeros(d + 1);
+    let at = logits(&sample, zero.view(), threads);
+    let no_report = &mut |_: &EpochRecord, _: f64| ControlFlow::Continue(());
+    let out = iterate(&sample, &sample_cfg, (zero, at), None, threads, no_report).ok()?;
+    (out.epochs_run < SAMPLE_MAX_ITER).then_some(out.theta)
 }
 
 /// z = Xw + b, the mean log loss softplus(z) − y·z and the number of rows with
@@ -200,4 +273,101 @@ fn hessian_and_gradient(
     let mut g = a.column(d + 1).to_owned();
     g.slice_mut(s![..d]).scaled_add(l2, &theta.slice(s![..d]));
     (h, g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A noisy logistic problem with large weights, where Newton from 0 needs many steps.
+    fn problem(n: usize, d: usize) -> BinaryLogLoss {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let x = Array2::from_shape_fn((n, d), |_| rng.random_range(-2.0..2.0));
+        let y = x
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let z: f64 = r
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| v * (j as f64 + 1.0))
+                    .sum();
+                let p = sigmoid(1.5 * z + 0.5);
+                f64::from(rng.random_range(0.0..1.0) < p)
+            })
+            .collect();
+        BinaryLogLoss { x, y }
+    }
+
+    fn cold(obj: &BinaryLogLoss, cfg: &NewtonConfig) -> OptimOutcome {
+        let zero = Array1::zeros(obj.x.ncols() + 1);
+        let at = logits(obj, zero.view(), &Threads::sequential());
+        let quiet = &mut |_: &EpochRecord, _: f64| ControlFlow::Continue(());
+        iterate(obj, cfg, (zero, at), None, &Threads::sequential(), quiet).unwrap()
+    }
+
+    #[test]
+    fn a_warm_start_reaches_the_same_optimum_in_fewer_full_iterations() {
+        let obj = problem(20_000, 4);
+        let cfg = NewtonConfig {
+            l2: 1e-5,
+            max_iter: 100,
+            tol: 1e-10,
+        };
+        let threads = Threads::sequential();
+        let start = warm_start(&obj, &cfg, &threads, 2_000).expect("tall enough");
+        let at = logits(&obj, start.view(), &threads);
+        let quiet = &mut |_: &EpochRecord, _: f64| ControlFlow::Continue(());
+        let warm = iterate(&obj, &cfg, (start, at), None, &threads, quiet).unwrap();
+        let cold = cold(&obj, &cfg);
+        for (a, b) in warm.theta.iter().zip(&cold.theta) {
+            assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert!(
+            warm.epochs_run + 2 <= cold.epochs_run,
+            "warm {} cold {}",
+            warm.epochs_run,
+            cold.epochs_run
+        );
+    }
+
+    #[test]
+    fn short_or_wide_data_starts_from_zero() {
+        let cfg = NewtonConfig {
+            l2: 1e-5,
+            max_iter: 100,
+            tol: 1e-10,
+        };
+        let threads = Threads::sequential();
+        // Fewer than 4 samples' worth of rows.
+        assert!(warm_start(&problem(7_999, 4), &cfg, &threads, 2_000).is_none());
+        // A 2,000-row sample cannot pin down 200 weights.
+        assert!(warm_start(&problem(10_000, 200), &cfg, &threads, 2_000).is_none());
+    }
+
+    #[test]
+    fn the_fit_through_the_warm_start_equals_the_cold_fit() {
+        // Tall enough for the real sample size: the public entry point takes the warm path.
+        let obj = problem(4 * WARM_START_ROWS, 3);
+        let cfg = NewtonConfig {
+            l2: 1e-4,
+            max_iter: 100,
+            tol: 1e-10,
+        };
+        let threads = Threads::sequential();
+        let mut epochs = 0;
+        let fit = newton_logistic(&obj, &cfg, None, &threads, &mut |_, _| {
+            epochs += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let cold = cold(&obj, &cfg);
+        assert_eq!(epochs, fit.epochs_run);
+        assert!(fit.epochs_run < cold.epochs_run);
+        for (a, b) in fit.theta.iter().zip(&cold.theta) {
+            assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
 }

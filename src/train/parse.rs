@@ -1,32 +1,13 @@
 //! Parsing of inline rows and CSV text into a validated [`Dataset`]: shape,
 //! finiteness and name checks with errors that name the row and column.
 
-use std::collections::HashSet;
-
 use ndarray::Array2;
 
-use super::fast_csv::{self, Targets};
+use super::fast_csv;
 use super::labels::{encode_numeric, encode_strings};
+use super::plain_csv::{all_but, check_names, parse_plain_csv};
 use super::{Dataset, TrainError};
 use crate::models::Task;
-
-/// The header's names without the target column's: the features, in file order.
-fn all_but(header: &[String], target: usize) -> Vec<String> {
-    header
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != target)
-        .map(|(_, h)| h.clone())
-        .collect()
-}
-
-fn check_names(names: &[String], what: &str) -> Result<(), TrainError> {
-    let mut seen = HashSet::new();
-    match names.iter().find(|n| !seen.insert(n.as_str())) {
-        Some(dup) => Err(TrainError::data(format!("duplicate {what} `{dup}`"))),
-        None => Ok(()),
-    }
-}
 
 pub(super) fn from_rows(
     rows: &[Vec<f64>],
@@ -139,58 +120,6 @@ pub fn parse_csv(
         Some(dataset) => Ok(dataset),
         None => parse_any_csv(text, target, class_names, task),
     }
-}
-
-/// The parallel fast path ([`fast_csv`]) for a plain numeric file, or `None` when the
-/// file is anything else or has anything wrong with it: [`parse_any_csv`] then parses it
-/// again and names the problem, so errors read the same on both paths.
-pub(super) fn parse_plain_csv(
-    text: &str,
-    target: &str,
-    class_names: Option<&[String]>,
-    task: Task,
-    min_bytes: usize,
-) -> Option<Dataset> {
-    if text.len() < min_bytes || memchr::memchr(b'"', text.as_bytes()).is_some() {
-        return None;
-    }
-    let header_end = memchr::memchr(b'\n', text.as_bytes())?;
-    let (header_line, body) = (text.get(..=header_end)?, text.get(header_end + 1..)?);
-    let header_fields = header_line.trim_end_matches(['\r', '\n']);
-    if header_fields.contains('\r') {
-        return None;
-    }
-    let header: Vec<String> = header_fields
-        .split(',')
-        .map(|h| h.trim().to_string())
-        .collect();
-    let t_idx = header.iter().position(|h| h == target)?;
-    check_names(&header, "CSV column").ok()?;
-    let parsed = fast_csv::parse_body(body, header.len(), t_idx)?;
-    if parsed.rows == 0 {
-        return None;
-    }
-    let feature_names = all_but(&header, t_idx);
-    let x = Array2::from_shape_vec((parsed.rows, feature_names.len()), parsed.x).ok()?;
-    let (y, classes) = match (task, parsed.targets) {
-        (Task::Regression, Targets::Numbers(y)) if y.iter().all(|v| v.is_finite()) => (y, None),
-        (Task::Regression, _) => return None,
-        (Task::Classification, Targets::Numbers(nums)) => {
-            let (y, c) = encode_numeric(&nums, class_names).ok()?;
-            (y, Some(c))
-        }
-        (Task::Classification, Targets::Labels(labels)) => {
-            let (y, c) = encode_strings(&labels, class_names).ok()?;
-            (y, Some(c))
-        }
-    };
-    Some(Dataset {
-        x,
-        y,
-        feature_names,
-        target: target.to_string(),
-        classes,
-    })
 }
 
 fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
+use super::data_file::{io_error, resolve_data_file};
 use super::dataset::DataSpec;
-use super::source::{io_error, resolve_data_file, DatasetSource};
+use super::source::DatasetSource;
 use super::TrainError;
 
 /// What is known of a data file before it is read: its size, its columns (the header

@@ -3,13 +3,15 @@
 //! do. [`load_cached`] uses the id to parse each source once ([`super::cache`]); what is
 //! checked before a source is read is in [`super::preflight`].
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use super::cache::{CacheKey, Lookup, ParsedCache};
+pub use super::data_file::ReadProgress;
+use super::data_file::{file_stamp, io_error, read_data_file, resolve_data_file};
 use super::dataset::{DataSpec, Dataset};
 use super::parse::{from_rows, parse_csv, parse_csv_within};
+use super::stream_csv::load_file;
 use super::TrainError;
 use crate::models::Task;
 
@@ -78,8 +80,8 @@ pub fn load_cached(
                 class_names,
             } => {
                 let file = resolve_data_file(path, data_dir)?;
-                let (_, text) = read_resolved(path, &file, progress, max_load_bytes)?;
-                parse_csv_within(&text, target, class_names.as_deref(), task, max_load_bytes)?
+                let classes = class_names.as_deref();
+                load_file(path, &file, target, classes, task, progress, max_load_bytes)?.1
             }
             _ => load(spec, task, data_dir, datasets)?,
         };
@@ -90,22 +92,20 @@ pub fn load_cached(
     }
     // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
     // made newer than the one looked up.
-    let (content, text) = match origin {
+    let (target, classes) = (&key.target, key.class_names.as_deref());
+    let (content, parsed) = match origin {
         Origin::Stored(name) => {
             let stored = datasets.read_csv(name)?;
             progress(stored.text.len() as u64);
-            (stored.content_id, stored.text)
+            let text = stored.text;
+            let parsed = parse_csv_within(&text, target, classes, task, max_load_bytes)?;
+            (stored.content_id, parsed)
         }
-        Origin::File { rel, file } => read_resolved(rel, &file, progress, max_load_bytes)?,
+        Origin::File { rel, file } => {
+            load_file(rel, &file, target, classes, task, progress, max_load_bytes)?
+        }
     };
-    let parsed = Arc::new(parse_csv_within(
-        &text,
-        &key.target,
-        key.class_names.as_deref(),
-        task,
-        max_load_bytes,
-    )?);
-    drop(text);
+    let parsed = Arc::new(parsed);
     cache.insert(CacheKey { content, ..key }, parsed.clone());
     Ok((parsed, Lookup::Miss))
 }
@@ -175,144 +175,6 @@ impl Origin<'_> {
             Origin::Stored(name) => format!("dataset:{name}"),
         }
     }
-}
-
-pub(super) fn io_error(rel: &str, source: std::io::Error) -> TrainError {
-    match source.kind() {
-        // Removed between the checks and the read: still just missing.
-        std::io::ErrorKind::NotFound => TrainError::DataNotFound {
-            path: rel.to_string(),
-        },
-        _ => TrainError::Io {
-            path: rel.to_string(),
-            source,
-        },
-    }
-}
-
-/// Size and modification time: what changes when a file is rewritten.
-fn file_stamp(file: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(file)?;
-    let modified = meta
-        .modified()?
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    Ok(format!("{}:{modified}", meta.len()))
-}
-
-/// Resolves `rel` under `data_dir`, refusing absolute paths, `..` and
-/// anything (e.g. a symlink) whose canonical path leaves the data directory.
-/// A file that is absent is the client's problem; one that is there but
-/// cannot be read is the server's ([`TrainError::Io`]).
-pub(super) fn resolve_data_file(rel: &str, data_dir: &Path) -> Result<PathBuf, TrainError> {
-    let bad_path = |reason| TrainError::BadPath {
-        path: rel.to_string(),
-        reason,
-    };
-    let p = Path::new(rel);
-    if rel.is_empty() || p.is_absolute() {
-        return Err(bad_path("the path must be relative to the data directory"));
-    }
-    if p.components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return Err(bad_path("the path may not contain `..` or a root/prefix"));
-    }
-    let full = data_dir.join(p);
-    if !full.exists() {
-        return Err(io_error(rel, std::io::ErrorKind::NotFound.into()));
-    }
-    let root = data_dir.canonicalize().map_err(|source| TrainError::Io {
-        path: data_dir.display().to_string(),
-        source,
-    })?;
-    let canon = full.canonicalize().map_err(|e| io_error(rel, e))?;
-    if !canon.starts_with(&root) {
-        return Err(bad_path("the path resolves outside the data directory"));
-    }
-    if canon.is_dir() {
-        return Err(bad_path("the path names a directory, not a CSV file"));
-    }
-    Ok(canon)
-}
-
-/// Called with the bytes read so far while a data file is read.
-pub type ReadProgress<'a> = &'a mut dyn FnMut(u64);
-
-/// Bytes read between two progress reports (and cancellation checks).
-const READ_BLOCK: usize = 8 << 20;
-
-/// The file's stamp and text. A file rewritten while it was read is refused rather than
-/// parsed half old, half new.
-fn read_data_file(rel: &str, data_dir: &Path) -> Result<(String, String), TrainError> {
-    read_resolved(
-        rel,
-        &resolve_data_file(rel, data_dir)?,
-        &mut |_| {},
-        u64::MAX,
-    )
-}
-
-/// [`read_data_file`] for a file already resolved from `rel`, reporting progress. The
-/// buffer is sized by the file's length when the read starts, which must be at most
-/// `max_bytes` (the file may have grown since a request checked it), and a file that
-/// grows past it is refused as changed, not read on.
-fn read_resolved(
-    rel: &str,
-    file: &Path,
-    progress: ReadProgress,
-    max_bytes: u64,
-) -> Result<(String, String), TrainError> {
-    use std::io::Read;
-    let before = file_stamp(file).map_err(|e| io_error(rel, e))?;
-    let mut handle = std::fs::File::open(file).map_err(|e| io_error(rel, e))?;
-    let len = handle.metadata().map_err(|e| io_error(rel, e))?.len();
-    if len > max_bytes {
-        return Err(TrainError::OverBudget(format!(
-            "data file `{rel}` is {} MB, above the limit training_limits.max_dataset_bytes \
-             = {} MB",
-            len >> 20,
-            max_bytes >> 20
-        )));
-    }
-    let len =
-        usize::try_from(len).map_err(|_| TrainError::data(format!("`{rel}` is too large")))?;
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(len.saturating_add(1))
-        .map_err(|_| TrainError::data(format!("no memory to read `{rel}` ({len} bytes)")))?;
-    // Straight into the buffer, a block at a time: no zeroing, no second copy.
-    loop {
-        if super::cancel::requested() {
-            return Err(TrainError::Cancelled);
-        }
-        let room = (len + 1 - bytes.len()).min(READ_BLOCK) as u64;
-        let n = (&mut handle)
-            .take(room)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error(rel, e))?;
-        if bytes.len() > len {
-            return Err(changed(rel));
-        }
-        if n == 0 {
-            break;
-        }
-        progress(bytes.len() as u64);
-    }
-    let after = file_stamp(file).map_err(|e| io_error(rel, e))?;
-    if before != after || bytes.len() != len {
-        return Err(changed(rel));
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))?;
-    Ok((after, text))
-}
-
-fn changed(rel: &str) -> TrainError {
-    TrainError::data(format!(
-        "data file `{rel}` changed while it was read; train again once it is written"
-    ))
 }
 
 /// Loads and validates the data described by `spec` for `task`.

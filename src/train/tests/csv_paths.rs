@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 
 use crate::models::Task;
-use crate::train::parse::{parse_any_csv, parse_plain_csv};
+use crate::train::parse::parse_any_csv;
+use crate::train::plain_csv::parse_plain_csv;
 
 fn both(
     text: &str,

@@ -11,4 +11,5 @@ mod quality;
 mod reference;
 mod schedules;
 mod split;
+mod streamed;
 mod threads;

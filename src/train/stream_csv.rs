@@ -1,0 +1,299 @@
+//! Loading a data file without holding its text, so that a load's peak is the parsed
+//! matrix plus two read blocks rather than the text and the matrix together (1M × 20:
+//! 190 MB of text next to 160 MB of values).
+//!
+//! Two passes over the file. The first reads it a block at a time, reporting progress, and
+//! counts its lines: that bounds the rows, so the budget is checked exactly and the matrix
+//! is allocated once, before anything is parsed. The second reads it again (from the page
+//! cache, for a file that fits in memory) and parses each block's whole lines with the fast
+//! reader straight onto the end of the matrix. A file the fast reader does not take (small,
+//! quoted, a ragged row, a bad value, targets it cannot keep) is read whole and parsed by
+//! the general parser instead, which also writes the error message, so errors are the same
+//! whichever way a file is read. A file rewritten between or during the passes is refused.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::data_file::{changed, file_stamp, io_error, read_resolved, ReadProgress, READ_BLOCK};
+use super::fast_csv::{self, ParsedRows, Targets};
+use super::parse::{header_fields, load_bytes, over_budget, parse_csv_within};
+use super::plain_csv::{plain_dataset, plain_header, PlainRows};
+use super::{cancel, Dataset, TrainError};
+use crate::models::Task;
+
+/// Distinct string labels kept while streaming; a file with more is read whole (such a
+/// target is rarely a class, and interning it would cost more than its text).
+const MAX_STREAMED_LABELS: usize = 65_536;
+
+/// The file's stamp and its dataset, parsed as the module docs say, holding the load to
+/// `max_load_bytes` as [`parse_csv_within`] does.
+pub(super) fn load_file(
+    rel: &str,
+    file: &Path,
+    target: &str,
+    class_names: Option<&[String]>,
+    task: Task,
+    progress: ReadProgress,
+    max_load_bytes: u64,
+) -> Result<(String, Dataset), TrainError> {
+    let request = Request {
+        rel,
+        file,
+        target,
+        class_names,
+        task,
+        max_load_bytes,
+        block: READ_BLOCK,
+    };
+    load_request(&request, progress)
+}
+
+/// [`load_file`] of `req`.
+pub(super) fn load_request(
+    req: &Request,
+    progress: ReadProgress,
+) -> Result<(String, Dataset), TrainError> {
+    if let Some(done) = stream(req, progress)? {
+        return Ok(done);
+    }
+    // Progress already reached the file's size in the first pass.
+    let (stamp, text) = read_resolved(req.rel, req.file, &mut |_| {}, req.max_load_bytes)?;
+    let parsed = parse_csv_within(
+        &text,
+        req.target,
+        req.class_names,
+        req.task,
+        req.max_load_bytes,
+    )?;
+    Ok((stamp, parsed))
+}
+
+pub(super) struct Request<'a> {
+    pub rel: &'a str,
+    pub file: &'a Path,
+    pub target: &'a str,
+    pub class_names: Option<&'a [String]>,
+    pub task: Task,
+    pub max_load_bytes: u64,
+    /// Bytes read at a time ([`READ_BLOCK`]; smaller in tests, to cross many blocks).
+    pub block: usize,
+}
+
+/// What the first pass found.
+struct Counted {
+    len: u64,
+    newlines: u64,
+    quoted: bool,
+    /// The first block, which holds the header line of any file the fast reader takes.
+    head: Vec<u8>,
+}
+
+/// `Ok(None)`: read the file whole instead.
+pub(super) fn stream(
+    req: &Request,
+    progress: ReadProgress,
+) -> Result<Option<(String, Dataset)>, TrainError> {
+    let io = |e| io_error(req.rel, e);
+    let before = file_stamp(req.file).map_err(io)?;
+    let counted = count_lines(req, progress)?;
+    let small = counted.len < fast_csv::MIN_PARALLEL_BYTES as u64;
+    let header_end = memchr::memchr(b'\n', &counted.head);
+    let (Some(header_end), false, false) = (header_end, counted.quoted, small) else {
+        return Ok(None);
+    };
+    // The same checks and message as a whole-text parse: header first, then the budget.
+    let fields = header_fields(&counted.head, req.target)?;
+    let rows_bound = counted.newlines + 1;
+    if load_bytes(counted.len, rows_bound, fields as u64) > req.max_load_bytes {
+        let limit = req.max_load_bytes;
+        let (len, fields) = (counted.len, fields as u64);
+        return Err(over_budget("the data", len, rows_bound, fields, limit));
+    }
+    let header_line = counted.head.get(..=header_end).unwrap_or_default();
+    let Some((header, t_idx)) = std::str::from_utf8(header_line)
+        .ok()
+        .and_then(|line| plain_header(line, req.target))
+    else {
+        return Ok(None);
+    };
+    let d = header.len().saturating_sub(1);
+    let max_cells = usize::try_from(rows_bound)
+        .ok()
+        .and_then(|rows| rows.checked_mul(d))
+        .ok_or_else(|| TrainError::data(format!("`{}` has too many rows", req.rel)))?;
+    let mut x = Vec::new();
+    x.try_reserve_exact(max_cells).map_err(|_| {
+        TrainError::data(format!(
+            "no memory to parse `{}` ({max_cells} values)",
+            req.rel
+        ))
+    })?;
+    let mut targets = Collected::Empty;
+    let mut handle = std::fs::File::open(req.file).map_err(io)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * req.block);
+    let (mut total, mut header_left) = (0u64, header_end + 1);
+    loop {
+        if cancel::requested() {
+            return Err(TrainError::Cancelled);
+        }
+        let n = (&mut handle)
+            .take(req.block as u64)
+            .read_to_end(&mut buf)
+            .map_err(io)?;
+        total += n as u64;
+        if total > counted.len {
+            return Err(changed(req.rel));
+        }
+        let end = match (n, memchr::memrchr(b'\n', &buf)) {
+            (0, _) => buf.len(),
+            (_, Some(last)) => last + 1,
+            // A line longer than a block: read on.
+            (_, None) => continue,
+        };
+        let Some(lines) = buf.get(header_left..end) else {
+            continue;
+        };
+        header_left = 0;
+        // More lines than the first pass counted: the file was rewritten in between.
+        let newlines = memchr::memchr_iter(b'\n', lines).count();
+        if x.len() / d.max(1) + newlines + 1 > max_cells / d.max(1) {
+            return Err(changed(req.rel));
+        }
+        let Ok(text) = std::str::from_utf8(lines) else {
+            return Ok(None);
+        };
+        let kept = fast_csv::parse_into(text, header.len(), t_idx, &mut x)
+            .is_some_and(|rows| targets.add(rows, req.task));
+        if !kept || x.len() > max_cells {
+            return Ok(None);
+        }
+        buf.drain(..end);
+        if n == 0 {
+            break;
+        }
+    }
+    let after = file_stamp(req.file).map_err(io)?;
+    if before != after || total != counted.len {
+        return Err(changed(req.rel));
+    }
+    let rows = x.len().checked_div(d).unwrap_or(0);
+    let Some(targets) = targets.finish() else {
+        return Ok(None);
+    };
+    let parsed = PlainRows { x, rows, targets };
+    Ok(plain_dataset(parsed, &header, t_idx, req.class_names, req.task).map(|d| (after, d)))
+}
+
+/// The first pass: the file's length, lines and quotes, and its first block. The length
+/// is held to the budget before anything else, as [`read_resolved`] does.
+fn count_lines(req: &Request, progress: ReadProgress) -> Result<Counted, TrainError> {
+    let io = |e| io_error(req.rel, e);
+    let mut handle = std::fs::File::open(req.file).map_err(io)?;
+    let len = handle.metadata().map_err(io)?.len();
+    if len > req.max_load_bytes {
+        return Err(TrainError::OverBudget(format!(
+            "data file `{}` is {} MB, above the limit training_limits.max_dataset_bytes = {} MB",
+            req.rel,
+            len >> 20,
+            req.max_load_bytes >> 20
+        )));
+    }
+    let mut counted = Counted {
+        len,
+        newlines: 0,
+        quoted: false,
+        head: Vec::new(),
+    };
+    let mut block = Vec::with_capacity(req.block);
+    let mut read = 0u64;
+    loop {
+        if cancel::requested() {
+            return Err(TrainError::Cancelled);
+        }
+        block.clear();
+        let n = (&mut handle)
+            .take(req.block as u64)
+            .read_to_end(&mut block)
+            .map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if read > len {
+            return Err(changed(req.rel));
+        }
+        counted.newlines += memchr::memchr_iter(b'\n', &block).count() as u64;
+        counted.quoted |= memchr::memchr(b'"', &block).is_some();
+        if counted.head.is_empty() {
+            counted.head.extend_from_slice(&block);
+        }
+        progress(read);
+    }
+    Ok(counted)
+}
+
+/// The targets of the blocks parsed so far.
+enum Collected {
+    Empty,
+    Numbers(Vec<f64>),
+    /// Interned string labels: each row's index into `names`.
+    Labels {
+        names: Vec<String>,
+        index: HashMap<String, u32>,
+        rows: Vec<u32>,
+    },
+}
+
+impl Collected {
+    /// Adds a block's targets; false when the fast path cannot keep them: a label after
+    /// numbers (the numbers' text is gone), a label for a regression, too many labels.
+    fn add(&mut self, block: ParsedRows<'_>, task: Task) -> bool {
+        if matches!(self, Collected::Empty) {
+            *self = match (block.numeric, task) {
+                (true, _) => Collected::Numbers(Vec::new()),
+                (false, Task::Classification) => Collected::Labels {
+                    names: Vec::new(),
+                    index: HashMap::new(),
+                    rows: Vec::new(),
+                },
+                (false, Task::Regression) => return false,
+            };
+        }
+        match self {
+            Collected::Empty => false,
+            Collected::Numbers(numbers) => {
+                numbers.extend_from_slice(&block.numbers);
+                block.numeric
+            }
+            Collected::Labels { names, index, rows } => {
+                for label in block.labels {
+                    let id = match index.get(label) {
+                        Some(&id) => id,
+                        None if names.len() < MAX_STREAMED_LABELS => {
+                            let id = names.len() as u32;
+                            names.push(label.to_string());
+                            index.insert(label.to_string(), id);
+                            id
+                        }
+                        None => return false,
+                    };
+                    rows.push(id);
+                }
+                true
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<Targets<'_>> {
+        match self {
+            Collected::Empty => None,
+            Collected::Numbers(numbers) => Some(Targets::Numbers(std::mem::take(numbers))),
+            Collected::Labels { names, rows, .. } => rows
+                .iter()
+                .map(|&id| names.get(id as usize).map(String::as_str))
+                .collect::<Option<Vec<_>>>()
+                .map(Targets::Labels),
+        }
+    }
+}
