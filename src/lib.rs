@@ -8,6 +8,7 @@ pub mod config;
 pub mod datasets;
 pub mod demo;
 pub mod jobs;
+pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod monitor;

@@ -39,6 +39,8 @@ impl JobManager {
                         l.bytes_read = read;
                     }
                 })?;
+                // The read blocks and the parser's scratch are gone; the fit's copy comes next.
+                crate::memory::release_after(dataset.x.len().saturating_mul(8));
                 if job.cancel.load(Ordering::Relaxed) {
                     return Err(TrainError::Cancelled.into());
                 }

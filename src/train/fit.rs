@@ -181,7 +181,10 @@ fn fit_validated_rows(
         FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared, on_epoch)?,
     };
     let model = trained.model;
-    // The fit's standardised copies are gone by now: scoring reads the rows in place.
+    // The fit's standardised copies are gone by now: scoring reads the rows in place, and
+    // its buffers should not be added on top of the copies' freed pages.
+    let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
+    crate::memory::release_after(copied.saturating_mul(8));
     let x = data.x.view();
     let train_metrics = evaluate_rows(model.as_ref(), x, &data.y, train_rows)?;
     let validation_metrics = (!validation_rows.is_empty())
