@@ -3,8 +3,8 @@
 //! copy of the data). The server's allocator, mimalloc (src/main.rs), purges freed pages
 //! only after a delay and with `MADV_FREE`, so they stay in the process's RSS meanwhile,
 //! and the next large allocation (scoring, or the next job's copy) is added on top of
-//! them: 1M × 20 peaked 40 MB higher (bench/RESULTS.md, "streamed reads"). A purge delay of
-//! 0 for every free would cost the predict path; one forced collection per stage does not.
+//! them (bench/RESULTS.md, "streamed reads"). A purge delay of 0 for every free would
+//! cost the predict path; one forced collection per stage does not.
 
 /// Below this a dropped buffer is not worth a collection (which walks the whole heap).
 const WORTH_RELEASING: usize = 64 << 20;
