@@ -22,7 +22,11 @@ pub(super) fn io_error(rel: &str, source: std::io::Error) -> TrainError {
 
 /// Size and modification time: what changes when a file is rewritten.
 pub(super) fn file_stamp(file: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(file)?;
+    stamp_of(&std::fs::metadata(file)?)
+}
+
+/// [`file_stamp`] of metadata already read (an open handle's, say).
+pub(super) fn stamp_of(meta: &std::fs::Metadata) -> std::io::Result<String> {
     let modified = meta
         .modified()?
         .duration_since(UNIX_EPOCH)

@@ -10,9 +10,10 @@
 //!
 //! On tall data the first iterations, which only find the neighbourhood of the optimum,
 //! are run on an evenly spaced sample of the rows ([`WARM_START_ROWS`]); the full data
-//! then needs two or three iterations instead of eight (1M × 20: 3 instead of 8). The sample's optimum is only
-//! kept as the start when it beats θ = 0 on the full data, and the stopping rule is
-//! unchanged, so the answer is the same to `tol`.
+//! then needs 3 iterations instead of 8 (1M × 20). The sample's optimum is only kept as
+//! the start when its solve converged and it beats θ = 0 on the full data, and the
+//! stopping rule is unchanged, so a converged fit is the same to `tol`. `epochs` counts
+//! the full-data iterations only (the sample's are up to 20 more, each a fraction of one).
 //!
 //! Each iteration reads X twice: once for H and g together (one GEMM per row
 //! chunk, no scaled copy of X), once for the logits of the trial step, which
@@ -151,8 +152,8 @@ const WARM_START_CELLS: usize = 4 << 20;
 
 /// The optimum of the same objective on every (n / m)-th row, or None when the data is
 /// too short for that to save full passes (fewer than 4m rows), too wide for an m-row
-/// sample to pin the weights down, or the sample's own solve fails. Iterations on the
-/// sample are capped at 20: more means it is separable and its optimum is no guide.
+/// sample to pin the weights down, or the sample's own solve fails or does not converge
+/// in 20 iterations (a separable sample, whose optimum is no guide).
 fn warm_start(
     obj: &BinaryLogLoss,
     cfg: &NewtonConfig,
@@ -174,7 +175,7 @@ fn warm_start(
     // full data anyway.
     const SAMPLE_TOL: f64 = 1e-6;
     let sample_cfg = NewtonConfig {
-        max_iter: cfg.max_iter.min(SAMPLE_MAX_ITER),
+        max_iter: SAMPLE_MAX_ITER,
         tol: cfg.tol.max(SAMPLE_TOL),
         ..*cfg
     };

@@ -12,12 +12,14 @@
 //! whichever way a file is read. A file rewritten between or during the passes is refused.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
-use super::data_file::{changed, file_stamp, io_error, read_resolved, ReadProgress, READ_BLOCK};
+use super::data_file::{
+    changed, file_stamp, io_error, read_resolved, stamp_of, ReadProgress, READ_BLOCK,
+};
 use super::fast_csv::{self, ParsedRows, Targets};
-use super::parse::{header_fields, load_bytes, over_budget, parse_csv_within};
+use super::parse::{load_bytes, over_budget, parse_csv_within};
 use super::plain_csv::{plain_dataset, plain_header, PlainRows};
 use super::{cancel, Dataset, TrainError};
 use crate::models::Task;
@@ -25,6 +27,9 @@ use crate::models::Task;
 /// Distinct string labels kept while streaming; a file with more is read whole (such a
 /// target is rarely a class, and interning it would cost more than its text).
 const MAX_STREAMED_LABELS: usize = 65_536;
+
+/// Bytes of distinct labels kept while streaming, beyond which the file is read whole.
+const MAX_STREAMED_LABEL_BYTES: usize = 16 << 20;
 
 /// The file's stamp and its dataset, parsed as the module docs say, holding the load to
 /// `max_load_bytes` as [`parse_csv_within`] does.
@@ -54,11 +59,23 @@ pub(super) fn load_request(
     req: &Request,
     progress: ReadProgress,
 ) -> Result<(String, Dataset), TrainError> {
-    if let Some(done) = stream(req, progress)? {
-        return Ok(done);
-    }
-    // Progress already reached the file's size in the first pass.
-    let (stamp, text) = read_resolved(req.rel, req.file, &mut |_| {}, req.max_load_bytes)?;
+    // A small file (or one that cannot be read: the whole read names the error) is read
+    // once, whole, as the general parser would read it anyway.
+    let large =
+        std::fs::metadata(req.file).is_ok_and(|m| m.len() >= fast_csv::MIN_PARALLEL_BYTES as u64);
+    let mut quiet = |_: u64| {};
+    let report: ReadProgress = if large {
+        if let Some(done) = stream(req, &mut *progress)? {
+            return Ok(done);
+        }
+        // What the second pass had filled is freed: hand it back before the text and a
+        // new matrix are allocated. Progress already reached the size in the first pass.
+        crate::memory::release_freed_memory();
+        &mut quiet
+    } else {
+        progress
+    };
+    let (stamp, text) = read_resolved(req.rel, req.file, report, req.max_load_bytes)?;
     let parsed = parse_csv_within(
         &text,
         req.target,
@@ -82,6 +99,8 @@ pub(super) struct Request<'a> {
 
 /// What the first pass found.
 struct Counted {
+    /// The open file's stamp when the pass began.
+    stamp: String,
     len: u64,
     newlines: u64,
     quoted: bool,
@@ -95,21 +114,11 @@ pub(super) fn stream(
     progress: ReadProgress,
 ) -> Result<Option<(String, Dataset)>, TrainError> {
     let io = |e| io_error(req.rel, e);
-    let before = file_stamp(req.file).map_err(io)?;
-    let counted = count_lines(req, progress)?;
-    let small = counted.len < fast_csv::MIN_PARALLEL_BYTES as u64;
-    let header_end = memchr::memchr(b'\n', &counted.head);
-    let (Some(header_end), false, false) = (header_end, counted.quoted, small) else {
+    let (mut handle, counted) = count_lines(req, progress)?;
+    let header_end = memchr::memchr(b'\n', &counted.head).filter(|_| !counted.quoted);
+    let Some(header_end) = header_end else {
         return Ok(None);
     };
-    // The same checks and message as a whole-text parse: header first, then the budget.
-    let fields = header_fields(&counted.head, req.target)?;
-    let rows_bound = counted.newlines + 1;
-    if load_bytes(counted.len, rows_bound, fields as u64) > req.max_load_bytes {
-        let limit = req.max_load_bytes;
-        let (len, fields) = (counted.len, fields as u64);
-        return Err(over_budget("the data", len, rows_bound, fields, limit));
-    }
     let header_line = counted.head.get(..=header_end).unwrap_or_default();
     let Some((header, t_idx)) = std::str::from_utf8(header_line)
         .ok()
@@ -117,6 +126,14 @@ pub(super) fn stream(
     else {
         return Ok(None);
     };
+    // The budget and its message are a whole-text parse's (the header is plain: its
+    // fields are the csv reader's).
+    let rows_bound = counted.newlines + 1;
+    let fields = header.len() as u64;
+    if load_bytes(counted.len, rows_bound, fields) > req.max_load_bytes {
+        let (len, limit) = (counted.len, req.max_load_bytes);
+        return Err(over_budget("the data", len, rows_bound, fields, limit));
+    }
     let d = header.len().saturating_sub(1);
     let max_cells = usize::try_from(rows_bound)
         .ok()
@@ -130,29 +147,35 @@ pub(super) fn stream(
         ))
     })?;
     let mut targets = Collected::Empty;
-    let mut handle = std::fs::File::open(req.file).map_err(io)?;
+    // The same open file as the first pass, from its start.
+    handle.rewind().map_err(io)?;
     let mut buf: Vec<u8> = Vec::with_capacity(2 * req.block);
     let (mut total, mut header_left) = (0u64, header_end + 1);
     loop {
         if cancel::requested() {
             return Err(TrainError::Cancelled);
         }
+        let carried = buf.len();
         let n = (&mut handle)
             .take(req.block as u64)
             .read_to_end(&mut buf)
             .map_err(io)?;
         total += n as u64;
-        if total > counted.len {
+        // Longer, or a header unlike the first pass's: rewritten in between.
+        let same_header = buf.get(..header_left) == counted.head.get(..header_left);
+        if total > counted.len || (header_left > 0 && !same_header) {
             return Err(changed(req.rel));
         }
-        let end = match (n, memchr::memrchr(b'\n', &buf)) {
+        // Only the new bytes can hold a line end: the carried tail has none.
+        let new_bytes = buf.get(carried..).unwrap_or_default();
+        let end = match (n, memchr::memrchr(b'\n', new_bytes)) {
             (0, _) => buf.len(),
-            (_, Some(last)) => last + 1,
-            // A line longer than a block: read on.
+            (_, Some(last)) => carried + last + 1,
+            // A line longer than a block: read on (the file's length bounds the buffer).
             (_, None) => continue,
         };
         let Some(lines) = buf.get(header_left..end) else {
-            continue;
+            return Err(changed(req.rel));
         };
         header_left = 0;
         // More lines than the first pass counted: the file was rewritten in between.
@@ -173,8 +196,10 @@ pub(super) fn stream(
             break;
         }
     }
+    // The file read is still the one at the path, unchanged since the first pass began.
+    let read_stamp = handle.metadata().and_then(|m| stamp_of(&m)).map_err(io)?;
     let after = file_stamp(req.file).map_err(io)?;
-    if before != after || total != counted.len {
+    if read_stamp != counted.stamp || after != counted.stamp || total != counted.len {
         return Err(changed(req.rel));
     }
     let rows = x.len().checked_div(d).unwrap_or(0);
@@ -185,12 +210,17 @@ pub(super) fn stream(
     Ok(plain_dataset(parsed, &header, t_idx, req.class_names, req.task).map(|d| (after, d)))
 }
 
-/// The first pass: the file's length, lines and quotes, and its first block. The length
-/// is held to the budget before anything else, as [`read_resolved`] does.
-fn count_lines(req: &Request, progress: ReadProgress) -> Result<Counted, TrainError> {
+/// The first pass: the file's length, lines and quotes, and its first block, with the open
+/// file for the second. The length is held to the budget before anything else, as
+/// [`read_resolved`] does.
+fn count_lines(
+    req: &Request,
+    progress: ReadProgress,
+) -> Result<(std::fs::File, Counted), TrainError> {
     let io = |e| io_error(req.rel, e);
     let mut handle = std::fs::File::open(req.file).map_err(io)?;
-    let len = handle.metadata().map_err(io)?.len();
+    let meta = handle.metadata().map_err(io)?;
+    let len = meta.len();
     if len > req.max_load_bytes {
         return Err(TrainError::OverBudget(format!(
             "data file `{}` is {} MB, above the limit training_limits.max_dataset_bytes = {} MB",
@@ -200,6 +230,7 @@ fn count_lines(req: &Request, progress: ReadProgress) -> Result<Counted, TrainEr
         )));
     }
     let mut counted = Counted {
+        stamp: stamp_of(&meta).map_err(io)?,
         len,
         newlines: 0,
         quoted: false,
@@ -230,17 +261,17 @@ fn count_lines(req: &Request, progress: ReadProgress) -> Result<Counted, TrainEr
         }
         progress(read);
     }
-    Ok(counted)
+    Ok((handle, counted))
 }
 
 /// The targets of the blocks parsed so far.
 enum Collected {
     Empty,
     Numbers(Vec<f64>),
-    /// Interned string labels: each row's index into `names`.
+    /// Interned string labels, each stored once (the key), and each row's label id.
     Labels {
-        names: Vec<String>,
-        index: HashMap<String, u32>,
+        ids: HashMap<String, u32>,
+        bytes: usize,
         rows: Vec<u32>,
     },
 }
@@ -249,12 +280,15 @@ impl Collected {
     /// Adds a block's targets; false when the fast path cannot keep them: a label after
     /// numbers (the numbers' text is gone), a label for a regression, too many labels.
     fn add(&mut self, block: ParsedRows<'_>, task: Task) -> bool {
+        if block.rows == 0 {
+            return true;
+        }
         if matches!(self, Collected::Empty) {
             *self = match (block.numeric, task) {
                 (true, _) => Collected::Numbers(Vec::new()),
                 (false, Task::Classification) => Collected::Labels {
-                    names: Vec::new(),
-                    index: HashMap::new(),
+                    ids: HashMap::new(),
+                    bytes: 0,
                     rows: Vec::new(),
                 },
                 (false, Task::Regression) => return false,
@@ -266,14 +300,16 @@ impl Collected {
                 numbers.extend_from_slice(&block.numbers);
                 block.numeric
             }
-            Collected::Labels { names, index, rows } => {
+            Collected::Labels { ids, bytes, rows } => {
                 for label in block.labels {
-                    let id = match index.get(label) {
+                    let id = match ids.get(label) {
                         Some(&id) => id,
-                        None if names.len() < MAX_STREAMED_LABELS => {
-                            let id = names.len() as u32;
-                            names.push(label.to_string());
-                            index.insert(label.to_string(), id);
+                        None if ids.len() < MAX_STREAMED_LABELS
+                            && *bytes + label.len() <= MAX_STREAMED_LABEL_BYTES =>
+                        {
+                            let id = ids.len() as u32;
+                            *bytes += label.len();
+                            ids.insert(label.to_string(), id);
                             id
                         }
                         None => return false,
@@ -289,11 +325,16 @@ impl Collected {
         match self {
             Collected::Empty => None,
             Collected::Numbers(numbers) => Some(Targets::Numbers(std::mem::take(numbers))),
-            Collected::Labels { names, rows, .. } => rows
-                .iter()
-                .map(|&id| names.get(id as usize).map(String::as_str))
-                .collect::<Option<Vec<_>>>()
-                .map(Targets::Labels),
+            Collected::Labels { ids, rows, .. } => {
+                let mut names = vec![""; ids.len()];
+                for (label, &id) in ids.iter() {
+                    *names.get_mut(id as usize)? = label.as_str();
+                }
+                rows.iter()
+                    .map(|&id| names.get(id as usize).copied())
+                    .collect::<Option<Vec<_>>>()
+                    .map(Targets::Labels)
+            }
         }
     }
 }

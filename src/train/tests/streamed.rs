@@ -185,3 +185,39 @@ fn the_budget_is_held_exactly_with_the_whole_text_message() {
         .0
         .is_ok());
 }
+
+#[test]
+fn a_file_rewritten_between_the_passes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = text(25_000, |i| format!("{}", i % 5));
+    let file = dir.path().join("data.csv");
+    let renamed_header = body.replacen("a,b", "z,b", 1);
+    // Emptied, cut short inside the header, a same-length file with another header, and
+    // one with another row: each written when the first pass has just finished.
+    for rewrite in [
+        "",
+        "a,b,tar",
+        renamed_header.as_str(),
+        &body.replacen("\n1", "\n2", 1),
+    ] {
+        std::fs::write(&file, &body).unwrap();
+        let req = Request {
+            rel: "data.csv",
+            file: &file,
+            target: "target",
+            class_names: None,
+            task: Task::Regression,
+            max_load_bytes: u64::MAX,
+            block: BLOCK,
+        };
+        let mut progress = |n: u64| {
+            if n == body.len() as u64 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                std::fs::write(&file, rewrite).unwrap();
+            }
+        };
+        let got = stream(&req, &mut progress);
+        let err = got.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("changed while it was read"), "{err}");
+    }
+}
