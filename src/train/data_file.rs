@@ -102,14 +102,7 @@ pub(super) fn read_resolved(
     let before = file_stamp(file).map_err(|e| io_error(rel, e))?;
     let mut handle = std::fs::File::open(file).map_err(|e| io_error(rel, e))?;
     let len = handle.metadata().map_err(|e| io_error(rel, e))?.len();
-    if len > max_bytes {
-        return Err(TrainError::OverBudget(format!(
-            "data file `{rel}` is {} MB, above the limit training_limits.max_dataset_bytes \
-             = {} MB",
-            len >> 20,
-            max_bytes >> 20
-        )));
-    }
+    check_file_size(rel, len, max_bytes)?;
     let len =
         usize::try_from(len).map_err(|_| TrainError::data(format!("`{rel}` is too large")))?;
     let mut bytes = Vec::new();
@@ -141,6 +134,20 @@ pub(super) fn read_resolved(
     let text = String::from_utf8(bytes)
         .map_err(|e| TrainError::data(format!("data file `{rel}` is not UTF-8 text: {e}")))?;
     Ok((after, text))
+}
+
+/// Refuses a file of `len` bytes when that alone is over `max_bytes` (the load budget):
+/// checked when a read opens the file, which may have grown since a request checked it.
+pub(super) fn check_file_size(rel: &str, len: u64, max_bytes: u64) -> Result<(), TrainError> {
+    if len > max_bytes {
+        return Err(TrainError::OverBudget(format!(
+            "data file `{rel}` is {} MB, above the limit training_limits.max_dataset_bytes \
+             = {} MB",
+            len >> 20,
+            max_bytes >> 20
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn changed(rel: &str) -> TrainError {

@@ -46,7 +46,7 @@ pub fn newton_logistic(
     threads: &Threads,
     on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
 ) -> Result<OptimOutcome, TrainError> {
-    let (n, d) = obj.x.dim();
+    let n = obj.x.nrows();
     if obj.y.len() != n {
         return Err(TrainError::ShapeMismatch {
             rows: n,
@@ -55,17 +55,25 @@ pub fn newton_logistic(
     }
     let warm = warm_start(obj, cfg, threads, WARM_START_ROWS).and_then(|start| {
         let at = logits(obj, start.view(), threads);
-        let w = start.slice(s![..d]);
         // At θ = 0 every row's loss is softplus(0) = ln 2.
-        let beats_zero = at.loss + 0.5 * cfg.l2 * w.dot(&w) < std::f64::consts::LN_2;
+        let beats_zero = at.loss + penalty(&start, cfg.l2) < std::f64::consts::LN_2;
         beats_zero.then_some((start, at))
     });
-    let (theta, at) = warm.unwrap_or_else(|| {
-        let zero = Array1::<f64>::zeros(d + 1);
-        let at = logits(obj, zero.view(), threads);
-        (zero, at)
-    });
-    iterate(obj, cfg, (theta, at), validation, threads, on_epoch)
+    let start = warm.unwrap_or_else(|| at_zero(obj, threads));
+    iterate(obj, cfg, start, validation, threads, on_epoch)
+}
+
+/// θ = 0 and its logits.
+fn at_zero(obj: &BinaryLogLoss, threads: &Threads) -> (Array1<f64>, AtTheta) {
+    let zero = Array1::<f64>::zeros(obj.x.ncols() + 1);
+    let at = logits(obj, zero.view(), threads);
+    (zero, at)
+}
+
+/// l2·½‖w‖², the bias (θ's last entry) not penalised.
+fn penalty(theta: &Array1<f64>, l2: f64) -> f64 {
+    let w = theta.slice(s![..theta.len().saturating_sub(1)]);
+    0.5 * l2 * w.dot(&w)
 }
 
 /// Newton iterations from `theta` (with its logits `at`) until `tol` or `max_iter`.
@@ -78,11 +86,8 @@ fn iterate(
     on_epoch: &mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>,
 ) -> Result<OptimOutcome, TrainError> {
     let NewtonConfig { l2, max_iter, tol } = *cfg;
-    let (n, d) = obj.x.dim();
-    let penalty = |t: &Array1<f64>| {
-        let w = t.slice(s![..d]);
-        0.5 * l2 * w.dot(&w)
-    };
+    let n = obj.x.nrows();
+    let penalty = |t: &Array1<f64>| penalty(t, l2);
     let mut f = at.loss + penalty(&theta);
     let mut history = Vec::new();
     for it in 1..=max_iter {
@@ -179,10 +184,9 @@ fn warm_start(
         tol: cfg.tol.max(SAMPLE_TOL),
         ..*cfg
     };
-    let zero = Array1::<f64>::zeros(d + 1);
-    let at = logits(&sample, zero.view(), threads);
+    let start = at_zero(&sample, threads);
     let no_report = &mut |_: &EpochRecord, _: f64| ControlFlow::Continue(());
-    let out = iterate(&sample, &sample_cfg, (zero, at), None, threads, no_report).ok()?;
+    let out = iterate(&sample, &sample_cfg, start, None, threads, no_report).ok()?;
     (out.epochs_run < SAMPLE_MAX_ITER).then_some(out.theta)
 }
 
@@ -303,10 +307,9 @@ mod tests {
     }
 
     fn cold(obj: &BinaryLogLoss, cfg: &NewtonConfig) -> OptimOutcome {
-        let zero = Array1::zeros(obj.x.ncols() + 1);
-        let at = logits(obj, zero.view(), &Threads::sequential());
+        let start = at_zero(obj, &Threads::sequential());
         let quiet = &mut |_: &EpochRecord, _: f64| ControlFlow::Continue(());
-        iterate(obj, cfg, (zero, at), None, &Threads::sequential(), quiet).unwrap()
+        iterate(obj, cfg, start, None, &Threads::sequential(), quiet).unwrap()
     }
 
     #[test]

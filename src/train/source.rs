@@ -97,8 +97,7 @@ pub fn load_cached(
         Origin::Stored(name) => {
             let stored = datasets.read_csv(name)?;
             progress(stored.text.len() as u64);
-            let text = stored.text;
-            let parsed = parse_csv_within(&text, target, classes, task, max_load_bytes)?;
+            let parsed = parse_csv_within(&stored.text, target, classes, task, max_load_bytes)?;
             (stored.content_id, parsed)
         }
         Origin::File { rel, file } => {

@@ -16,7 +16,8 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::data_file::{
-    changed, file_stamp, io_error, read_resolved, stamp_of, ReadProgress, READ_BLOCK,
+    changed, check_file_size, file_stamp, io_error, read_resolved, stamp_of, ReadProgress,
+    READ_BLOCK,
 };
 use super::fast_csv::{self, ParsedRows, Targets};
 use super::parse::{load_bytes, over_budget, parse_csv_within};
@@ -221,14 +222,7 @@ fn count_lines(
     let mut handle = std::fs::File::open(req.file).map_err(io)?;
     let meta = handle.metadata().map_err(io)?;
     let len = meta.len();
-    if len > req.max_load_bytes {
-        return Err(TrainError::OverBudget(format!(
-            "data file `{}` is {} MB, above the limit training_limits.max_dataset_bytes = {} MB",
-            req.rel,
-            len >> 20,
-            req.max_load_bytes >> 20
-        )));
-    }
+    check_file_size(req.rel, len, req.max_load_bytes)?;
     let mut counted = Counted {
         stamp: stamp_of(&meta).map_err(io)?,
         len,
