@@ -76,6 +76,8 @@ pub struct JobManager {
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     summaries: summary::Summaries,
+    /// Where a stored dataset's parsed form is kept after its first training.
+    kept: Option<summary::KeptForms>,
 }
 
 impl JobManager {
@@ -103,7 +105,19 @@ impl JobManager {
             registry,
             metrics,
             summaries: summary::Summaries::default(),
+            kept: None,
         }
+    }
+
+    /// The same manager, keeping each stored dataset's parsed form (and its summary) in
+    /// the store once a job has trained on it, for every later job and replica.
+    pub fn with_parsed_forms(
+        mut self,
+        cache: Arc<crate::train::cache::ParsedCache>,
+        source: Arc<dyn crate::train::source::DatasetSource + Send + Sync>,
+    ) -> Self {
+        self.kept = Some(summary::KeptForms { cache, source });
+        self
     }
 
     /// The same manager holding jobs to `limits` instead of the defaults.

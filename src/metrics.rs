@@ -132,7 +132,7 @@ impl Metrics {
         let data_cache_loads = IntCounterVec::new(
             Opts::new(
                 "modeld_training_data_loads_total",
-                "Training data loads: hit (a parsed copy reused), miss (parsed and kept), uncached",
+                "Training data loads: hit (a parsed copy in memory), store (a parsed form kept in the store), miss (parsed), uncached",
             ),
             &["outcome"],
         )?;
@@ -142,7 +142,7 @@ impl Metrics {
             "Bytes of parsed training data kept for reuse (training.dataset_cache_bytes)",
         )?;
         registry.register(Box::new(data_cache_bytes.clone()))?;
-        for outcome in ["hit", "miss", "uncached"] {
+        for outcome in ["hit", "store", "miss", "uncached"] {
             data_cache_loads.with_label_values(&[outcome]);
         }
         registry.register(Box::new(feature_drift.clone()))?;

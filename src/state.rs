@@ -80,9 +80,11 @@ impl AppState {
             location: location.to_string(),
             source: e,
         })?;
-        let datasets = Datasets::new(dataset_store, cfg.server.dataset_limit_bytes);
+        let datasets = Datasets::new(dataset_store, cfg.server.dataset_limit_bytes)
+            .with_parsed_budget(cfg.training.dataset_cache_bytes as u64);
         tracing::info!(store = %store.describe(), "model store");
         let registry = Arc::new(Registry::with_limits(store, cfg.models.limits()));
+        let parsed = Arc::new(ParsedCache::new(cfg.training.dataset_cache_bytes));
         let jobs = Arc::new(
             JobManager::new(
                 cfg.training.clone(),
@@ -90,10 +92,10 @@ impl AppState {
                 registry.clone(),
                 metrics.clone(),
             )
-            .with_limits(cfg.training_limits.clone()),
+            .with_limits(cfg.training_limits.clone())
+            .with_parsed_forms(parsed.clone(), Arc::new(datasets.clone())),
         );
         let monitor = Arc::new(Monitor::new(cfg.monitoring.clone()));
-        let parsed = Arc::new(ParsedCache::new(cfg.training.dataset_cache_bytes));
         let serving = Arc::new(Serving::new(
             registry.clone(),
             monitor.clone(),

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::registry::error::valid_name;
 use crate::registry::store::datasets::{DatasetInfo, DatasetStore, DatasetUpload};
+use crate::registry::store::parsed;
+use crate::train::parsed_form::{self, ParsedForm};
 use crate::train::source::{DatasetSource, StoredCsv, StoredShape};
 use crate::train::TrainError;
 use ingest::{CsvError, CsvIngest};
@@ -32,11 +34,24 @@ pub enum DatasetError {
 pub struct Datasets {
     store: Arc<dyn DatasetStore>,
     limit: u64,
+    /// Bytes the parsed forms kept in the store may hold together; 0 keeps none.
+    parsed_budget: u64,
 }
 
 impl Datasets {
     pub fn new(store: Arc<dyn DatasetStore>, limit: u64) -> Self {
-        Self { store, limit }
+        Self {
+            store,
+            limit,
+            parsed_budget: 0,
+        }
+    }
+
+    /// The same datasets, keeping parsed forms in the store up to `bytes` in all
+    /// (`training.dataset_cache_bytes`).
+    pub fn with_parsed_budget(mut self, bytes: u64) -> Self {
+        self.parsed_budget = bytes;
+        self
     }
 
     pub fn limit(&self) -> u64 {
@@ -122,6 +137,45 @@ impl DatasetSource for Datasets {
             rows: info.rows,
             columns: info.column_names,
         })
+    }
+
+    fn read_parsed(&self, name: &str, variant: &str) -> Option<ParsedForm> {
+        if self.parsed_budget == 0 || !valid_name(name) {
+            return None;
+        }
+        let read = parsed::read_parsed(self.store.as_ref(), name, variant, self.parsed_budget);
+        let (info, bytes) = match read {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(dataset = %name, error = %e, "cannot read the stored parsed form; parsing the CSV");
+                return None;
+            }
+        };
+        match parsed_form::decode(&bytes) {
+            Ok(form) if form.content_id == info.sha256 => Some(form),
+            Ok(_) => {
+                tracing::warn!(dataset = %name, "the stored parsed form is of other content; parsing the CSV");
+                None
+            }
+            Err(why) => {
+                tracing::warn!(dataset = %name, reason = %why, "the stored parsed form cannot be used; parsing the CSV");
+                None
+            }
+        }
+    }
+
+    fn write_parsed(&self, name: &str, content_id: &str, variant: &str, form: Vec<u8>) -> bool {
+        if self.parsed_budget == 0 || !valid_name(name) {
+            return false;
+        }
+        let store = self.store.as_ref();
+        match parsed::write_parsed(store, name, content_id, variant, form, self.parsed_budget) {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::warn!(dataset = %name, error = %e, "cannot keep the parsed form in the store");
+                false
+            }
+        }
     }
 }
 

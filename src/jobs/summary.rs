@@ -5,12 +5,16 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
+use serde::{Deserialize, Serialize};
+
 use super::lock;
 use crate::monitor::FeatureProfile;
-use crate::train::{Dataset, DatasetFingerprint};
+use crate::train::cache::{ParsedCache, StoredLink};
+use crate::train::source::DatasetSource;
+use crate::train::{parsed_form, Dataset, DatasetFingerprint};
 
 /// A dataset's fingerprint and its profile at some bin count.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DataSummary {
     pub fingerprint: DatasetFingerprint,
     pub profile: FeatureProfile,
@@ -21,6 +25,63 @@ impl DataSummary {
         DataSummary {
             fingerprint: data.fingerprint(),
             profile: FeatureProfile::from_matrix(data.x.view(), &data.feature_names, bins),
+        }
+    }
+
+    /// As kept with a stored parsed form: with the bin count it was made at.
+    fn to_kept(&self, bins: usize) -> serde_json::Value {
+        serde_json::json!({"bins": bins, "summary": self})
+    }
+
+    /// A kept summary of `data` at `bins`, if it is one and is of that shape.
+    fn from_kept(kept: &serde_json::Value, data: &Dataset, bins: usize) -> Option<Self> {
+        if kept.get("bins")?.as_u64()? != bins as u64 {
+            return None;
+        }
+        let summary = DataSummary::deserialize(kept.get("summary")?).ok()?;
+        let (rows, columns) = data.x.dim();
+        let f = &summary.fingerprint;
+        (f.rows == rows && f.columns == columns && summary.profile.features.len() == columns)
+            .then_some(summary)
+    }
+}
+
+/// The parse cache, to find which stored form a job's data came from, and the store.
+pub struct KeptForms {
+    pub cache: Arc<ParsedCache>,
+    pub source: Arc<dyn DatasetSource + Send + Sync>,
+}
+
+impl KeptForms {
+    /// The stored form `data` was read from or is to be kept as.
+    pub fn link(&self, data: &Arc<Dataset>) -> Option<StoredLink> {
+        self.cache.link(data)
+    }
+
+    /// A summary kept with `data`'s stored form, at `bins`.
+    pub fn summary(&self, link: &StoredLink, data: &Dataset, bins: usize) -> Option<DataSummary> {
+        DataSummary::from_kept(link.summary.as_ref()?, data, bins)
+    }
+
+    /// Writes `data`'s form, with `summary`, to the store on a background thread: the
+    /// job that parsed it does not wait for the write.
+    pub fn keep(&self, data: &Arc<Dataset>, link: StoredLink, summary: &DataSummary, bins: usize) {
+        let kept = summary.to_kept(bins);
+        // Marked first, so that another job on the same data does not write it again.
+        self.cache.mark_saved(data, kept.clone());
+        let (data, source) = (data.clone(), self.source.clone());
+        let spawned = std::thread::Builder::new()
+            .name("modeld-keep-parsed".into())
+            .spawn(move || {
+                crate::train::parallel::background_priority();
+                let form = parsed_form::encode(&data, &link.content_id, Some(kept));
+                drop(data);
+                let kept =
+                    source.write_parsed(&link.dataset, &link.content_id, &link.variant, form);
+                tracing::debug!(dataset = %link.dataset, kept, "parsed form written to the store");
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start writing a parsed form to the store");
         }
     }
 }
@@ -44,6 +105,11 @@ struct Entry {
 }
 
 impl Summaries {
+    /// Remembers a summary computed elsewhere (kept with a stored parsed form).
+    pub fn seed(&self, data: &Arc<Dataset>, bins: usize, summary: DataSummary) {
+        self.remember(data, bins, Arc::new(summary));
+    }
+
     pub fn get_or_compute(&self, data: &Arc<Dataset>, bins: usize) -> Arc<DataSummary> {
         let key = Arc::downgrade(data);
         let known = lock(&self.entries)
@@ -54,6 +120,12 @@ impl Summaries {
             return summary;
         }
         let summary = Arc::new(DataSummary::of(data, bins));
+        self.remember(data, bins, summary.clone());
+        summary
+    }
+
+    fn remember(&self, data: &Arc<Dataset>, bins: usize, summary: Arc<DataSummary>) {
+        let key = Arc::downgrade(data);
         let mut entries = lock(&self.entries);
         entries.retain(|e| e.data.strong_count() > 0);
         if entries.len() >= KEPT {
@@ -62,9 +134,8 @@ impl Summaries {
         entries.push(Entry {
             data: key,
             bins,
-            summary: summary.clone(),
+            summary,
         });
-        summary
     }
 }
 

@@ -39,6 +39,11 @@ impl JobManager {
                         l.bytes_read = read;
                     }
                 })?;
+                // Complete, however it was loaded (a parsed form read from the store
+                // reports no CSV bytes).
+                if let Some(l) = lock(&job.view).loading.as_mut() {
+                    l.bytes_read = l.bytes_total;
+                }
                 // The read blocks and the parser's scratch (a whole text, on the general
                 // parser's path) are gone, and the fit's copy comes next. Scaled by the
                 // data's size, so a small load costs no collection.
@@ -69,6 +74,16 @@ impl JobManager {
         on_step: compress::OnStep,
     ) -> Result<u64, RunError> {
         let started = Instant::now();
+        let link = self.kept.as_ref().and_then(|k| k.link(&req.dataset));
+        let stored_summary = self
+            .kept
+            .as_ref()
+            .zip(link.as_ref())
+            .and_then(|(kept, link)| kept.summary(link, &req.dataset, self.profile_bins));
+        if let Some(summary) = stored_summary {
+            self.summaries
+                .seed(&req.dataset, self.profile_bins, summary);
+        }
         // The data's fingerprint and profile are computed on a second thread while the
         // fit runs (or remembered from an earlier job on the same parsed data).
         let summarise = || {
@@ -121,6 +136,9 @@ impl JobManager {
         let version =
             self.registry
                 .register(&req.model, meta, fitted.model.clone(), req.alias.as_deref())?;
+        if let (Some(kept), Some(link)) = (&self.kept, link.filter(|l| !l.saved)) {
+            kept.keep(&req.dataset, link, &summary, self.profile_bins);
+        }
         let mut v = lock(&job.view);
         v.metrics = Some(metrics);
         v.history = history;

@@ -22,10 +22,36 @@ pub struct CacheKey {
     pub class_names: Option<Vec<String>>,
 }
 
-/// Whether a load came from the cache.
+impl CacheKey {
+    /// How the bytes were read (target, task, class names), as the 16 hex digits that
+    /// name a stored parsed form (`registry::store::parsed`).
+    pub fn variant(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let how = serde_json::json!([self.target, self.task, self.class_names]);
+        let digest = Sha256::digest(how.to_string().as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A cached dataset parsed from a stored dataset: what its parsed form in the store is
+/// named by, and what was kept with it.
+#[derive(Clone, Debug)]
+pub struct StoredLink {
+    pub dataset: String,
+    pub content_id: String,
+    pub variant: String,
+    /// The summary stored with the form (see `jobs::summary`); `None` until one is.
+    pub summary: Option<serde_json::Value>,
+    /// Whether the store holds the form (it was read from there, or written).
+    pub saved: bool,
+}
+
+/// Where a load came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
     Hit,
+    /// The parsed form kept in the store: no parse.
+    Stored,
     Miss,
     /// Inline data, or a cache of size 0.
     Uncached,
@@ -35,6 +61,7 @@ impl Lookup {
     pub fn as_str(&self) -> &'static str {
         match self {
             Lookup::Hit => "hit",
+            Lookup::Stored => "store",
             Lookup::Miss => "miss",
             Lookup::Uncached => "uncached",
         }
@@ -43,9 +70,16 @@ impl Lookup {
 
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<CacheKey, (Arc<Dataset>, u64)>,
+    map: HashMap<CacheKey, Entry>,
     bytes: usize,
     clock: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    dataset: Arc<Dataset>,
+    used: u64,
+    link: Option<StoredLink>,
 }
 
 #[derive(Debug)]
@@ -95,14 +129,39 @@ impl ParsedCache {
         let mut e = self.lock();
         e.clock += 1;
         let now = e.clock;
-        let (dataset, used) = e.map.get_mut(key)?;
-        *used = now;
-        Some(dataset.clone())
+        let entry = e.map.get_mut(key)?;
+        entry.used = now;
+        Some(entry.dataset.clone())
+    }
+
+    /// The stored form `dataset` came from or is to be kept as, if it is cached.
+    pub fn link(&self, dataset: &Arc<Dataset>) -> Option<StoredLink> {
+        let e = self.lock();
+        let entry = e.map.values().find(|v| Arc::ptr_eq(&v.dataset, dataset))?;
+        entry.link.clone()
+    }
+
+    /// Records that the store now holds `dataset`'s form, with `summary`.
+    pub fn mark_saved(&self, dataset: &Arc<Dataset>, summary: serde_json::Value) {
+        let mut e = self.lock();
+        let found = e
+            .map
+            .values_mut()
+            .find(|v| Arc::ptr_eq(&v.dataset, dataset));
+        if let Some(link) = found.and_then(|v| v.link.as_mut()) {
+            link.saved = true;
+            link.summary = Some(summary);
+        }
     }
 
     /// Keeps `dataset` unless it alone is bigger than the whole cache; evicts the least
     /// recently used entries until it fits.
     pub fn insert(&self, key: CacheKey, dataset: Arc<Dataset>) {
+        self.insert_linked(key, dataset, None);
+    }
+
+    /// [`Self::insert`], for data read from (or to be kept in) the store's parsed forms.
+    pub fn insert_linked(&self, key: CacheKey, dataset: Arc<Dataset>, link: Option<StoredLink>) {
         let size = footprint(&dataset);
         if size > self.capacity {
             return;
@@ -110,24 +169,29 @@ impl ParsedCache {
         let mut e = self.lock();
         e.clock += 1;
         let now = e.clock;
-        if let Some((old, _)) = e.map.remove(&key) {
-            e.bytes = e.bytes.saturating_sub(footprint(&old));
+        if let Some(old) = e.map.remove(&key) {
+            e.bytes = e.bytes.saturating_sub(footprint(&old.dataset));
         }
         while e.bytes + size > self.capacity {
             let Some(oldest) = e
                 .map
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, entry)| entry.used)
                 .map(|(k, _)| k.clone())
             else {
                 break;
             };
-            if let Some((old, _)) = e.map.remove(&oldest) {
-                e.bytes = e.bytes.saturating_sub(footprint(&old));
+            if let Some(old) = e.map.remove(&oldest) {
+                e.bytes = e.bytes.saturating_sub(footprint(&old.dataset));
             }
         }
         e.bytes += size;
-        e.map.insert(key, (dataset, now));
+        let entry = Entry {
+            dataset,
+            used: now,
+            link,
+        };
+        e.map.insert(key, entry);
     }
 
     pub fn usage(&self) -> CacheUsage {

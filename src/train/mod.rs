@@ -35,6 +35,7 @@ pub mod optim;
 pub mod parallel;
 pub mod params;
 pub mod parse;
+pub mod parsed_form;
 mod plain_csv;
 pub mod preflight;
 pub mod quality;

@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::cache::{CacheKey, Lookup, ParsedCache};
+use super::cache::{CacheKey, Lookup, ParsedCache, StoredLink};
 pub use super::data_file::ReadProgress;
 use super::data_file::{file_stamp, io_error, read_data_file, resolve_data_file};
 use super::dataset::{DataSpec, Dataset};
 use super::parse::{from_rows, parse_csv, parse_csv_within};
+use super::parsed_form::ParsedForm;
 use super::stream_csv::load_file;
 use super::TrainError;
 use crate::models::Task;
@@ -31,6 +32,17 @@ pub trait DatasetSource {
     }
     /// What the dataset's record says of it (a small record read, the CSV is not).
     fn shape(&self, name: &str) -> Result<StoredShape, TrainError>;
+    /// The parsed form the store keeps of what `name` holds now, read as `variant`
+    /// ([`CacheKey::variant`]); `None` when there is none or it cannot be used, so the
+    /// caller parses the CSV.
+    fn read_parsed(&self, _name: &str, _variant: &str) -> Option<ParsedForm> {
+        None
+    }
+    /// Keeps an encoded form ([`super::parsed_form::encode`]) of `name`'s content
+    /// `content_id` read as `variant`; whether the store kept it.
+    fn write_parsed(&self, _name: &str, _content_id: &str, _variant: &str, _form: Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// A stored dataset as its record describes it.
@@ -93,19 +105,43 @@ pub fn load_cached(
     // Keyed by the id of the bytes actually parsed, which a concurrent replace may have
     // made newer than the one looked up.
     let (target, classes) = (&key.target, key.class_names.as_deref());
-    let (content, parsed) = match origin {
+    let (content, parsed, link) = match origin {
         Origin::Stored(name) => {
+            let variant = key.variant();
+            let link = |content_id: &str, summary, saved| StoredLink {
+                dataset: name.to_string(),
+                content_id: content_id.to_string(),
+                variant: variant.clone(),
+                summary,
+                saved,
+            };
+            let form = datasets
+                .read_parsed(name, &variant)
+                .filter(|form| form.dataset.target == key.target);
+            if let Some(form) = form {
+                let data = Arc::new(form.dataset);
+                let link = link(&form.content_id, form.summary, true);
+                let key = CacheKey {
+                    content: form.content_id,
+                    ..key
+                };
+                cache.insert_linked(key, data.clone(), Some(link));
+                return Ok((data, Lookup::Stored));
+            }
             let stored = datasets.read_csv(name)?;
             progress(stored.text.len() as u64);
             let parsed = parse_csv_within(&stored.text, target, classes, task, max_load_bytes)?;
-            (stored.content_id, parsed)
+            let link = link(&stored.content_id, None, false);
+            (stored.content_id, parsed, Some(link))
         }
         Origin::File { rel, file } => {
-            load_file(rel, &file, target, classes, task, progress, max_load_bytes)?
+            let (stamp, parsed) =
+                load_file(rel, &file, target, classes, task, progress, max_load_bytes)?;
+            (stamp, parsed, None)
         }
     };
     let parsed = Arc::new(parsed);
-    cache.insert(CacheKey { content, ..key }, parsed.clone());
+    cache.insert_linked(CacheKey { content, ..key }, parsed.clone(), link);
     Ok((parsed, Lookup::Miss))
 }
 

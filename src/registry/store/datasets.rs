@@ -5,6 +5,7 @@
 //! ```text
 //! _datasets/<name>.json           the dataset's record, written last: it exists from here
 //! _datasets/objects/<id>.csv      the uploaded bytes, one object per upload
+//! _datasets/parsed/<id>-<v>.bin   the object parsed for training (see super::parsed)
 //! ```
 //!
 //! An upload writes a new object under a fresh id, then swaps the record to point at it
@@ -15,6 +16,8 @@
 use std::io;
 
 use serde::{Deserialize, Serialize};
+
+pub use super::parsed::ParsedEntry;
 
 pub const DATASETS_DIR: &str = "_datasets";
 pub const OBJECTS_DIR: &str = "objects";
@@ -152,8 +155,22 @@ pub trait DatasetStore: Send + Sync + std::fmt::Debug {
     fn remove_dataset(&self, name: &str) -> io::Result<bool>;
 
     /// Start-up janitor: objects no record points at, left by an upload that stopped
-    /// between its object and its record, and older than the store's opening.
+    /// between its object and its record, and older than the store's opening; and the
+    /// parsed forms of objects no record points at.
     fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>>;
+
+    /// The parsed forms kept beside the objects ([`super::parsed`]), in one listing.
+    fn list_parsed(&self) -> io::Result<Vec<ParsedEntry>>;
+
+    /// A form's bytes (`key` from [`super::parsed::parsed_key`]), `None` if absent; an
+    /// error if they are over `limit`.
+    fn read_parsed_key(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>>;
+
+    /// Writes a form whole: a reader sees all of it or none of it.
+    fn put_parsed_key(&self, key: &str, bytes: Vec<u8>) -> io::Result<()>;
+
+    /// Removes a form; an absent one is not an error.
+    fn delete_parsed_key(&self, key: &str) -> io::Result<()>;
 }
 
 pub(crate) fn too_large(name: &str, size: u64, limit: u64) -> io::Error {

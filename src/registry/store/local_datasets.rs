@@ -13,6 +13,7 @@ use super::datasets::{
     ORPHAN_GRACE,
 };
 use super::fsio::{modified_before, sweep, sync_dir, write_atomic, FileLock};
+use super::parsed::{self, object_of, ParsedEntry, PARSED_DIR};
 use super::LocalStore;
 
 const LOCK_FILE: &str = ".lock";
@@ -33,7 +34,12 @@ impl LocalStore {
         FileLock::exclusive(&self.datasets_dir().join(LOCK_FILE))
     }
 
+    fn parsed_dir(&self) -> PathBuf {
+        self.datasets_dir().join(PARSED_DIR)
+    }
+
     fn remove_object(&self, id: &str) {
+        parsed::remove_parsed_of(self, id);
         let path = self.root().join(object_key(id));
         if let Err(e) = fs::remove_file(&path) {
             if e.kind() != io::ErrorKind::NotFound {
@@ -202,10 +208,12 @@ impl DatasetStore for LocalStore {
         let mut removed: Vec<String> = sweep(&objects, before)
             .into_iter()
             .chain(sweep(&self.datasets_dir(), before))
+            .chain(sweep(&self.parsed_dir(), before))
             .map(|p| p.display().to_string())
             .collect();
         let _lock = self.lock_datasets()?;
         let referenced = self.referenced_objects()?;
+        removed.extend(parsed::remove_unreferenced_parsed(self, &referenced)?);
         for entry in fs::read_dir(&objects)?.flatten() {
             let file = entry.file_name();
             let Some(id) = file.to_str().and_then(|f| f.strip_suffix(".csv")) else {
@@ -221,5 +229,61 @@ impl DatasetStore for LocalStore {
             }
         }
         Ok(removed)
+    }
+
+    fn list_parsed(&self) -> io::Result<Vec<ParsedEntry>> {
+        let entries = match fs::read_dir(self.parsed_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let Some(object) = file.to_str().and_then(object_of) else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue; // removed since the listing
+            };
+            out.push(ParsedEntry {
+                key: format!("{DATASETS_DIR}/{PARSED_DIR}/{}", file.to_string_lossy()),
+                object: object.to_string(),
+                size: meta.len(),
+                used: meta.modified()?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn read_parsed_key(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let path = self.root().join(key);
+        match read_bounded(&path, limit) {
+            Ok(bytes) => {
+                // The file's date is its last use, which the size bound evicts by.
+                let touched = fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                if let Err(e) = touched {
+                    tracing::debug!(path = %path.display(), error = %e, "cannot date a parsed form's use");
+                }
+                Ok(Some(bytes))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put_parsed_key(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+        fs::create_dir_all(self.parsed_dir())?;
+        write_atomic(&self.root().join(key), &bytes)
+    }
+
+    fn delete_parsed_key(&self, key: &str) -> io::Result<()> {
+        match fs::remove_file(self.root().join(key)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod datasets;
 mod fsio;
 pub mod local;
 mod local_datasets;
+pub mod parsed;
 pub mod s3;
 pub mod single;
 

@@ -203,6 +203,22 @@ impl DatasetStore for SingleVersionStore {
     fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>> {
         Ok(Vec::new())
     }
+
+    fn list_parsed(&self) -> io::Result<Vec<super::parsed::ParsedEntry>> {
+        Ok(Vec::new())
+    }
+
+    fn read_parsed_key(&self, _: &str, _: u64) -> io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn put_parsed_key(&self, _: &str, _: Vec<u8>) -> io::Result<()> {
+        Err(self.read_only())
+    }
+
+    fn delete_parsed_key(&self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::super::datasets::{
     DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
     ORPHAN_GRACE,
 };
+use super::super::parsed::{self, object_of, ParsedEntry, PARSED_DIR};
 use super::{lost_race, S3Store, CAS_TRIES};
 
 const PART_BYTES: usize = 5 << 20;
@@ -59,7 +60,10 @@ impl DatasetUpload for S3Upload {
             object: self.id.clone(),
         };
         match self.store.swap_record(&self.name, &record) {
-            Ok(Some(old)) if old.object != self.id => self.store.delete(&object_key(&old.object)),
+            Ok(Some(old)) if old.object != self.id => {
+                parsed::remove_parsed_of(&self.store, &old.object);
+                self.store.delete(&object_key(&old.object))
+            }
             Ok(_) => Ok(()),
             Err(e) => {
                 let _ = self.store.delete(&object_key(&self.id));
@@ -163,15 +167,16 @@ impl DatasetStore for S3Store {
             return Ok(false);
         };
         self.delete(&record_key(name))?;
+        parsed::remove_parsed_of(self, &record.object);
         self.delete(&object_key(&record.object))?;
         Ok(true)
     }
 
     fn remove_dataset_leftovers(&self) -> io::Result<Vec<String>> {
         let referenced = self.referenced_objects()?;
+        let mut removed = parsed::remove_unreferenced_parsed(self, &referenced)?;
         let grace = chrono::Duration::from_std(ORPHAN_GRACE).unwrap_or(chrono::Duration::zero());
         let before = self.opened_at - grace;
-        let mut removed = Vec::new();
         let objects = format!("{DATASETS_DIR}/{OBJECTS_DIR}");
         for meta in self.list_under(Some(&objects))? {
             let location = meta.location.to_string();
@@ -190,5 +195,39 @@ impl DatasetStore for S3Store {
             }
         }
         Ok(removed)
+    }
+
+    fn list_parsed(&self) -> io::Result<Vec<ParsedEntry>> {
+        let dir = format!("{DATASETS_DIR}/{PARSED_DIR}");
+        let mut out = Vec::new();
+        for meta in self.list_under(Some(&dir))? {
+            let location = meta.location.to_string();
+            let Some(rel) = self.relative(&location) else {
+                continue;
+            };
+            let file = rel.rsplit('/').next().unwrap_or_default();
+            if let Some(object) = object_of(file) {
+                out.push(ParsedEntry {
+                    key: rel.to_string(),
+                    object: object.to_string(),
+                    size: meta.size,
+                    used: meta.last_modified.into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_parsed_key(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.get_bounded(key, limit)?.map(|(bytes, _)| bytes))
+    }
+
+    fn put_parsed_key(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+        // A single PUT: the object appears whole or not at all.
+        Ok(self.put(key, bytes, object_store::PutMode::Overwrite)?)
+    }
+
+    fn delete_parsed_key(&self, key: &str) -> io::Result<()> {
+        self.delete(key)
     }
 }
