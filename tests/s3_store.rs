@@ -176,7 +176,9 @@ fn three_replicas_share_one_s3_store() {
     // B kept its parse in the bucket: C trains from it without parsing the CSV, and
     // the dataset's deletion takes it with it.
     let parsed = || moto.list_objects(BUCKET, "fleet/_datasets/parsed/");
-    converge("the parsed form in the bucket", within, || parsed().len() == 1);
+    converge("the parsed form in the bucket", within, || {
+        parsed().len() == 1
+    });
     assert_eq!(train_with(c, "fromdata", body), 2);
     let (_, metrics) = http(c, "GET", "/metrics", None);
     assert!(

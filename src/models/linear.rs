@@ -90,6 +90,12 @@ impl Model for LinearModel {
         })
     }
 
+    fn predict_rows(&self, x: ArrayView2<f64>, rows: &[usize]) -> Result<Vec<f64>, ModelError> {
+        self.check(Scan::Shapes)?;
+        let (w, b) = (&self.weights, self.intercept);
+        super::rows::linear_rows(&self.scaler, w, b, x, rows, |y| y)
+    }
+
     fn to_artifact(&self) -> Artifact {
         Artifact::LinearRegression(self.clone())
     }

@@ -85,6 +85,14 @@ impl Model for LogisticModel {
         })
     }
 
+    /// The classes alone, by the rule of [`Model::predict`]: no probabilities.
+    fn predict_rows(&self, x: ArrayView2<f64>, rows: &[usize]) -> Result<Vec<f64>, ModelError> {
+        self.check(Scan::Shapes)?;
+        let (w, b) = (&self.weights, self.intercept);
+        let class = |logit: f64| if logit > 0.0 { 1.0 } else { 0.0 };
+        super::rows::linear_rows(&self.scaler, w, b, x, rows, class)
+    }
+
     fn to_artifact(&self) -> Artifact {
         Artifact::LogisticRegression(self.clone())
     }

@@ -11,6 +11,7 @@ pub mod linear;
 pub mod logistic;
 pub mod mlp;
 pub mod onnx;
+pub mod rows;
 pub mod scaler;
 pub mod softmax;
 pub mod stable;
@@ -169,6 +170,12 @@ pub trait Model: Send + Sync + std::fmt::Debug {
     /// Named, typed input and output tensors (KServe V2 metadata, ONNX export).
     fn signature(&self) -> tensors::Signature {
         tensors::native(self.schema())
+    }
+    /// The predictions alone (no probabilities) of the rows of `x` at `rows`, as
+    /// training's scoring needs them; an error for a row out of range, and as
+    /// [`Model::predict`]'s. Linear models read the rows where they lie.
+    fn predict_rows(&self, x: ArrayView2<f64>, rows: &[usize]) -> Result<Vec<f64>, ModelError> {
+        rows::predict_in_blocks(self, x, rows)
     }
 }
 

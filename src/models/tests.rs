@@ -259,3 +259,26 @@ fn family_names() {
         assert_eq!(serde_json::to_value(f).unwrap(), serde_json::json!(s));
     }
 }
+
+#[test]
+fn predicting_chosen_rows_equals_predicting_their_copy_bit_for_bit() {
+    let x = ndarray::Array2::from_shape_fn((9_000, 2), |(i, j)| {
+        ((i * 7 + j * 13) % 101) as f64 / 9.0 - 5.0 + (i % 3) as f64 * 1e-9
+    });
+    // Out of order, repeated, and more than one block of the default path.
+    let rows: Vec<usize> = (0..8_500).map(|i| (i * 37) % 9_000).collect();
+    for m in models() {
+        let copied = rows::gather(x.view(), &rows);
+        let expected = m.predict(copied.view()).unwrap().predictions;
+        let got = m.predict_rows(x.view(), &rows).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&expected), "{:?}", m.family());
+        assert!(m.predict_rows(x.view(), &[0, 9_000]).is_err());
+        let mut bad = x.clone();
+        bad[[5, 1]] = f64::NAN;
+        let err = m.predict_rows(bad.view(), &[4, 5]).unwrap_err();
+        assert!(err.to_string().contains("row"), "{err}");
+        let narrow = ndarray::Array2::<f64>::zeros((3, 1));
+        assert!(m.predict_rows(narrow.view(), &[0]).is_err());
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2};
 
 use crate::models::{Model, ModelError, Task};
 
@@ -110,11 +110,9 @@ pub fn evaluate(model: &dyn Model, x: ArrayView2<f64>, y: &[f64]) -> Result<Metr
     score(model, y, &out.predictions)
 }
 
-/// Rows predicted at a time by [`evaluate_rows`].
-const EVALUATION_BLOCK_ROWS: usize = 4096;
-
-/// [`evaluate`] of the rows of `x` and `y` at `rows`, predicted a block at a time: scoring
-/// the 800,000 training rows of a large set copies 4,096 rows at once, not all of them.
+/// [`evaluate`] of the rows of `x` and `y` at `rows`, predicted where they lie
+/// ([`Model::predict_rows`]): scoring the 800,000 training rows of a large set copies
+/// none of them for a linear model, 4,096 at a time for any other.
 pub fn evaluate_rows(
     model: &dyn Model,
     x: ArrayView2<f64>,
@@ -127,27 +125,9 @@ pub fn evaluate_rows(
             "row {bad} out of range ({n} rows)"
         )));
     }
-    let mut predictions = Vec::with_capacity(rows.len());
-    for block in rows.chunks(EVALUATION_BLOCK_ROWS) {
-        let out = model.predict(gather(x, block).view())?;
-        predictions.extend_from_slice(&out.predictions);
-    }
+    let predictions = model.predict_rows(x, rows)?;
     let targets: Vec<f64> = rows.iter().filter_map(|&r| y.get(r).copied()).collect();
     score(model, &targets, &predictions)
-}
-
-/// The rows of `x` at `rows` (each in range), copied row by row: ndarray's `select`
-/// stacks one view per row, several times slower for a block of short rows.
-fn gather(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
-    let mut out = Array2::zeros((rows.len(), x.ncols()));
-    for (mut to, &r) in out.outer_iter_mut().zip(rows) {
-        let from = x.row(r);
-        match (to.as_slice_mut(), from.as_slice()) {
-            (Some(to), Some(from)) => to.copy_from_slice(from),
-            (_, _) => to.assign(&from),
-        }
-    }
-    out
 }
 
 /// The model's task's metrics of `predictions` against `y`.
