@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use ndarray::{Array1, Array2, Axis};
 
-use super::checked::{CheckedSpec, FamilyConfig};
+use super::checked::{CheckedSpec, FamilyConfig, LinearSolver};
+use super::family::linear_rows::Rows;
 use super::family::{self, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
@@ -165,26 +166,47 @@ fn fit_validated_rows(
             "row index {bad} out of range (dataset has {n} rows)"
         )));
     }
-    let mut prepared = prepare(data, train_rows, validation_rows);
-    if let Some(soft) = soft.filter(|_| data.classes.is_some()) {
-        prepared.soft = Some(SoftTargets {
-            train: soft.select(Axis(0), train_rows),
-            validation: soft.select(Axis(0), validation_rows),
-        });
-    }
-    let trained = match &spec.family {
-        FamilyConfig::Linear(solver) => family::linear::fit(solver, prepared, on_epoch)?,
-        FamilyConfig::Logistic(solver) => {
-            family::logistic::fit(solver, prepared, threads, on_epoch)?
+    // The standardised copies, made only for the solvers that read them.
+    let prepared = || {
+        let mut prepared = prepare(data, train_rows, validation_rows);
+        if let Some(soft) = soft.filter(|_| data.classes.is_some()) {
+            prepared.soft = Some(SoftTargets {
+                train: soft.select(Axis(0), train_rows),
+                validation: soft.select(Axis(0), validation_rows),
+            });
         }
-        FamilyConfig::Softmax(optim) => family::softmax::fit(optim, prepared, on_epoch)?,
-        FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared, on_epoch)?,
+        prepared
+    };
+    let trained = match &spec.family {
+        FamilyConfig::Linear(LinearSolver::ClosedForm { l2 }) => {
+            let rows = Rows {
+                x: data.x.view(),
+                y: &data.y,
+                train: train_rows,
+                validation: validation_rows,
+            };
+            let scaler = Scaler::fit_rows(data.x.view(), train_rows);
+            family::linear_rows::closed_form(*l2, rows, schema_of(data), scaler, on_epoch)?
+        }
+        FamilyConfig::Linear(LinearSolver::Gradient { loss, optim }) => {
+            family::linear::fit(*loss, optim, prepared(), on_epoch)?
+        }
+        FamilyConfig::Logistic(solver) => {
+            family::logistic::fit(solver, prepared(), threads, on_epoch)?
+        }
+        FamilyConfig::Softmax(optim) => family::softmax::fit(optim, prepared(), on_epoch)?,
+        FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared(), on_epoch)?,
     };
     let model = trained.model;
-    // The fit's standardised copies are gone by now: scoring reads the rows in place, and
-    // its buffers should not be added on top of the copies' freed pages.
-    let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
-    crate::memory::release_after(copied.saturating_mul(8));
+    // The fit's standardised copies, if it made any, are gone by now: scoring reads the
+    // rows in place, and its buffers should not be added on top of the copies' freed pages.
+    if !matches!(
+        spec.family,
+        FamilyConfig::Linear(LinearSolver::ClosedForm { .. })
+    ) {
+        let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
+        crate::memory::release_after(copied.saturating_mul(8));
+    }
     let x = data.x.view();
     let train_metrics = evaluate_rows(model.as_ref(), x, &data.y, train_rows)?;
     let validation_metrics = (!validation_rows.is_empty())
@@ -219,16 +241,20 @@ fn prepare(data: &Dataset, train_rows: &[usize], validation_rows: &[usize]) -> P
         )
     });
     Prepared {
-        schema: Schema {
-            feature_names: data.feature_names.clone(),
-            target: data.target.clone(),
-            classes: data.classes.clone(),
-        },
+        schema: schema_of(data),
         x: scaler.transform_rows(x, train_rows),
         y: targets(train_rows),
         scaler,
         validation,
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
         soft: None,
+    }
+}
+
+fn schema_of(data: &Dataset) -> Schema {
+    Schema {
+        feature_names: data.feature_names.clone(),
+        target: data.target.clone(),
+        classes: data.classes.clone(),
     }
 }

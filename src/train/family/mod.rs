@@ -3,6 +3,7 @@
 //! [`Prepared`] inputs, and returning the model with its learning curve.
 
 pub mod linear;
+pub mod linear_rows;
 pub mod logistic;
 pub mod mlp;
 pub mod softmax;
