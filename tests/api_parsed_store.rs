@@ -4,9 +4,11 @@
 //! (`modeld_training_data_loads_total{outcome="store"}`), to the same model. A damaged
 //! form is passed over for the CSV; a replaced or deleted dataset takes its forms with
 //! it; the forms together stay within `training.dataset_cache_bytes`; the start-up
-//! janitor removes forms no dataset names.
+//! janitor removes forms no dataset names. On S3 (moto), a replica trains from the parse
+//! another replica kept in the bucket.
 
 mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -180,7 +182,9 @@ async fn the_forms_stay_within_the_budget_and_orphans_are_swept() {
     assert_eq!(first.len(), 1);
     train(&app, "q", "b").await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while forms(dir.path()) == first && Instant::now() < deadline {
+    // Evicting the older form and writing the new one are two steps.
+    let replaced = |now: &Vec<PathBuf>| now.len() == 1 && *now != first;
+    while !replaced(&forms(dir.path())) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let now = forms(dir.path());
@@ -200,4 +204,70 @@ async fn the_forms_stay_within_the_budget_and_orphans_are_swept() {
     assert_eq!(forms(dir.path()), now);
     train(&restarted, "q", "b").await;
     assert_eq!(loads(&restarted).await, (1.0, 0.0));
+}
+
+/// On the shared S3 store (moto): one replica's first training keeps the parse in the
+/// bucket, another trains from it without parsing, and deleting the dataset removes it.
+#[test]
+fn replicas_share_the_parse_through_the_bucket() {
+    use support::moto::{Moto, Replica};
+    use support::{http, http_typed};
+    let Some(moto) = Moto::start_or_skip() else {
+        return;
+    };
+    moto.create_bucket("modeld-parsed");
+    let uri = "s3://modeld-parsed/fleet";
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let [a, b] = dirs
+        .each_ref()
+        .map(|d| Replica::start(moto.replica(d.path(), uri, 200)));
+    let (a, b) = (&a.addr, &b.addr);
+    let (status, text) = http_typed(
+        a,
+        "PUT",
+        "/v1/datasets/line",
+        "text/csv",
+        Some(&csv(300, 2.0)),
+    );
+    assert_eq!(status, 201, "{text}");
+    let body = r#"{"algorithm": "linear_regression", "data": {"dataset": "line", "target": "y"}}"#;
+    let train = |addr: &str| {
+        let (status, text) = http(addr, "POST", "/v1/models/fromdata/train", Some(body));
+        assert_eq!(status, 202, "{text}");
+        let job: Value = serde_json::from_str(&text).unwrap();
+        let url = format!("/v1/jobs/{}", job["job_id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let job: Value = serde_json::from_str(&http(addr, "GET", &url, None).1).unwrap();
+            match job["state"].as_str() {
+                Some("succeeded") => return job["metrics"].clone(),
+                Some("queued" | "running") if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => panic!("{job}"),
+            }
+        }
+    };
+    let loads = |addr: &str, outcome: &str| {
+        let text = http(addr, "GET", "/metrics", None).1;
+        sample(
+            &text,
+            "modeld_training_data_loads_total",
+            &[("outcome", outcome)],
+        )
+    };
+    let first = train(a);
+    let parsed = || moto.list_objects("modeld-parsed", "fleet/_datasets/parsed/");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while parsed().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(parsed().len(), 1, "{:?}", parsed());
+    assert_eq!(train(b), first, "the same model from the stored parse");
+    assert_eq!(
+        (loads(b, "store"), loads(b, "miss")),
+        (Some(1.0), Some(0.0))
+    );
+    assert_eq!(http(a, "DELETE", "/v1/datasets/line", None).0, 204);
+    assert_eq!(parsed(), Vec::<String>::new());
 }

@@ -173,20 +173,6 @@ fn three_replicas_share_one_s3_store() {
             predict(r, "fromdata").is_some_and(|p| (p - 55.0).abs() < 1e-6)
         });
     }
-    // B kept its parse in the bucket: C trains from it without parsing the CSV, and
-    // the dataset's deletion takes it with it.
-    let parsed = || moto.list_objects(BUCKET, "fleet/_datasets/parsed/");
-    converge("the parsed form in the bucket", within, || {
-        parsed().len() == 1
-    });
-    assert_eq!(train_with(c, "fromdata", body), 2);
-    let (_, metrics) = http(c, "GET", "/metrics", None);
-    assert!(
-        metrics.contains("modeld_training_data_loads_total{outcome=\"store\"} 1"),
-        "{metrics}"
-    );
-    assert_eq!(http(a, "DELETE", "/v1/datasets/line", None).0, 204);
-    assert_eq!(parsed(), Vec::<String>::new());
 
     // While versions are registered and production moves, C answers every prediction
     // and stays ready.

@@ -139,11 +139,13 @@ impl DatasetSource for Datasets {
         })
     }
 
-    fn read_parsed(&self, name: &str, variant: &str) -> Option<ParsedForm> {
+    fn read_parsed(&self, name: &str, variant: &str, max_bytes: u64) -> Option<ParsedForm> {
         if self.parsed_budget == 0 || !valid_name(name) {
             return None;
         }
-        let read = parsed::read_parsed(self.store.as_ref(), name, variant, self.parsed_budget);
+        // The bytes and the data decoded from them are alive together.
+        let limit = self.parsed_budget.min(max_bytes / 2);
+        let read = parsed::read_parsed(self.store.as_ref(), name, variant, limit);
         let (info, bytes) = match read {
             Ok(found) => found?,
             Err(e) => {

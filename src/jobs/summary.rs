@@ -105,6 +105,14 @@ struct Entry {
 }
 
 impl Summaries {
+    /// Whether a summary of `data` at `bins` is remembered.
+    pub fn knows(&self, data: &Arc<Dataset>, bins: usize) -> bool {
+        let key = Arc::downgrade(data);
+        lock(&self.entries)
+            .iter()
+            .any(|e| e.bins == bins && Weak::ptr_eq(&e.data, &key))
+    }
+
     /// Remembers a summary computed elsewhere (kept with a stored parsed form).
     pub fn seed(&self, data: &Arc<Dataset>, bins: usize, summary: DataSummary) {
         self.remember(data, bins, Arc::new(summary));

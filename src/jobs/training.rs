@@ -75,10 +75,11 @@ impl JobManager {
     ) -> Result<u64, RunError> {
         let started = Instant::now();
         let link = self.kept.as_ref().and_then(|k| k.link(&req.dataset));
-        let stored_summary = self
-            .kept
-            .as_ref()
-            .zip(link.as_ref())
+        // A summary kept with the stored form, unless one is remembered already.
+        let remembered = self.summaries.knows(&req.dataset, self.profile_bins);
+        let stored_summary = (!remembered)
+            .then(|| self.kept.as_ref().zip(link.as_ref()))
+            .flatten()
             .and_then(|(kept, link)| kept.summary(link, &req.dataset, self.profile_bins));
         if let Some(summary) = stored_summary {
             self.summaries

@@ -43,7 +43,17 @@ pub fn predict_in_blocks<M: Model + ?Sized>(
     check_rows(x, rows)?;
     let mut out = Vec::with_capacity(rows.len());
     for block in rows.chunks(BLOCK_ROWS) {
-        out.extend_from_slice(&model.predict(gather(x, block).view())?.predictions);
+        let predicted = model
+            .predict(gather(x, block).view())
+            .map_err(|e| match e {
+                // Named by its row in `x`, not in the block.
+                ModelError::NonFinite { row, col } => ModelError::NonFinite {
+                    row: block.get(row).copied().unwrap_or(row),
+                    col,
+                },
+                other => other,
+            })?;
+        out.extend_from_slice(&predicted.predictions);
     }
     Ok(out)
 }

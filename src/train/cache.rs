@@ -23,11 +23,12 @@ pub struct CacheKey {
 }
 
 impl CacheKey {
-    /// How the bytes were read (target, task, class names), as the 16 hex digits that
-    /// name a stored parsed form (`registry::store::parsed`).
+    /// How the bytes were read (target, task, class names, the reader's version), as the
+    /// 16 hex digits that name a stored parsed form (`registry::store::parsed`).
     pub fn variant(&self) -> String {
         use sha2::{Digest, Sha256};
-        let how = serde_json::json!([self.target, self.task, self.class_names]);
+        let version = super::parsed_form::READER_VERSION;
+        let how = serde_json::json!([version, self.target, self.task, self.class_names]);
         let digest = Sha256::digest(how.to_string().as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
@@ -42,7 +43,8 @@ pub struct StoredLink {
     pub variant: String,
     /// The summary stored with the form (see `jobs::summary`); `None` until one is.
     pub summary: Option<serde_json::Value>,
-    /// Whether the store holds the form (it was read from there, or written).
+    /// Whether the form was read from the store or handed to it: a write that then fails
+    /// is not tried again while the data stays cached.
     pub saved: bool,
 }
 
@@ -154,14 +156,10 @@ impl ParsedCache {
         }
     }
 
-    /// Keeps `dataset` unless it alone is bigger than the whole cache; evicts the least
-    /// recently used entries until it fits.
-    pub fn insert(&self, key: CacheKey, dataset: Arc<Dataset>) {
-        self.insert_linked(key, dataset, None);
-    }
-
-    /// [`Self::insert`], for data read from (or to be kept in) the store's parsed forms.
-    pub fn insert_linked(&self, key: CacheKey, dataset: Arc<Dataset>, link: Option<StoredLink>) {
+    /// Keeps `dataset`, with the stored form it came from or is to be kept as, unless it
+    /// alone is bigger than the whole cache; evicts the least recently used entries until
+    /// it fits.
+    pub fn insert(&self, key: CacheKey, dataset: Arc<Dataset>, link: Option<StoredLink>) {
         let size = footprint(&dataset);
         if size > self.capacity {
             return;
@@ -232,10 +230,10 @@ mod tests {
     fn least_recently_used_goes_first_and_the_bound_holds() {
         // Each entry: 10 rows × (1 feature + 1 target) × 8 bytes + 1 name byte = 161.
         let cache = ParsedCache::new(400);
-        cache.insert(key("a"), data(10));
-        cache.insert(key("b"), data(10));
+        cache.insert(key("a"), data(10), None);
+        cache.insert(key("b"), data(10), None);
         assert!(cache.get(&key("a")).is_some()); // a is now the most recent
-        cache.insert(key("c"), data(10));
+        cache.insert(key("c"), data(10), None);
         assert!(cache.get(&key("b")).is_none(), "b was least recently used");
         assert!(cache.get(&key("a")).is_some() && cache.get(&key("c")).is_some());
         assert_eq!(
@@ -245,7 +243,7 @@ mod tests {
                 bytes: 322
             }
         );
-        cache.insert(key("huge"), data(100));
+        cache.insert(key("huge"), data(100), None);
         assert!(
             cache.get(&key("huge")).is_none(),
             "bigger than the cache: not kept"
@@ -256,14 +254,14 @@ mod tests {
     #[test]
     fn a_changed_source_is_another_key_and_a_zero_cache_keeps_nothing() {
         let cache = ParsedCache::new(1 << 20);
-        cache.insert(key("a"), data(1));
+        cache.insert(key("a"), data(1), None);
         let changed = CacheKey {
             content: "v2".into(),
             ..key("a")
         };
         assert!(cache.get(&changed).is_none());
         let off = ParsedCache::disabled();
-        off.insert(key("a"), data(1));
+        off.insert(key("a"), data(1), None);
         assert!(off.get(&key("a")).is_none());
     }
 }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array2, Axis};
 
 use super::checked::{CheckedSpec, FamilyConfig, LinearSolver};
 use super::family::linear_rows::Rows;
-use super::family::{self, EpochCallback, Prepared, SoftTargets};
+use super::family::{self, targets_of, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
@@ -229,21 +229,16 @@ fn fit_validated_rows(
 fn prepare(data: &Dataset, train_rows: &[usize], validation_rows: &[usize]) -> Prepared {
     let x = data.x.view();
     let scaler = Scaler::fit_rows(x, train_rows);
-    let targets = |rows: &[usize]| -> Array1<f64> {
-        rows.iter()
-            .filter_map(|&r| data.y.get(r).copied())
-            .collect()
-    };
     let validation = (!validation_rows.is_empty()).then(|| {
         (
             scaler.transform_rows(x, validation_rows),
-            targets(validation_rows),
+            targets_of(&data.y, validation_rows),
         )
     });
     Prepared {
         schema: schema_of(data),
         x: scaler.transform_rows(x, train_rows),
-        y: targets(train_rows),
+        y: targets_of(&data.y, train_rows),
         scaler,
         validation,
         n_classes: data.classes.as_ref().map_or(0, Vec::len),

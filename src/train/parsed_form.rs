@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::Dataset;
 
 const MAGIC: &[u8] = b"modeld-parsed-v1\n";
+/// Part of every form's name (`cache::CacheKey::variant`): bumped when the CSV reader, or
+/// what the layer above keeps with a form, would now make a different form of the same
+/// bytes, so that no older form is reused after an upgrade.
+pub const READER_VERSION: u32 = 1;
 /// A header this large is not one this module wrote (65,536 long column names fit).
 const MAX_HEADER_BYTES: u64 = 16 << 20;
 

@@ -35,7 +35,8 @@ pub trait DatasetSource {
     /// The parsed form the store keeps of what `name` holds now, read as `variant`
     /// ([`CacheKey::variant`]); `None` when there is none or it cannot be used, so the
     /// caller parses the CSV.
-    fn read_parsed(&self, _name: &str, _variant: &str) -> Option<ParsedForm> {
+    /// `max_bytes` bounds what reading it holds at once (its bytes and the decoded data).
+    fn read_parsed(&self, _name: &str, _variant: &str, _max_bytes: u64) -> Option<ParsedForm> {
         None
     }
     /// Keeps an encoded form ([`super::parsed_form::encode`]) of `name`'s content
@@ -116,7 +117,7 @@ pub fn load_cached(
                 saved,
             };
             let form = datasets
-                .read_parsed(name, &variant)
+                .read_parsed(name, &variant, max_load_bytes)
                 .filter(|form| form.dataset.target == key.target);
             if let Some(form) = form {
                 let data = Arc::new(form.dataset);
@@ -125,7 +126,7 @@ pub fn load_cached(
                     content: form.content_id,
                     ..key
                 };
-                cache.insert_linked(key, data.clone(), Some(link));
+                cache.insert(key, data.clone(), Some(link));
                 return Ok((data, Lookup::Stored));
             }
             let stored = datasets.read_csv(name)?;
@@ -141,7 +142,7 @@ pub fn load_cached(
         }
     };
     let parsed = Arc::new(parsed);
-    cache.insert_linked(CacheKey { content, ..key }, parsed.clone(), link);
+    cache.insert(CacheKey { content, ..key }, parsed.clone(), link);
     Ok((parsed, Lookup::Miss))
 }
 

@@ -17,8 +17,6 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::parsed::ParsedEntry;
-
 pub const DATASETS_DIR: &str = "_datasets";
 pub const OBJECTS_DIR: &str = "objects";
 /// A record this large is not one modeld wrote (65,536 column names fit well inside).
@@ -97,6 +95,17 @@ pub fn object_key(id: &str) -> String {
 pub fn name_of_record(file: &str) -> Option<&str> {
     file.strip_suffix(".json")
         .filter(|n| super::super::error::valid_name(n))
+}
+
+/// One stored parsed form (see [`super::parsed`]), as a listing shows it.
+#[derive(Debug, Clone)]
+pub struct ParsedEntry {
+    /// Relative to the store root.
+    pub key: String,
+    pub object: String,
+    pub size: u64,
+    /// Last written, or (directory store) last read.
+    pub used: std::time::SystemTime,
 }
 
 /// An upload in progress: bytes go to a new object that nothing points at yet.

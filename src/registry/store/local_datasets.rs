@@ -7,13 +7,14 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::datasets::ParsedEntry;
 use super::datasets::{
     name_of_record, new_object_id, object_key, record_key, too_large, valid_object_id, DatasetInfo,
     DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
     ORPHAN_GRACE,
 };
 use super::fsio::{modified_before, sweep, sync_dir, write_atomic, FileLock};
-use super::parsed::{self, object_of, ParsedEntry, PARSED_DIR};
+use super::parsed::{self, object_of, PARSED_DIR};
 use super::LocalStore;
 
 const LOCK_FILE: &str = ".lock";
@@ -257,6 +258,7 @@ impl DatasetStore for LocalStore {
     }
 
     fn read_parsed_key(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        parsed::check_key(key)?;
         let path = self.root().join(key);
         match read_bounded(&path, limit) {
             Ok(bytes) => {
@@ -276,11 +278,13 @@ impl DatasetStore for LocalStore {
     }
 
     fn put_parsed_key(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+        parsed::check_key(key)?;
         fs::create_dir_all(self.parsed_dir())?;
         write_atomic(&self.root().join(key), &bytes)
     }
 
     fn delete_parsed_key(&self, key: &str) -> io::Result<()> {
+        parsed::check_key(key)?;
         match fs::remove_file(self.root().join(key)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

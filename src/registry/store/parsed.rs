@@ -11,23 +11,10 @@
 //! together hold is bounded in bytes; the least recently used go first (on S3, where a
 //! read cannot cheaply refresh a date, the oldest written).
 
+use super::datasets::{valid_object_id, DatasetInfo, DatasetStore, ParsedEntry, DATASETS_DIR};
 use std::io;
-use std::time::SystemTime;
-
-use super::datasets::{valid_object_id, DatasetInfo, DatasetStore, DATASETS_DIR};
 
 pub const PARSED_DIR: &str = "parsed";
-
-/// One stored form, as a listing shows it.
-#[derive(Debug, Clone)]
-pub struct ParsedEntry {
-    /// Relative to the store root.
-    pub key: String,
-    pub object: String,
-    pub size: u64,
-    /// Last written, or (directory store) last read.
-    pub used: SystemTime,
-}
 
 /// Variants are 16 lower-case hex digits, so a key never leaves its folder.
 pub fn valid_variant(variant: &str) -> bool {
@@ -45,6 +32,29 @@ pub fn parsed_key(object: &str, variant: &str) -> String {
 pub fn object_of(file: &str) -> Option<&str> {
     let (object, variant) = file.strip_suffix(".bin")?.split_once('-')?;
     (valid_object_id(object) && valid_variant(variant)).then_some(object)
+}
+
+/// The object a form's key (relative to the store root) belongs to, if the key is one
+/// [`parsed_key`] makes: directly in the forms' folder, never beside or below it.
+pub fn object_of_key(key: &str) -> Option<&str> {
+    let file = key
+        .strip_prefix(DATASETS_DIR)?
+        .strip_prefix('/')?
+        .strip_prefix(PARSED_DIR)?
+        .strip_prefix('/')?;
+    object_of(file)
+}
+
+/// Refuses a key [`parsed_key`] would not make, so a store primitive never reads, writes
+/// or removes anything but a form.
+pub fn check_key(key: &str) -> io::Result<()> {
+    match object_of_key(key) {
+        Some(_) => Ok(()),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a parsed form's key: {key:?}"),
+        )),
+    }
 }
 
 fn check_variant(variant: &str) -> io::Result<()> {
@@ -109,6 +119,13 @@ pub fn write_parsed(
         held = held.saturating_sub(oldest.size);
     }
     store.put_parsed_key(&key, bytes)?;
+    // A replace or delete that ran since the record was read has already removed the
+    // object's forms: this one would outlive it.
+    let current = store.read_record(name)?;
+    if current.is_none_or(|r| r.object != record.object) {
+        store.delete_parsed_key(&key)?;
+        return Ok(false);
+    }
     Ok(true)
 }
 
@@ -134,9 +151,14 @@ pub fn remove_unreferenced_parsed(
 ) -> io::Result<Vec<String>> {
     let mut removed = Vec::new();
     for entry in store.list_parsed()? {
-        if !referenced.contains(&entry.object) {
-            store.delete_parsed_key(&entry.key)?;
-            removed.push(entry.key);
+        if referenced.contains(&entry.object) {
+            continue;
+        }
+        // One form that cannot be removed now stops neither the others nor the rest of
+        // the janitor's work; the next start-up tries it again.
+        match store.delete_parsed_key(&entry.key) {
+            Ok(()) => removed.push(entry.key),
+            Err(e) => tracing::warn!(key = %entry.key, error = %e, "cannot remove a parsed form"),
         }
     }
     Ok(removed)
@@ -156,6 +178,16 @@ mod tests {
         );
         let file = key.rsplit('/').next().unwrap_or_default();
         assert_eq!(object_of(file), Some(object));
+        assert_eq!(object_of_key(&key), Some(object));
+        assert!(check_key(&key).is_ok());
+        for bad in [
+            format!("_datasets/parsed/x/{file}"),
+            format!("_datasets/objects/{file}"),
+            format!("_datasets/parsed/../{file}"),
+            file.to_string(),
+        ] {
+            assert!(check_key(&bad).is_err(), "{bad}");
+        }
         for bad in [
             "x.bin",
             "0123456789abcdef0123456789abcdef-00FF00FF00FF00FF.bin",

@@ -204,7 +204,7 @@ impl DatasetStore for SingleVersionStore {
         Ok(Vec::new())
     }
 
-    fn list_parsed(&self) -> io::Result<Vec<super::parsed::ParsedEntry>> {
+    fn list_parsed(&self) -> io::Result<Vec<super::datasets::ParsedEntry>> {
         Ok(Vec::new())
     }
 

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{EpochCallback, Trained};
+use super::{targets_of, EpochCallback, Trained};
 use crate::models::linear::LinearModel;
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
@@ -35,10 +35,7 @@ pub fn closed_form(
     scaler: Scaler,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
-    let targets = |of: &[usize]| -> Array1<f64> {
-        of.iter().filter_map(|&r| rows.y.get(r).copied()).collect()
-    };
-    let y = targets(rows.train);
+    let y = targets_of(rows.y, rows.train);
     let mean = y.mean().unwrap_or(0.0);
     let (gram, rhs) = normal_equations(&rows, &scaler, mean);
     let n = rows.train.len() as f64;
@@ -61,7 +58,7 @@ pub fn closed_form(
     };
     let (train_loss, train_metric) = eval(rows.train, &y)?;
     let v = (!rows.validation.is_empty())
-        .then(|| eval(rows.validation, &targets(rows.validation)))
+        .then(|| eval(rows.validation, &targets_of(rows.y, rows.validation)))
         .transpose()?;
     let record = EpochRecord {
         epoch: 1,
@@ -86,25 +83,64 @@ fn normal_equations(rows: &Rows<'_>, scaler: &Scaler, mean: f64) -> (Array2<f64>
     let d = rows.x.ncols();
     let mut gram = Array2::zeros((d, d));
     let mut rhs = Array2::zeros((1, d));
-    let mut block = Array2::zeros((BLOCK_ROWS.min(rows.train.len()), d));
-    let mut centred = Array2::zeros((1, block.nrows()));
+    let mut block = vec![0.0; BLOCK_ROWS.min(rows.train.len()) * d];
+    let mut centred = Vec::with_capacity(BLOCK_ROWS);
     for chunk in rows.train.chunks(BLOCK_ROWS) {
         let k = chunk.len();
-        let mut z = block.slice_mut(s![..k, ..]);
-        for (mut to, &r) in z.outer_iter_mut().zip(chunk) {
-            if let Some(to) = to.as_slice_mut() {
-                scaler.transform_into(rows.x.row(r), to);
-            }
+        for (to, &r) in block.chunks_exact_mut(d.max(1)).zip(chunk) {
+            scaler.transform_into(rows.x.row(r), to);
         }
-        let mut c = centred.slice_mut(s![.., ..k]);
-        for (to, &r) in c.iter_mut().zip(chunk) {
-            *to = rows.y.get(r).copied().unwrap_or(mean) - mean;
-        }
-        let z = block.slice(s![..k, ..]);
+        centred.clear();
+        centred.extend(
+            chunk
+                .iter()
+                .map(|&r| rows.y.get(r).map_or(0.0, |v| v - mean)),
+        );
+        let (Ok(z), Ok(c)) = (
+            ArrayView2::from_shape((k, d), &block[..k * d]),
+            ArrayView2::from_shape((1, k), &centred[..]),
+        ) else {
+            continue; // k ≤ the buffer's rows, so the shapes always fit
+        };
         general_mat_mul(1.0, &z.t(), &z, 1.0, &mut gram);
         // As a 1 × k by k × d product: ndarray's transposed matrix-vector product walks
         // the block's columns with a stride.
-        general_mat_mul(1.0, &centred.slice(s![.., ..k]), &z, 1.0, &mut rhs);
+        general_mat_mul(1.0, &c, &z, 1.0, &mut rhs);
     }
     (gram, rhs.remove_axis(Axis(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blocked_normal_equations_are_those_of_the_whole_standardised_copy() {
+        // More than one block, the last one partial, rows out of order and with an offset
+        // far larger than the spread.
+        let n = 3 * BLOCK_ROWS + 123;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| {
+            1e4 + ((i * 31 + j * 17) % 97) as f64 / 7.0 + (j as f64) * (i % 5) as f64
+        });
+        let y: Vec<f64> = (0..n).map(|i| (i % 13) as f64 * 0.5 - 2.0).collect();
+        let train: Vec<usize> = (0..n).rev().filter(|i| i % 4 != 0).collect();
+        let rows = Rows {
+            x: x.view(),
+            y: &y,
+            train: &train,
+            validation: &[],
+        };
+        let scaler = Scaler::fit_rows(x.view(), &train);
+        let mean = train.iter().map(|&r| y[r]).sum::<f64>() / train.len() as f64;
+        let (gram, rhs) = normal_equations(&rows, &scaler, mean);
+        let z = scaler.transform_rows(x.view(), &train);
+        let centred: Array1<f64> = train.iter().map(|&r| y[r] - mean).collect();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+        for (a, b) in gram.iter().zip(z.t().dot(&z).iter()) {
+            assert!(close(*a, *b), "{a} vs {b}");
+        }
+        for (a, b) in rhs.iter().zip(z.t().dot(&centred).iter()) {
+            assert!(close(*a, *b), "{a} vs {b}");
+        }
+    }
 }

@@ -96,3 +96,8 @@ impl TargetScale {
         (loss, cfg)
     }
 }
+
+/// The targets of `rows` (each in range), in that order.
+pub fn targets_of(y: &[f64], rows: &[usize]) -> Array1<f64> {
+    rows.iter().filter_map(|&r| y.get(r).copied()).collect()
+}

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use object_store::{ObjectStoreExt, PutMode, WriteMultipart};
 
+use super::super::datasets::ParsedEntry;
 use super::super::datasets::{
     name_of_record, new_object_id, object_key, record_key, too_large, valid_object_id, DatasetInfo,
     DatasetRecord, DatasetStore, DatasetUpload, DATASETS_DIR, MAX_RECORD_BYTES, OBJECTS_DIR,
     ORPHAN_GRACE,
 };
-use super::super::parsed::{self, object_of, ParsedEntry, PARSED_DIR};
+use super::super::parsed::{self, object_of_key, PARSED_DIR};
 use super::{lost_race, S3Store, CAS_TRIES};
 
 const PART_BYTES: usize = 5 << 20;
@@ -205,8 +206,7 @@ impl DatasetStore for S3Store {
             let Some(rel) = self.relative(&location) else {
                 continue;
             };
-            let file = rel.rsplit('/').next().unwrap_or_default();
-            if let Some(object) = object_of(file) {
+            if let Some(object) = object_of_key(rel) {
                 out.push(ParsedEntry {
                     key: rel.to_string(),
                     object: object.to_string(),
@@ -219,15 +219,18 @@ impl DatasetStore for S3Store {
     }
 
     fn read_parsed_key(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        parsed::check_key(key)?;
         Ok(self.get_bounded(key, limit)?.map(|(bytes, _)| bytes))
     }
 
     fn put_parsed_key(&self, key: &str, bytes: Vec<u8>) -> io::Result<()> {
+        parsed::check_key(key)?;
         // A single PUT: the object appears whole or not at all.
         Ok(self.put(key, bytes, object_store::PutMode::Overwrite)?)
     }
 
     fn delete_parsed_key(&self, key: &str) -> io::Result<()> {
+        parsed::check_key(key)?;
         self.delete(key)
     }
 }
