@@ -15,18 +15,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{app_with, config, sample, TestApp};
+use common::{app_with, config, prices_csv as csv, sample, TestApp};
 use modeld::train::parsed_form;
 use serde_json::{json, Value};
-
-fn csv(rows: usize, slope: f64) -> String {
-    let mut text = String::from("a,b,y\n");
-    for i in 0..rows {
-        let (a, b) = (i as f64 / 10.0, (i % 7) as f64);
-        text.push_str(&format!("{a},{b},{}\n", slope * a - 0.5 * b + 1.0));
-    }
-    text
-}
 
 fn forms_dir(dir: &Path) -> PathBuf {
     dir.join("models/_datasets/parsed")

@@ -210,3 +210,14 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
         .next()
 }
+
+/// `rows` rows of a,b,y with y = slope·a − 0.5·b + 1: a small CSV whose fitted weights
+/// tell which version of it was trained on.
+pub fn prices_csv(rows: usize, slope: f64) -> String {
+    let mut text = String::from("a,b,y\n");
+    for i in 0..rows {
+        let (a, b) = (i as f64 / 10.0, (i % 7) as f64);
+        text.push_str(&format!("{a},{b},{}\n", slope * a - 0.5 * b + 1.0));
+    }
+    text
+}
