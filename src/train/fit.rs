@@ -11,7 +11,7 @@ use super::family::{self, targets_of, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
-use super::quality::{evaluate_rows, Metrics};
+use super::quality::{evaluate_rows, score_rows, Metrics};
 use super::task::check_task;
 use super::{split, Dataset, TrainError};
 use crate::models::scaler::Scaler;
@@ -208,9 +208,14 @@ fn fit_validated_rows(
         crate::memory::release_after(copied.saturating_mul(8));
     }
     let x = data.x.view();
-    let train_metrics = evaluate_rows(model.as_ref(), x, &data.y, train_rows)?;
+    let score = |rows: &[usize], made: Option<&Vec<f64>>| match made {
+        Some(predictions) => score_rows(model.as_ref(), &data.y, rows, predictions),
+        None => evaluate_rows(model.as_ref(), x, &data.y, rows),
+    };
+    let made = trained.predictions.as_ref();
+    let train_metrics = score(train_rows, made.map(|p| &p.0))?;
     let validation_metrics = (!validation_rows.is_empty())
-        .then(|| evaluate_rows(model.as_ref(), x, &data.y, validation_rows))
+        .then(|| score(validation_rows, made.map(|p| &p.1)))
         .transpose()?;
     Ok(Fitted {
         model,

@@ -125,9 +125,26 @@ pub fn evaluate_rows(
             "row {bad} out of range ({n} rows)"
         )));
     }
-    let predictions = model.predict_rows(x, rows)?;
+    score_rows(model, y, rows, &model.predict_rows(x, rows)?)
+}
+
+/// The model's metrics of `predictions`, made for the rows of `y` at `rows` (each in
+/// range), in that order.
+pub fn score_rows(
+    model: &dyn Model,
+    y: &[f64],
+    rows: &[usize],
+    predictions: &[f64],
+) -> Result<Metrics, ModelError> {
+    if predictions.len() != rows.len() {
+        return Err(ModelError::InvalidInput(format!(
+            "{} predictions for {} rows",
+            predictions.len(),
+            rows.len()
+        )));
+    }
     let targets: Vec<f64> = rows.iter().filter_map(|&r| y.get(r).copied()).collect();
-    score(model, &targets, &predictions)
+    score(model, &targets, predictions)
 }
 
 /// The model's task's metrics of `predictions` against `y`.

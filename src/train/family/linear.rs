@@ -56,5 +56,6 @@ fn gradient(
         model: Arc::new(model),
         history: out.history,
         epochs_run: out.epochs_run,
+        predictions: None,
     })
 }

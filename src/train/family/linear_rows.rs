@@ -47,19 +47,25 @@ pub fn closed_form(
             system: "the normal equations",
         })?;
     let model = LinearModel::new(schema, scaler, w.to_vec(), mean)?;
-    // The learning curve's one point, from the model's own predictions of the rows.
-    let eval = |of: &[usize], y: &Array1<f64>| -> Result<(f64, f64), TrainError> {
-        let predicted = Array1::from(model.predict_rows(rows.x, of)?);
-        let r = predicted - y;
+    // The learning curve's one point, from the model's own predictions of the rows, which
+    // the scoring after the fit then reuses.
+    let eval = |of: &[usize], y: &Array1<f64>| -> Result<(f64, f64, Vec<f64>), TrainError> {
+        let predicted = model.predict_rows(rows.x, of)?;
+        let r = Array1::from_iter(predicted.iter().zip(y).map(|(p, y)| p - y));
         Ok((
             0.5 * r.dot(&r) / r.len().max(1) as f64,
             r2_from_residuals(&r, y.view()),
+            predicted,
         ))
     };
-    let (train_loss, train_metric) = eval(rows.train, &y)?;
-    let v = (!rows.validation.is_empty())
-        .then(|| eval(rows.validation, &targets_of(rows.y, rows.validation)))
-        .transpose()?;
+    let (train_loss, train_metric, train_predictions) = eval(rows.train, &y)?;
+    let (v, validation_predictions) = if rows.validation.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (loss, metric, predicted) =
+            eval(rows.validation, &targets_of(rows.y, rows.validation))?;
+        (Some((loss, metric)), predicted)
+    };
     let record = EpochRecord {
         epoch: 1,
         train_loss,
@@ -75,6 +81,7 @@ pub fn closed_form(
         model: Arc::new(model),
         history: vec![record],
         epochs_run: 1,
+        predictions: Some((train_predictions, validation_predictions)),
     })
 }
 

@@ -51,5 +51,6 @@ pub fn fit(
         model: Arc::new(model),
         history: out.history,
         epochs_run: out.epochs_run,
+        predictions: None,
     })
 }

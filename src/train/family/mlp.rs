@@ -81,5 +81,6 @@ pub fn fit(
         model: Arc::new(model),
         history: res.history,
         epochs_run: res.epochs_run,
+        predictions: None,
     })
 }

@@ -53,6 +53,9 @@ pub struct Trained {
     pub model: Arc<dyn Model>,
     pub history: Vec<EpochRecord>,
     pub epochs_run: usize,
+    /// The model's predictions of the training and validation rows, when the fit made
+    /// them anyway (the closed form's learning curve): scoring reuses them.
+    pub predictions: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// y = mean + s·y'. Regression solvers work on the standardised target y' so
