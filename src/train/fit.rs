@@ -7,7 +7,7 @@ use ndarray::{Array2, Axis};
 
 use super::checked::{CheckedSpec, FamilyConfig, LinearSolver};
 use super::family::linear_rows::Rows;
-use super::family::{self, targets_of, EpochCallback, Prepared, SoftTargets};
+use super::family::{self, check_rows, targets_of, EpochCallback, Prepared, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
@@ -160,12 +160,7 @@ fn fit_validated_rows(
     if train_rows.is_empty() {
         return Err(TrainError::data("no training rows".into()));
     }
-    let n = data.n_rows();
-    if let Some(bad) = train_rows.iter().chain(validation_rows).find(|&&r| r >= n) {
-        return Err(TrainError::data(format!(
-            "row index {bad} out of range (dataset has {n} rows)"
-        )));
-    }
+    check_rows(data.n_rows(), train_rows, validation_rows)?;
     // The standardised copies, made only for the solvers that read them.
     let prepared = || {
         let mut prepared = prepare(data, train_rows, validation_rows);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{targets_of, EpochCallback, Trained};
+use super::{check_rows, targets_of, EpochCallback, Trained};
 use crate::models::linear::LinearModel;
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
@@ -20,7 +20,7 @@ use crate::train::{linalg, TrainError};
 const BLOCK_ROWS: usize = 4096;
 
 /// The rows a closed-form fit reads: the raw matrix, the targets and which rows train and
-/// validate (each in range).
+/// validate.
 pub struct Rows<'a> {
     pub x: ArrayView2<'a, f64>,
     pub y: &'a [f64],
@@ -35,6 +35,11 @@ pub fn closed_form(
     scaler: Scaler,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
+    check_rows(
+        rows.x.nrows().min(rows.y.len()),
+        rows.train,
+        rows.validation,
+    )?;
     let y = targets_of(rows.y, rows.train);
     let mean = y.mean().unwrap_or(0.0);
     let (gram, rhs) = normal_equations(&rows, &scaler, mean);

@@ -16,6 +16,7 @@ use ndarray::Array2;
 
 use super::objective::RegLoss;
 use super::optim::{EpochRecord, OptimConfig};
+use super::TrainError;
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
 
@@ -103,4 +104,14 @@ impl TargetScale {
 /// The targets of `rows` (each in range), in that order.
 pub fn targets_of(y: &[f64], rows: &[usize]) -> Array1<f64> {
     rows.iter().filter_map(|&r| y.get(r).copied()).collect()
+}
+
+/// Refuses a training or validation row at or past `n`, the rows there are.
+pub fn check_rows(n: usize, train: &[usize], validation: &[usize]) -> Result<(), TrainError> {
+    match train.iter().chain(validation).find(|&&r| r >= n) {
+        Some(bad) => Err(TrainError::data(format!(
+            "row index {bad} out of range (dataset has {n} rows)"
+        ))),
+        None => Ok(()),
+    }
 }
