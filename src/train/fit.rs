@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use ndarray::{Array2, Axis};
 
-use super::checked::{CheckedSpec, FamilyConfig, LinearSolver};
-use super::family::linear_rows::Rows;
-use super::family::{self, check_rows, targets_of, EpochCallback, Prepared, SoftTargets};
+use super::checked::{CheckedSpec, FamilyConfig, LinearSolver, LogisticSolver};
+use super::family::{self, check_rows, targets_of, EpochCallback, Prepared, Rows, SoftTargets};
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
@@ -172,22 +171,27 @@ fn fit_validated_rows(
         }
         prepared
     };
+    let rows = Rows {
+        x: data.x.view(),
+        y: &data.y,
+        train: train_rows,
+        validation: validation_rows,
+    };
+    let scaled = || (schema_of(data), Scaler::fit_rows(data.x.view(), train_rows));
     let trained = match &spec.family {
         FamilyConfig::Linear(LinearSolver::ClosedForm { l2 }) => {
-            let rows = Rows {
-                x: data.x.view(),
-                y: &data.y,
-                train: train_rows,
-                validation: validation_rows,
-            };
-            let scaler = Scaler::fit_rows(data.x.view(), train_rows);
-            family::linear_rows::closed_form(*l2, rows, schema_of(data), scaler, on_epoch)?
+            let (schema, scaler) = scaled();
+            family::linear_rows::closed_form(*l2, rows, schema, scaler, on_epoch)?
         }
         FamilyConfig::Linear(LinearSolver::Gradient { loss, optim }) => {
             family::linear::fit(*loss, optim, prepared(), on_epoch)?
         }
-        FamilyConfig::Logistic(solver) => {
-            family::logistic::fit(solver, prepared(), threads, on_epoch)?
+        FamilyConfig::Logistic(LogisticSolver::Newton(cfg)) => {
+            let soft = soft.filter(|_| data.classes.is_some());
+            family::logistic::newton(cfg, rows, soft, scaled(), threads, on_epoch)?
+        }
+        FamilyConfig::Logistic(LogisticSolver::Gradient(optim)) => {
+            family::logistic::gradient(optim, prepared(), on_epoch)?
         }
         FamilyConfig::Softmax(optim) => family::softmax::fit(optim, prepared(), on_epoch)?,
         FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared(), on_epoch)?,
@@ -195,10 +199,7 @@ fn fit_validated_rows(
     let model = trained.model;
     // The fit's standardised copies, if it made any, are gone by now: scoring reads the
     // rows in place, and its buffers should not be added on top of the copies' freed pages.
-    if !matches!(
-        spec.family,
-        FamilyConfig::Linear(LinearSolver::ClosedForm { .. })
-    ) {
+    if reads_a_copy(&spec.family) {
         let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
         crate::memory::release_after(copied.saturating_mul(8));
     }
@@ -244,6 +245,16 @@ fn prepare(data: &Dataset, train_rows: &[usize], validation_rows: &[usize]) -> P
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
         soft: None,
     }
+}
+
+/// Whether the family's fit reads the standardised copy [`prepare`] makes; the closed form
+/// and Newton's method read the raw rows.
+fn reads_a_copy(family: &FamilyConfig) -> bool {
+    !matches!(
+        family,
+        FamilyConfig::Linear(LinearSolver::ClosedForm { .. })
+            | FamilyConfig::Logistic(LogisticSolver::Newton(_))
+    )
 }
 
 fn schema_of(data: &Dataset) -> Schema {

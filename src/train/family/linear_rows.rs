@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{check_rows, targets_of, EpochCallback, Trained};
+use super::{check_rows, targets_of, EpochCallback, Rows, Trained};
 use crate::models::linear::LinearModel;
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
@@ -18,15 +18,6 @@ use crate::train::{linalg, TrainError};
 
 /// Training rows standardised at a time: 4,096 × 20 features is 640 KiB, in cache.
 const BLOCK_ROWS: usize = 4096;
-
-/// The rows a closed-form fit reads: the raw matrix, the targets and which rows train and
-/// validate.
-pub struct Rows<'a> {
-    pub x: ArrayView2<'a, f64>,
-    pub y: &'a [f64],
-    pub train: &'a [usize],
-    pub validation: &'a [usize],
-}
 
 pub fn closed_form(
     l2: f64,

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use ndarray::Array1;
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 use super::objective::RegLoss;
 use super::optim::{EpochRecord, OptimConfig};
@@ -35,6 +35,15 @@ pub struct Prepared {
     pub n_classes: usize,
     /// Class probabilities to learn instead of the one-hot labels (distillation).
     pub soft: Option<SoftTargets>,
+}
+
+/// The rows a fit that reads the raw data reads (the closed form, Newton's method): the
+/// matrix, the targets and which rows train and validate.
+pub struct Rows<'a> {
+    pub x: ArrayView2<'a, f64>,
+    pub y: &'a [f64],
+    pub train: &'a [usize],
+    pub validation: &'a [usize],
 }
 
 /// Soft targets of the training and validation rows, n × K each.

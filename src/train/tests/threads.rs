@@ -8,7 +8,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::parallel::CHUNK_ROWS;
-use crate::train::{fit_with, Algorithm, Dataset, Params, Threads, TrainSpec};
+use crate::train::quality::evaluate_rows;
+use crate::train::{fit_rows_with, fit_with, Algorithm, Dataset, Params, Threads, TrainSpec};
 
 /// A noisy linearly separable-ish binary problem, several chunks long.
 fn classification(n: usize, d: usize) -> Dataset {
@@ -66,6 +67,43 @@ fn newton_fit_is_identical_for_any_thread_count() {
         assert_eq!(one.train_metrics, other.train_metrics, "threads = {t}");
         assert_eq!(one.validation_metrics, other.validation_metrics);
     }
+}
+
+/// Newton's fit hands the classes of its last pass to the scoring instead of predicting
+/// the rows again: the metrics must be those of the model's own predictions, on rows in
+/// any order.
+#[test]
+fn newton_metrics_are_those_of_the_models_own_predictions() {
+    let data = classification(2 * CHUNK_ROWS + 77, 5);
+    let spec = TrainSpec {
+        algorithm: Algorithm::LogisticRegression,
+        params: serde_json::from_value::<Params>(serde_json::json!({
+            "solver": "newton", "l2": 1e-3
+        }))
+        .unwrap(),
+        validation_split: 0.0,
+    };
+    let n = data.x.nrows();
+    let train: Vec<usize> = (0..n).rev().filter(|i| i % 5 != 0).collect();
+    let validation: Vec<usize> = (0..n).filter(|i| i % 5 == 0).collect();
+    let fitted = fit_rows_with(
+        &spec,
+        &data,
+        &train,
+        &validation,
+        &Threads::new(2).unwrap(),
+        &mut |_, _| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    let model = fitted.model.as_ref();
+    let own = |rows: &[usize]| evaluate_rows(model, data.x.view(), &data.y, rows).unwrap();
+    assert_eq!(fitted.train_metrics, own(&train));
+    assert_eq!(fitted.validation_metrics, Some(own(&validation)));
+    let accuracy = fitted.train_metrics["accuracy"];
+    assert!(accuracy > 0.8 && accuracy < 1.0, "{accuracy}");
+    // The learning curve's last point is the same accuracy.
+    let last = fitted.history.last().unwrap();
+    assert_eq!(last.train_metric, Some(accuracy));
 }
 
 #[test]
