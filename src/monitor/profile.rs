@@ -1,8 +1,9 @@
 //! The training feature profile ([`FeatureProfile`]): each column's mean and std over
 //! every row, and quantile bin edges from an evenly spaced sample of at most
-//! [`EDGE_SAMPLE_ROWS`] rows, with each bin's share counted over every row again. Sorting a
-//! sample instead of every column keeps the profile of a million-row training set a few
-//! row-major passes (it used to sort each column in full, more time than an OLS fit).
+//! [`EDGE_SAMPLE_ROWS`] rows, with each bin's share counted over every row in the same
+//! single pass as the sums. Sorting a sample instead of every column keeps the profile of
+//! a million-row training set one row-major pass (it used to sort each column in full,
+//! more time than an OLS fit).
 
 use ndarray::ArrayView2;
 
@@ -31,48 +32,83 @@ impl FeatureProfile {
                 .collect();
             return FeatureProfile { rows: 0, features };
         }
-        let edges: Vec<Vec<f64>> = (0..d).map(|j| quantile_edges(x, j, bins)).collect();
-        let mut sums = vec![0.0; d];
+        // Each column's sample sorted gives its edges; its mean is the shift of the one
+        // pass below, close enough to the true mean that the shifted sums lose nothing
+        // to cancellation (the sample is every row up to EDGE_SAMPLE_ROWS).
+        let columns = sampled_columns(x, d);
+        let shifts: Vec<f64> = columns
+            .iter()
+            .map(|c| c.iter().sum::<f64>() / c.len().max(1) as f64)
+            .collect();
+        let edges: Vec<Vec<f64>> = columns
+            .into_iter()
+            .map(|c| quantile_edges(c, bins))
+            .collect();
+        let mut columns: Vec<Accumulated> = edges
+            .iter()
+            .zip(&shifts)
+            .map(|(e, &shift)| Accumulated {
+                shift,
+                sum: 0.0,
+                squares: 0.0,
+                counts: vec![0; e.len() + 1],
+            })
+            .collect();
         for row in x.rows() {
-            for (s, v) in sums.iter_mut().zip(row.iter()) {
-                *s += v;
-            }
-        }
-        let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
-        let mut squares = vec![0.0; d];
-        let mut counts: Vec<Vec<usize>> = edges.iter().map(|e| vec![0; e.len() + 1]).collect();
-        for row in x.rows() {
-            for (j, v) in row.iter().take(d).enumerate() {
-                squares[j] += (v - means[j]).powi(2);
-                counts[j][bin_of(&edges[j], *v)] += 1;
+            for ((c, e), v) in columns.iter_mut().zip(&edges).zip(row.iter()) {
+                let centred = v - c.shift;
+                c.sum += centred;
+                c.squares += centred * centred;
+                if let Some(count) = c.counts.get_mut(bin_of(e, *v)) {
+                    *count += 1;
+                }
             }
         }
         let features = names
             .iter()
             .zip(edges)
-            .zip(counts)
-            .enumerate()
-            .map(|(j, ((name, edges), counts))| FeatureStats {
-                name: name.clone(),
-                mean: means[j],
-                std: (squares[j] / n as f64).sqrt(),
-                edges,
-                expected: counts.iter().map(|c| *c as f64 / n as f64).collect(),
+            .zip(columns)
+            .map(|((name, edges), c)| {
+                let mean_offset = c.sum / n as f64;
+                let variance = (c.squares / n as f64 - mean_offset * mean_offset).max(0.0);
+                FeatureStats {
+                    name: name.clone(),
+                    mean: c.shift + mean_offset,
+                    std: variance.sqrt(),
+                    edges,
+                    expected: c.counts.iter().map(|k| *k as f64 / n as f64).collect(),
+                }
             })
             .collect();
         FeatureProfile { rows: n, features }
     }
 }
 
-/// Column `j`'s inner quantile edges at `i/bins`, duplicates removed, from every row when
-/// there are at most [`EDGE_SAMPLE_ROWS`], else from that many evenly spaced rows.
-fn quantile_edges(x: ArrayView2<f64>, j: usize, bins: usize) -> Vec<f64> {
+/// One column's sums around its shift, and its bin counts.
+struct Accumulated {
+    shift: f64,
+    sum: f64,
+    squares: f64,
+    counts: Vec<usize>,
+}
+
+/// The first `d` columns of every row when there are at most [`EDGE_SAMPLE_ROWS`], else of
+/// that many evenly spaced rows: one read of each sampled row, not one per column.
+fn sampled_columns(x: ArrayView2<f64>, d: usize) -> Vec<Vec<f64>> {
     let n = x.nrows();
     let taken = n.min(EDGE_SAMPLE_ROWS);
-    let col = x.column(j);
-    let mut sorted: Vec<f64> = (0..taken)
-        .filter_map(|i| col.get(i * n / taken).copied())
-        .collect();
+    let mut columns = vec![Vec::with_capacity(taken); d];
+    for i in 0..taken {
+        let row = x.row(i * n / taken);
+        for (column, v) in columns.iter_mut().zip(row.iter()) {
+            column.push(*v);
+        }
+    }
+    columns
+}
+
+/// The inner quantile edges at `i/bins` of a column's sample, duplicates removed.
+fn quantile_edges(mut sorted: Vec<f64>, bins: usize) -> Vec<f64> {
     sorted.sort_by(f64::total_cmp);
     let m = sorted.len();
     let mut edges: Vec<f64> = (1..bins)
