@@ -15,6 +15,18 @@ pub fn sigmoid(z: f64) -> f64 {
     }
 }
 
+/// (softplus(z), σ(z)) from one exponential, the arithmetic of [`softplus`] and
+/// [`sigmoid`] bit for bit (e^{−|z|} is e^{z} for z < 0): a Newton pass needs both per row.
+pub fn softplus_and_sigmoid(z: f64) -> (f64, f64) {
+    let e = (-z.abs()).exp();
+    let p = if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
+    (z.max(0.0) + e.ln_1p(), p)
+}
+
 /// softplus(z) = ln(1 + e^{z}) = max(z, 0) + ln(1 + e^{-|z|}); the right-hand
 /// form never overflows and keeps precision for large |z|.
 pub fn softplus(z: f64) -> f64 {
@@ -71,6 +83,16 @@ pub fn argmax_rows(z: ArrayView2<f64>) -> Vec<f64> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn both_from_one_exponential_are_the_two_functions_bit_for_bit() {
+        let zs = (-4000..=4000).map(|i| f64::from(i) * 0.0173);
+        for z in zs.chain([0.0, -0.0, 745.0, -745.0, 1e-300, -1e-300]) {
+            let (softplus_z, sigmoid_z) = softplus_and_sigmoid(z);
+            assert_eq!(softplus_z.to_bits(), softplus(z).to_bits(), "{z}");
+            assert_eq!(sigmoid_z.to_bits(), sigmoid(z).to_bits(), "{z}");
+        }
+    }
 
     #[test]
     fn sigmoid_and_softplus_are_stable() {

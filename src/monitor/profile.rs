@@ -2,10 +2,10 @@
 //! every row, and quantile bin edges from an evenly spaced sample of at most
 //! [`EDGE_SAMPLE_ROWS`] rows, with each bin's share counted over every row in the same
 //! single pass as the sums. Sorting a sample instead of every column keeps the profile of
-//! a million-row training set one row-major pass (it used to sort each column in full,
-//! more time than an OLS fit).
+//! a million-row training set one row-major pass plus the sample's rows (it used to sort
+//! each column in full, more time than an OLS fit).
 
-use ndarray::ArrayView2;
+use ndarray::{s, ArrayView2};
 
 use super::drift::{bin_of, FeatureProfile, FeatureStats};
 
@@ -32,18 +32,10 @@ impl FeatureProfile {
                 .collect();
             return FeatureProfile { rows: 0, features };
         }
-        // Each column's sample sorted gives its edges; its mean is the shift of the one
-        // pass below, close enough to the true mean that the shifted sums lose nothing
-        // to cancellation (the sample is every row up to EDGE_SAMPLE_ROWS).
-        let columns = sampled_columns(x, d);
-        let shifts: Vec<f64> = columns
-            .iter()
-            .map(|c| c.iter().sum::<f64>() / c.len().max(1) as f64)
-            .collect();
-        let edges: Vec<Vec<f64>> = columns
-            .into_iter()
-            .map(|c| quantile_edges(c, bins))
-            .collect();
+        // Each column's sample sorted gives its edges; its mean is the shift of the pass
+        // below, close enough to the true mean that the shifted sums lose nothing to
+        // cancellation (the sample is every row up to EDGE_SAMPLE_ROWS).
+        let (edges, shifts) = edges_and_shifts(x, d, bins);
         let mut columns: Vec<Accumulated> = edges
             .iter()
             .zip(&shifts)
@@ -92,19 +84,33 @@ struct Accumulated {
     counts: Vec<usize>,
 }
 
-/// The first `d` columns of every row when there are at most [`EDGE_SAMPLE_ROWS`], else of
-/// that many evenly spaced rows: one read of each sampled row, not one per column.
-fn sampled_columns(x: ArrayView2<f64>, d: usize) -> Vec<Vec<f64>> {
+/// Sampled values held at once while finding the edges: 32 MiB of f64.
+const SAMPLE_CELLS: usize = 4 << 20;
+
+/// Each of the first `d` columns' quantile edges and mean over the sample: every row when
+/// there are at most [`EDGE_SAMPLE_ROWS`], else that many evenly spaced rows. The sampled
+/// rows are read once per group of columns (all of them but on very wide data), not once
+/// per column, and only one group's values are held at a time.
+fn edges_and_shifts(x: ArrayView2<f64>, d: usize, bins: usize) -> (Vec<Vec<f64>>, Vec<f64>) {
     let n = x.nrows();
     let taken = n.min(EDGE_SAMPLE_ROWS);
-    let mut columns = vec![Vec::with_capacity(taken); d];
-    for i in 0..taken {
-        let row = x.row(i * n / taken);
-        for (column, v) in columns.iter_mut().zip(row.iter()) {
-            column.push(*v);
+    let group = (SAMPLE_CELLS / taken.max(1)).max(1);
+    let (mut edges, mut shifts) = (Vec::with_capacity(d), Vec::with_capacity(d));
+    for first in (0..d).step_by(group) {
+        let last = (first + group).min(d);
+        let mut columns: Vec<Vec<f64>> = (first..last).map(|_| Vec::with_capacity(taken)).collect();
+        let block = x.slice(s![.., first..last]);
+        for i in 0..taken {
+            for (column, v) in columns.iter_mut().zip(block.row(i * n / taken)) {
+                column.push(*v);
+            }
+        }
+        for column in columns {
+            shifts.push(column.iter().sum::<f64>() / column.len().max(1) as f64);
+            edges.push(quantile_edges(column, bins));
         }
     }
-    columns
+    (edges, shifts)
 }
 
 /// The inner quantile edges at `i/bins` of a column's sample, duplicates removed.

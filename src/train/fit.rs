@@ -160,10 +160,11 @@ fn fit_validated_rows(
         return Err(TrainError::data("no training rows".into()));
     }
     check_rows(data.n_rows(), train_rows, validation_rows)?;
+    let soft = soft.filter(|_| data.classes.is_some());
     // The standardised copies, made only for the solvers that read them.
     let prepared = || {
         let mut prepared = prepare(data, train_rows, validation_rows);
-        if let Some(soft) = soft.filter(|_| data.classes.is_some()) {
+        if let Some(soft) = soft {
             prepared.soft = Some(SoftTargets {
                 train: soft.select(Axis(0), train_rows),
                 validation: soft.select(Axis(0), validation_rows),
@@ -187,7 +188,6 @@ fn fit_validated_rows(
             family::linear::fit(*loss, optim, prepared(), on_epoch)?
         }
         FamilyConfig::Logistic(LogisticSolver::Newton(cfg)) => {
-            let soft = soft.filter(|_| data.classes.is_some());
             family::logistic::newton(cfg, rows, soft, scaled(), threads, on_epoch)?
         }
         FamilyConfig::Logistic(LogisticSolver::Gradient(optim)) => {

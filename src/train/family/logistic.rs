@@ -8,7 +8,7 @@ use ndarray::{s, Array1, Array2};
 use super::{check_rows, targets_of, EpochCallback, Prepared, Rows, Trained};
 use crate::models::logistic::LogisticModel;
 use crate::models::scaler::Scaler;
-use crate::models::Schema;
+use crate::models::{Model, Schema};
 use crate::train::checked::NewtonConfig;
 use crate::train::newton::{newton_logistic, LogisticRows};
 use crate::train::objective::BinaryLogLoss;
@@ -34,10 +34,7 @@ pub fn newton(
     )?;
     let targets = |of: &[usize]| -> Vec<f64> {
         match soft {
-            Some(p) => of
-                .iter()
-                .map(|&r| p.get((r, 1)).copied().unwrap_or(0.0))
-                .collect(),
+            Some(p) => positive_probability(p, of).to_vec(),
             None => targets_of(rows.y, of).to_vec(),
         }
     };
@@ -45,12 +42,8 @@ pub fn newton(
     let train = LogisticRows::new(rows.x.view(), rows.train, &train_y, &scaler)?;
     let validation = LogisticRows::new(rows.x.view(), rows.validation, &validation_y, &scaler)?;
     let out = newton_logistic(&train, Some(&validation), cfg, threads, on_epoch)?;
-    let d = rows.x.ncols();
-    let w = out.theta.slice(s![..d]).to_vec();
-    let b = out.theta.get(d).copied().unwrap_or(0.0);
-    let model = LogisticModel::new(schema, scaler, w, b)?;
     Ok(Trained {
-        model: Arc::new(model),
+        model: model_of(&out.theta, schema, scaler)?,
         history: out.history,
         epochs_run: out.epochs_run,
         predictions: Some(out.classes),
@@ -63,13 +56,13 @@ pub fn gradient(
     data: Prepared,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
-    let d = data.n_features();
     // Soft targets: the positive class's probability replaces the 0/1 label.
     let (y, val_y) = match data.soft {
-        Some(s) => (
-            s.train.column(1).to_owned(),
-            Some(s.validation.column(1).to_owned()),
-        ),
+        Some(s) => {
+            let all =
+                |p: &Array2<f64>| positive_probability(p, &(0..p.nrows()).collect::<Vec<_>>());
+            (all(&s.train), Some(all(&s.validation)))
+        }
         None => (data.y, None),
     };
     let vobj = data.validation.map(|(x, y)| BinaryLogLoss {
@@ -85,13 +78,29 @@ pub fn gradient(
         validation,
         on_epoch,
     )?;
-    let w = out.theta.slice(s![..d]).to_vec();
-    let b = out.theta.get(d).copied().unwrap_or(0.0);
-    let model = LogisticModel::new(data.schema, data.scaler, w, b)?;
     Ok(Trained {
-        model: Arc::new(model),
+        model: model_of(&out.theta, data.schema, data.scaler)?,
         history: out.history,
         epochs_run: out.epochs_run,
         predictions: None,
     })
+}
+
+/// The positive class's probability (column 1) of each of `rows` of the soft targets `p`.
+fn positive_probability(p: &Array2<f64>, rows: &[usize]) -> Array1<f64> {
+    rows.iter()
+        .map(|&r| p.get((r, 1)).copied().unwrap_or(0.0))
+        .collect()
+}
+
+/// The model of θ = [w; b], in the units of `scaler`'s standardised features.
+fn model_of(
+    theta: &Array1<f64>,
+    schema: Schema,
+    scaler: Scaler,
+) -> Result<Arc<dyn Model>, TrainError> {
+    let d = theta.len().saturating_sub(1);
+    let w = theta.slice(s![..d]).to_vec();
+    let b = theta.get(d).copied().unwrap_or(0.0);
+    Ok(Arc::new(LogisticModel::new(schema, scaler, w, b)?))
 }

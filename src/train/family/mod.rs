@@ -1,6 +1,8 @@
-//! One fit function per algorithm family ([`linear`], [`logistic`],
-//! [`softmax`], [`mlp`]), each taking its resolved solver settings and the
-//! [`Prepared`] inputs, and returning the model with its learning curve.
+//! One fit function per algorithm family and solver ([`linear`], [`linear_rows`],
+//! [`logistic`], [`softmax`], [`mlp`]), each taking its resolved solver settings and
+//! either the [`Prepared`] standardised copy (first-order solvers, the MLP) or the raw
+//! [`Rows`] (the closed form, Newton's method), and returning the model with its
+//! learning curve.
 
 pub mod linear;
 pub mod linear_rows;
@@ -64,7 +66,8 @@ pub struct Trained {
     pub history: Vec<EpochRecord>,
     pub epochs_run: usize,
     /// The model's predictions of the training and validation rows, when the fit made
-    /// them anyway (the closed form's learning curve): scoring reuses them.
+    /// them anyway (the closed form's learning curve, Newton's last pass): scoring reuses
+    /// them.
     pub predictions: Option<(Vec<f64>, Vec<f64>)>,
 }
 

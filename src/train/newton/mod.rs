@@ -15,8 +15,9 @@
 //! stopping rule is unchanged, so a converged fit is the same to `tol`. `epochs` counts
 //! the full-data iterations only (the sample's are up to 20 more, each a fraction of one).
 //!
-//! Each iteration reads the rows once ([`pass`]): the trial step's pass gives its loss
-//! for the line search and, in the same read, the sums behind the next H and g. The rows
+//! Each iteration reads the rows once ([`pass`]): the full step's pass gives its loss
+//! for the line search and, in the same read, the sums behind the next H and g (a
+//! rejected full step costs shorter trials without the sums, then one pass with them). The rows
 //! are standardised a chunk at a time where they lie, so no copy of the data is made.
 
 mod pass;
@@ -117,15 +118,20 @@ fn iterate(
         let step = linalg::solve_symmetric(&h, &g).ok_or(TrainError::Unsolvable {
             system: "the Newton system",
         })?;
+        // The full step is nearly always taken, so its pass also makes the sums of the
+        // next H and g; the shorter trials after a rejection only need the loss, and the
+        // step finally taken gets one pass with the sums.
         let mut t = 1.0;
         let mut next = &theta - &step;
         let mut at_next = pass(data, next.view(), true, threads);
         let mut f_next = at_next.loss + penalty(&next);
         // NaN also counts as "not decreased".
+        let mut halved = false;
         while (f_next.is_nan() || f_next > f) && t > 1e-6 {
             t *= 0.5;
+            halved = true;
             next = &theta - &(&step * t);
-            at_next = pass(data, next.view(), true, threads);
+            at_next = pass(data, next.view(), false, threads);
             f_next = at_next.loss + penalty(&next);
         }
         if !f_next.is_finite() {
@@ -133,6 +139,9 @@ fn iterate(
             return Err(TrainError::Unsolvable {
                 system: "the Newton step",
             });
+        }
+        if halved {
+            at_next = pass(data, next.view(), true, threads);
         }
         let improved = f - f_next;
         theta = next;
@@ -173,8 +182,8 @@ fn iterate(
 /// no better and cost twice as much).
 pub const WARM_START_ROWS: usize = 32_768;
 
-/// Cells (rows × columns) the warm-start sample may hold: 32 MiB of f64 when it was a
-/// copy; it still bounds the sample's cost on wide data.
+/// Cells (rows × columns) the warm-start sample may span: on wide data fewer rows, so
+/// that its iterations stay a fraction of a full pass.
 const WARM_START_CELLS: usize = 4 << 20;
 
 /// The optimum of the same objective on every (n / m)-th row, or None when the data is

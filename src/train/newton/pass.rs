@@ -8,6 +8,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 
 use crate::models::scaler::Scaler;
+use crate::models::stable::softplus_and_sigmoid;
 use crate::train::parallel::{chunk_range, n_chunks, Threads, CHUNK_ROWS};
 use crate::train::TrainError;
 
@@ -30,11 +31,9 @@ impl<'a> LogisticRows<'a> {
         y: &'a [f64],
         scaler: &'a Scaler,
     ) -> Result<Self, TrainError> {
-        if let Some(bad) = rows.iter().find(|&&r| r >= x.nrows()) {
-            return Err(TrainError::data(format!(
-                "row index {bad} out of range (dataset has {} rows)",
-                x.nrows()
-            )));
+        crate::train::family::check_rows(x.nrows(), rows, &[])?;
+        if x.ncols() == 0 {
+            return Err(TrainError::data("no feature columns".into()));
         }
         if y.len() != rows.len() {
             return Err(TrainError::ShapeMismatch {
@@ -180,19 +179,7 @@ struct Chunk {
     sums: Option<Array2<f64>>,
 }
 
-/// softplus(z) and σ(z) from one exponential (the arithmetic of
-/// [`crate::models::stable`]'s two functions).
-fn softplus_and_sigmoid(z: f64) -> (f64, f64) {
-    let e = (-z.abs()).exp();
-    let p = if z >= 0.0 {
-        1.0 / (1.0 + e)
-    } else {
-        e / (1.0 + e)
-    };
-    (z.max(0.0) + e.ln_1p(), p)
-}
-
-/// Row i of B: [s·z | s | p − y] with s = p(1 − p).
+/// A row of B: [s·z | s | p − y] with s = p(1 − p).
 fn fill_b_row(mut row: ArrayViewMut1<f64>, z: &[f64], p: f64, y: f64) {
     let s = p * (1.0 - p);
     let d = z.len();

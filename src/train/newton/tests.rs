@@ -57,7 +57,7 @@ fn cold(data: &LogisticRows<'_>, cfg: &NewtonConfig) -> (Array1<f64>, usize) {
 #[test]
 fn a_pass_gives_the_loss_sums_and_classes_of_the_standardised_rows() {
     // Rows out of order and two chunks, the last one partial.
-    let p = Problem::new(CHUNK + 77, 3);
+    let p = Problem::new(2 * CHUNK + 77, 3);
     let rows: Vec<usize> = (0..p.x.nrows()).rev().filter(|i| i % 3 != 0).collect();
     let y: Vec<f64> = rows.iter().map(|&r| p.y[r]).collect();
     let data = LogisticRows::new(p.x.view(), &rows, &y, &p.scaler).unwrap();
@@ -164,4 +164,35 @@ fn the_fit_through_the_warm_start_equals_the_cold_fit() {
     let last = pass(&data, fit.theta.view(), false, &threads);
     assert_eq!(fit.classes.0, last.classes);
     assert!(fit.classes.1.is_empty());
+}
+
+#[test]
+fn a_rejected_full_step_is_halved_and_the_next_step_still_has_its_hessian() {
+    // Far from the optimum, where the logits saturate, the full step overshoots.
+    let p = Problem::new(3 * CHUNK, 2);
+    let data = p.data();
+    let cfg = NewtonConfig {
+        l2: 1e-4,
+        max_iter: 100,
+        tol: 1e-12,
+    };
+    let threads = Threads::sequential();
+    let far = Array1::from(vec![-30.0, 25.0, 10.0]);
+    let at = pass(&data, far.view(), true, &threads);
+    let (theta, history, _) =
+        iterate(&data, &cfg, (far, at), None, &threads, &mut quiet()).unwrap();
+    let halved = history.iter().position(|r| r.learning_rate < 1.0);
+    assert!(
+        halved.is_some_and(|i| i + 1 < history.len()),
+        "{:?}",
+        history.iter().map(|r| r.learning_rate).collect::<Vec<_>>()
+    );
+    assert!(history
+        .windows(2)
+        .all(|w| w[1].train_loss <= w[0].train_loss));
+    // And it still ends at the optimum.
+    let (cold, _) = cold(&data, &cfg);
+    for (a, b) in theta.iter().zip(&cold) {
+        assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+    }
 }

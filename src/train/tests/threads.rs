@@ -9,7 +9,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::train::parallel::CHUNK_ROWS;
 use crate::train::quality::evaluate_rows;
-use crate::train::{fit_rows_with, fit_with, Algorithm, Dataset, Params, Threads, TrainSpec};
+use crate::train::{
+    fit_rows_checked, fit_rows_with, fit_with, Algorithm, Dataset, Params, Threads, TrainSpec,
+};
 
 /// A noisy linearly separable-ish binary problem, several chunks long.
 fn classification(n: usize, d: usize) -> Dataset {
@@ -104,6 +106,58 @@ fn newton_metrics_are_those_of_the_models_own_predictions() {
     // The learning curve's last point is the same accuracy.
     let last = fitted.history.last().unwrap();
     assert_eq!(last.train_metric, Some(accuracy));
+}
+
+/// Distillation's soft targets go through the same Newton passes: one-hot probabilities
+/// are the labels themselves, so the fit is the hard-label fit bit for bit.
+#[test]
+fn newton_on_one_hot_soft_targets_is_the_labelled_fit() {
+    let data = classification(2 * CHUNK_ROWS + 77, 4);
+    let spec = TrainSpec {
+        algorithm: Algorithm::LogisticRegression,
+        params: serde_json::from_value::<Params>(serde_json::json!({
+            "solver": "newton", "l2": 1e-3
+        }))
+        .unwrap(),
+        validation_split: 0.0,
+    }
+    .validate()
+    .unwrap();
+    let n = data.x.nrows();
+    let train: Vec<usize> = (0..n).filter(|i| i % 4 != 0).collect();
+    let validation: Vec<usize> = (0..n).filter(|i| i % 4 == 0).collect();
+    let one_hot = Array2::from_shape_fn((n, 2), |(i, k)| f64::from(data.y[i] == k as f64));
+    let quiet = || |_: &crate::train::optim::EpochRecord, _: f64| ControlFlow::Continue(());
+    let threads = Threads::sequential();
+    let soft = crate::train::fit::fit_rows_soft(
+        &spec,
+        &data,
+        &one_hot,
+        (&train, &validation),
+        &threads,
+        &mut quiet(),
+    )
+    .unwrap();
+    let hard = fit_rows_checked(&spec, &data, &train, &validation, &threads, &mut quiet()).unwrap();
+    assert_eq!(soft.history, hard.history);
+    assert_eq!(soft.train_metrics, hard.train_metrics);
+    assert_eq!(soft.validation_metrics, hard.validation_metrics);
+    assert_eq!(
+        soft.model.predict(data.x.view()).unwrap().probabilities,
+        hard.model.predict(data.x.view()).unwrap().probabilities
+    );
+    // A softened target moves the fit: the soft path does read the probabilities.
+    let softened = one_hot.mapv(|p| 0.1 + 0.8 * p);
+    let moved = crate::train::fit::fit_rows_soft(
+        &spec,
+        &data,
+        &softened,
+        (&train, &validation),
+        &threads,
+        &mut quiet(),
+    )
+    .unwrap();
+    assert_ne!(moved.history, hard.history);
 }
 
 #[test]
