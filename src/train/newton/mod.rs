@@ -26,6 +26,8 @@ use std::ops::ControlFlow;
 
 use ndarray::{s, Array1};
 
+#[cfg(test)]
+use pass::pass_in_batches;
 pub use pass::LogisticRows;
 use pass::{hessian_and_gradient, pass, Pass};
 

@@ -108,17 +108,81 @@ pub fn pass(
     with_sums: bool,
     threads: &Threads,
 ) -> Pass {
+    // Chunks a batch at a time, so the partial sums held before they are added stay
+    // bounded on wide data; added in chunk order all the same.
+    let d = data.n_features();
+    let per_chunk = (d + 1).saturating_mul(d + 2).saturating_mul(8).max(1);
+    let batch = (BATCH_SUMS_BYTES / per_chunk)
+        .min(MAX_BATCH_CHUNKS)
+        .max(threads.count().max(1));
+    pass_in_batches(data, theta, with_sums, threads, batch)
+}
+
+/// [`pass`], `batch` chunks at a time.
+pub(super) fn pass_in_batches(
+    data: &LogisticRows<'_>,
+    theta: ArrayView1<f64>,
+    with_sums: bool,
+    threads: &Threads,
+    batch: usize,
+) -> Pass {
     let (n, d) = (data.len(), data.n_features());
     let w = theta.slice(s![..d.min(theta.len())]);
     let bias = theta.get(d).copied().unwrap_or(0.0);
-    let parts = threads.map_chunks(
-        n_chunks(n),
+    let mut total = Pass {
+        loss: 0.0,
+        correct: 0,
+        classes: Vec::with_capacity(n),
+        sums: with_sums.then(|| Array2::zeros((d + 1, d + 2))),
+    };
+    let chunks = n_chunks(n);
+    for first in (0..chunks).step_by(batch.max(1)) {
+        let parts = batch_pass(
+            data,
+            (w, bias),
+            first..(first + batch).min(chunks),
+            with_sums,
+            threads,
+        );
+        for part in parts {
+            total.loss += part.loss;
+            total.correct += part.correct;
+            total.classes.extend(part.classes);
+            if let (Some(t), Some(p)) = (total.sums.as_mut(), part.sums) {
+                *t += &p;
+            }
+        }
+    }
+    if n > 0 {
+        total.loss /= n as f64;
+    }
+    total
+}
+
+/// Bytes of partial sums a batch of chunks may hold (at least one chunk per thread).
+const BATCH_SUMS_BYTES: usize = 32 << 20;
+
+/// Chunks per batch at most, unless there are more threads: enough to keep every thread
+/// busy between two batches.
+const MAX_BATCH_CHUNKS: usize = 64;
+
+/// The chunks `chunks` of a pass, in order.
+fn batch_pass(
+    data: &LogisticRows<'_>,
+    (w, bias): (ArrayView1<f64>, f64),
+    chunks: std::ops::Range<usize>,
+    with_sums: bool,
+    threads: &Threads,
+) -> Vec<Chunk> {
+    let (n, d) = (data.len(), data.n_features());
+    threads.map_chunks(
+        chunks.len(),
         || Scratch {
             z: vec![0.0; CHUNK_ROWS.min(n) * d],
             b: Array2::zeros((if with_sums { CHUNK_ROWS.min(n) } else { 0 }, d + 2)),
         },
         |scratch, c| {
-            let range = chunk_range(c, n);
+            let range = chunk_range(chunks.start + c, n);
             let rows = data.rows.get(range.clone()).unwrap_or_default();
             let y = data.y.get(range).unwrap_or_default();
             let k = rows.len();
@@ -150,25 +214,7 @@ pub fn pass(
             }
             chunk
         },
-    );
-    let mut total = Pass {
-        loss: 0.0,
-        correct: 0,
-        classes: Vec::with_capacity(n),
-        sums: with_sums.then(|| Array2::zeros((d + 1, d + 2))),
-    };
-    for part in parts {
-        total.loss += part.loss;
-        total.correct += part.correct;
-        total.classes.extend(part.classes);
-        if let (Some(t), Some(p)) = (total.sums.as_mut(), part.sums) {
-            *t += &p;
-        }
-    }
-    if n > 0 {
-        total.loss /= n as f64;
-    }
-    total
+    )
 }
 
 /// A chunk's share of a [`Pass`].

@@ -91,6 +91,28 @@ fn a_pass_gives_the_loss_sums_and_classes_of_the_standardised_rows() {
 const CHUNK: usize = crate::train::parallel::CHUNK_ROWS;
 
 #[test]
+fn a_pass_in_batches_of_chunks_is_the_same_pass_bit_for_bit() {
+    let p = Problem::new(5 * CHUNK + 9, 3);
+    let data = p.data();
+    let theta = Array1::from(vec![0.3, -0.7, 1.1, -0.2]);
+    let threads = Threads::new(2).unwrap();
+    let whole = pass(&data, theta.view(), true, &threads);
+    for batch in [1, 2, 4] {
+        let batched = pass_in_batches(&data, theta.view(), true, &threads, batch);
+        assert_eq!(
+            batched.loss.to_bits(),
+            whole.loss.to_bits(),
+            "batch {batch}"
+        );
+        assert_eq!(batched.classes, whole.classes);
+        assert_eq!(batched.correct, whole.correct);
+        let (h, g) = hessian_and_gradient(&batched, &theta, 1e-3, data.len()).unwrap();
+        let (wh, wg) = hessian_and_gradient(&whole, &theta, 1e-3, data.len()).unwrap();
+        assert_eq!((h, g), (wh, wg), "batch {batch}");
+    }
+}
+
+#[test]
 fn a_warm_start_reaches_the_same_optimum_in_fewer_full_iterations() {
     let p = Problem::new(20_000, 4);
     let data = p.data();
