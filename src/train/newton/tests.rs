@@ -43,6 +43,20 @@ impl Problem {
     }
 }
 
+fn config(l2: f64, tol: f64) -> NewtonConfig {
+    NewtonConfig {
+        l2,
+        max_iter: 100,
+        tol,
+    }
+}
+
+fn assert_same_optimum(a: &Array1<f64>, b: &Array1<f64>) {
+    for (a, b) in a.iter().zip(b) {
+        assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
 fn quiet() -> impl FnMut(&EpochRecord, f64) -> ControlFlow<()> {
     |_, _| ControlFlow::Continue(())
 }
@@ -116,11 +130,7 @@ fn a_pass_in_batches_of_chunks_is_the_same_pass_bit_for_bit() {
 fn a_warm_start_reaches_the_same_optimum_in_fewer_full_iterations() {
     let p = Problem::new(20_000, 4);
     let data = p.data();
-    let cfg = NewtonConfig {
-        l2: 1e-5,
-        max_iter: 100,
-        tol: 1e-10,
-    };
+    let cfg = config(1e-5, 1e-10);
     let threads = Threads::sequential();
     let start = warm_start(&data, &cfg, &threads, 2_000)
         .unwrap()
@@ -129,9 +139,7 @@ fn a_warm_start_reaches_the_same_optimum_in_fewer_full_iterations() {
     let (warm, history, _) =
         iterate(&data, &cfg, (start, at), None, &threads, &mut quiet()).unwrap();
     let (cold, cold_iterations) = cold(&data, &cfg);
-    for (a, b) in warm.iter().zip(&cold) {
-        assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
-    }
+    assert_same_optimum(&warm, &cold);
     assert!(
         history.len() + 2 <= cold_iterations,
         "warm {} cold {cold_iterations}",
@@ -141,11 +149,7 @@ fn a_warm_start_reaches_the_same_optimum_in_fewer_full_iterations() {
 
 #[test]
 fn short_or_wide_data_starts_from_zero() {
-    let cfg = NewtonConfig {
-        l2: 1e-5,
-        max_iter: 100,
-        tol: 1e-10,
-    };
+    let cfg = config(1e-5, 1e-10);
     let threads = Threads::sequential();
     // Fewer than 4 samples' worth of rows.
     let short = Problem::new(7_999, 4);
@@ -164,11 +168,7 @@ fn the_fit_through_the_warm_start_equals_the_cold_fit() {
     // Tall enough for the real sample size: the public entry point takes the warm path.
     let p = Problem::new(4 * WARM_START_ROWS, 3);
     let data = p.data();
-    let cfg = NewtonConfig {
-        l2: 1e-4,
-        max_iter: 100,
-        tol: 1e-10,
-    };
+    let cfg = config(1e-4, 1e-10);
     let threads = Threads::sequential();
     let mut epochs = 0;
     let fit = newton_logistic(&data, None, &cfg, &threads, &mut |_, _| {
@@ -179,9 +179,7 @@ fn the_fit_through_the_warm_start_equals_the_cold_fit() {
     let (cold, cold_iterations) = cold(&data, &cfg);
     assert_eq!(epochs, fit.epochs_run);
     assert!(fit.epochs_run < cold_iterations);
-    for (a, b) in fit.theta.iter().zip(&cold) {
-        assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
-    }
+    assert_same_optimum(&fit.theta, &cold);
     // The classes handed to the scoring are those of the final θ.
     let last = pass(&data, fit.theta.view(), false, &threads);
     assert_eq!(fit.classes.0, last.classes);
@@ -193,11 +191,7 @@ fn a_rejected_full_step_is_halved_and_the_next_step_still_has_its_hessian() {
     // Far from the optimum, where the logits saturate, the full step overshoots.
     let p = Problem::new(3 * CHUNK, 2);
     let data = p.data();
-    let cfg = NewtonConfig {
-        l2: 1e-4,
-        max_iter: 100,
-        tol: 1e-12,
-    };
+    let cfg = config(1e-4, 1e-12);
     let threads = Threads::sequential();
     let far = Array1::from(vec![-30.0, 25.0, 10.0]);
     let at = pass(&data, far.view(), true, &threads);
@@ -214,7 +208,5 @@ fn a_rejected_full_step_is_halved_and_the_next_step_still_has_its_hessian() {
         .all(|w| w[1].train_loss <= w[0].train_loss));
     // And it still ends at the optimum.
     let (cold, _) = cold(&data, &cfg);
-    for (a, b) in theta.iter().zip(&cold) {
-        assert!((a - b).abs() < 1e-6 * b.abs().max(1.0), "{a} vs {b}");
-    }
+    assert_same_optimum(&theta, &cold);
 }

@@ -40,17 +40,21 @@ fn classification(n: usize, d: usize) -> Dataset {
     }
 }
 
+fn newton_spec(l2: f64, validation_split: f64) -> TrainSpec {
+    TrainSpec {
+        algorithm: Algorithm::LogisticRegression,
+        params: serde_json::from_value::<Params>(serde_json::json!({
+            "solver": "newton", "l2": l2
+        }))
+        .unwrap(),
+        validation_split,
+    }
+}
+
 #[test]
 fn newton_fit_is_identical_for_any_thread_count() {
     let data = classification(3 * CHUNK_ROWS + 123, 6);
-    let spec = TrainSpec {
-        algorithm: Algorithm::LogisticRegression,
-        params: serde_json::from_value::<Params>(serde_json::json!({
-            "solver": "newton", "l2": 1e-4
-        }))
-        .unwrap(),
-        validation_split: 0.2,
-    };
+    let spec = newton_spec(1e-4, 0.2);
     let run = |t: usize| {
         fit_with(&spec, &data, &Threads::new(t).unwrap(), &mut |_, _| {
             ControlFlow::Continue(())
@@ -77,14 +81,7 @@ fn newton_fit_is_identical_for_any_thread_count() {
 #[test]
 fn newton_metrics_are_those_of_the_models_own_predictions() {
     let data = classification(2 * CHUNK_ROWS + 77, 5);
-    let spec = TrainSpec {
-        algorithm: Algorithm::LogisticRegression,
-        params: serde_json::from_value::<Params>(serde_json::json!({
-            "solver": "newton", "l2": 1e-3
-        }))
-        .unwrap(),
-        validation_split: 0.0,
-    };
+    let spec = newton_spec(1e-3, 0.0);
     let n = data.x.nrows();
     let train: Vec<usize> = (0..n).rev().filter(|i| i % 5 != 0).collect();
     let validation: Vec<usize> = (0..n).filter(|i| i % 5 == 0).collect();
@@ -113,16 +110,7 @@ fn newton_metrics_are_those_of_the_models_own_predictions() {
 #[test]
 fn newton_on_one_hot_soft_targets_is_the_labelled_fit() {
     let data = classification(2 * CHUNK_ROWS + 77, 4);
-    let spec = TrainSpec {
-        algorithm: Algorithm::LogisticRegression,
-        params: serde_json::from_value::<Params>(serde_json::json!({
-            "solver": "newton", "l2": 1e-3
-        }))
-        .unwrap(),
-        validation_split: 0.0,
-    }
-    .validate()
-    .unwrap();
+    let spec = newton_spec(1e-3, 0.0).validate().unwrap();
     let n = data.x.nrows();
     let train: Vec<usize> = (0..n).filter(|i| i % 4 != 0).collect();
     let validation: Vec<usize> = (0..n).filter(|i| i % 4 == 0).collect();
