@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{s, Array1, Array2};
 
-use super::{check_rows, targets_of, EpochCallback, Prepared, Rows, Trained};
+use super::{targets_of, EpochCallback, Prepared, Rows, Trained};
 use crate::models::logistic::LogisticModel;
 use crate::models::scaler::Scaler;
 use crate::models::{Model, Schema};
@@ -27,14 +27,11 @@ pub fn newton(
     threads: &Threads,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
-    check_rows(
-        rows.x.nrows().min(rows.y.len()),
-        rows.train,
-        rows.validation,
-    )?;
+    // Rows out of range are refused by `LogisticRows::new`, missing targets by its
+    // count check.
     let targets = |of: &[usize]| -> Vec<f64> {
         match soft {
-            Some(p) => positive_probability(p, of).to_vec(),
+            Some(p) => positive_probability(p, of.iter().copied()),
             None => targets_of(rows.y, of).to_vec(),
         }
     };
@@ -58,11 +55,10 @@ pub fn gradient(
 ) -> Result<Trained, TrainError> {
     // Soft targets: the positive class's probability replaces the 0/1 label.
     let (y, val_y) = match data.soft {
-        Some(s) => {
-            let all =
-                |p: &Array2<f64>| positive_probability(p, &(0..p.nrows()).collect::<Vec<_>>());
-            (all(&s.train), Some(all(&s.validation)))
-        }
+        Some(s) => (
+            positive_probability(&s.train, 0..s.train.nrows()).into(),
+            Some(positive_probability(&s.validation, 0..s.validation.nrows()).into()),
+        ),
         None => (data.y, None),
     };
     let vobj = data.validation.map(|(x, y)| BinaryLogLoss {
@@ -87,9 +83,8 @@ pub fn gradient(
 }
 
 /// The positive class's probability (column 1) of each of `rows` of the soft targets `p`.
-fn positive_probability(p: &Array2<f64>, rows: &[usize]) -> Array1<f64> {
-    rows.iter()
-        .map(|&r| p.get((r, 1)).copied().unwrap_or(0.0))
+fn positive_probability(p: &Array2<f64>, rows: impl Iterator<Item = usize>) -> Vec<f64> {
+    rows.map(|r| p.get((r, 1)).copied().unwrap_or(0.0))
         .collect()
 }
 
