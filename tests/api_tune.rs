@@ -309,8 +309,12 @@ async fn dataset_fingerprint_is_stable_across_data_forms() {
     let (fa, fb, fc) = (fp(&a).await, fp(&b).await, fp(&c).await);
     assert_eq!(fa, fb);
     assert_eq!(
-        (fa["rows"].clone(), fa["columns"].clone()),
-        (json!(442), json!(10))
+        (
+            fa["rows"].clone(),
+            fa["columns"].clone(),
+            fa["encoding"].clone()
+        ),
+        (json!(442), json!(10), json!(2))
     );
     assert_ne!(fa["sha256"], fc["sha256"]);
     assert_eq!(fc["rows"], 441);

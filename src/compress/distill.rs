@@ -54,6 +54,7 @@ pub fn train_student(
         feature_names: schema.feature_names.clone(),
         target: data.target.clone(),
         classes: schema.classes.clone(),
+        read_fingerprint: Default::default(),
     };
     let (train, validation) = train_validation_split(
         student_data.n_rows(),

@@ -9,7 +9,7 @@ use crate::models::compact::{CompactModel, Head};
 use crate::models::ModelError;
 use crate::train::family::EpochCallback;
 use crate::train::mlp::{self, MlpObjective};
-use crate::train::objective::{one_hot, BinaryLogLoss, RegLoss};
+use crate::train::objective::{one_hot, BinaryLogLoss, Features, RegLoss};
 use crate::train::optim::{minimize, Objective, OptimConfig};
 use crate::train::{Optimizer, Schedule, TrainError};
 
@@ -150,7 +150,10 @@ fn fine_tune_layers(
             head: mlp::Head::Classification,
         }),
         // θ = [w, b] of a single layer: the logistic objective's layout.
-        Head::Logistic => Box::new(BinaryLogLoss { x: z, y }),
+        Head::Logistic => Box::new(BinaryLogLoss {
+            x: Features::Standardised(z),
+            y,
+        }),
         Head::Regression {
             target_mean,
             target_scale,

@@ -150,6 +150,7 @@ mod tests {
             feature_names: (0..4).map(|i| format!("f{i}")).collect(),
             target: "t".into(),
             classes: Some(vec!["a".into(), "b".into(), "c".into()]),
+            read_fingerprint: Default::default(),
         }
     }
 

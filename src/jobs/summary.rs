@@ -160,6 +160,7 @@ mod tests {
             feature_names: vec!["a".into(), "b".into()],
             target: "y".into(),
             classes: None,
+            read_fingerprint: Default::default(),
         })
     }
 

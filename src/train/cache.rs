@@ -213,6 +213,7 @@ mod tests {
             feature_names: vec!["a".into()],
             target: "y".into(),
             classes: None,
+            read_fingerprint: Default::default(),
         })
     }
 

@@ -7,6 +7,7 @@ use ndarray::{Array2, Axis};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::fingerprint::ReadFingerprint;
 pub use super::parse::parse_csv;
 use super::task::check_class_count;
 use super::TrainError;
@@ -23,6 +24,9 @@ pub struct Dataset {
     pub target: String,
     /// Class label names (index i = class i); `None` for regression.
     pub classes: Option<Vec<String>>,
+    /// The fingerprint, when the reader computed it as it parsed (see
+    /// [`super::assemble`]); to be left empty by anyone else.
+    pub read_fingerprint: ReadFingerprint,
 }
 
 impl Dataset {
@@ -56,6 +60,7 @@ impl Dataset {
             feature_names: self.feature_names.clone(),
             target: self.target.clone(),
             classes: self.classes.clone(),
+            read_fingerprint: Default::default(),
         })
     }
 

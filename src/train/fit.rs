@@ -7,6 +7,7 @@ use ndarray::{Array2, Axis};
 
 use super::checked::{CheckedSpec, FamilyConfig, LinearSolver, LogisticSolver};
 use super::family::{self, check_rows, targets_of, EpochCallback, Prepared, Rows, SoftTargets};
+use super::objective::Features;
 use super::optim::EpochRecord;
 use super::parallel::Threads;
 use super::params::{ResolvedParams, TrainSpec};
@@ -161,16 +162,16 @@ fn fit_validated_rows(
     }
     check_rows(data.n_rows(), train_rows, validation_rows)?;
     let soft = soft.filter(|_| data.classes.is_some());
-    // The standardised copies, made only for the solvers that read them.
-    let prepared = || {
-        let mut prepared = prepare(data, train_rows, validation_rows);
+    // The first-order solvers' inputs, made only for them.
+    let prepared = || -> Result<Prepared, TrainError> {
+        let mut prepared = prepare(data, train_rows, validation_rows)?;
         if let Some(soft) = soft {
             prepared.soft = Some(SoftTargets {
                 train: soft.select(Axis(0), train_rows),
                 validation: soft.select(Axis(0), validation_rows),
             });
         }
-        prepared
+        Ok(prepared)
     };
     let rows = Rows {
         x: data.x.view(),
@@ -185,21 +186,21 @@ fn fit_validated_rows(
             family::linear_rows::closed_form(*l2, rows, schema, scaler, on_epoch)?
         }
         FamilyConfig::Linear(LinearSolver::Gradient { loss, optim }) => {
-            family::linear::fit(*loss, optim, prepared(), on_epoch)?
+            family::linear::fit(*loss, optim, prepared()?, on_epoch)?
         }
         FamilyConfig::Logistic(LogisticSolver::Newton(cfg)) => {
             family::logistic::newton(cfg, rows, soft, scaled(), threads, on_epoch)?
         }
         FamilyConfig::Logistic(LogisticSolver::Gradient(optim)) => {
-            family::logistic::gradient(optim, prepared(), on_epoch)?
+            family::logistic::gradient(optim, prepared()?, on_epoch)?
         }
-        FamilyConfig::Softmax(optim) => family::softmax::fit(optim, prepared(), on_epoch)?,
-        FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared(), on_epoch)?,
+        FamilyConfig::Softmax(optim) => family::softmax::fit(optim, prepared()?, on_epoch)?,
+        FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared()?, on_epoch)?,
     };
     let model = trained.model;
-    // The fit's standardised copies, if it made any, are gone by now: scoring reads the
-    // rows in place, and its buffers should not be added on top of the copies' freed pages.
-    if reads_a_copy(&spec.family) {
+    // The fit's standardised copy, if it made one, is gone by now: scoring reads the
+    // rows in place, and its buffers should not be added on top of the copy's freed pages.
+    if copies_the_data(&spec.family) {
         let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
         crate::memory::release_after(copied.saturating_mul(8));
     }
@@ -225,36 +226,36 @@ fn fit_validated_rows(
     })
 }
 
-/// Standardises the training and validation rows with the training rows' mean and std,
-/// each gathered and scaled in one pass: the only copies of the data a fit makes.
-fn prepare(data: &Dataset, train_rows: &[usize], validation_rows: &[usize]) -> Prepared {
+/// The training and validation rows, read standardised with the training rows' mean and
+/// std: no copy of the data is made (the MLP makes its own).
+fn prepare<'a>(
+    data: &'a Dataset,
+    train_rows: &'a [usize],
+    validation_rows: &'a [usize],
+) -> Result<Prepared<'a>, TrainError> {
     let x = data.x.view();
     let scaler = Scaler::fit_rows(x, train_rows);
-    let validation = (!validation_rows.is_empty()).then(|| {
-        (
-            scaler.transform_rows(x, validation_rows),
-            targets_of(&data.y, validation_rows),
-        )
-    });
-    Prepared {
+    let validation = (!validation_rows.is_empty())
+        .then(|| {
+            Features::raw(x, validation_rows, scaler.clone())
+                .map(|v| (v, targets_of(&data.y, validation_rows)))
+        })
+        .transpose()?;
+    Ok(Prepared {
         schema: schema_of(data),
-        x: scaler.transform_rows(x, train_rows),
+        x: Features::raw(x, train_rows, scaler.clone())?,
         y: targets_of(&data.y, train_rows),
         scaler,
         validation,
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
         soft: None,
-    }
+    })
 }
 
-/// Whether the family's fit reads the standardised copy [`prepare`] makes; the closed form
-/// and Newton's method read the raw rows.
-fn reads_a_copy(family: &FamilyConfig) -> bool {
-    !matches!(
-        family,
-        FamilyConfig::Linear(LinearSolver::ClosedForm { .. })
-            | FamilyConfig::Logistic(LogisticSolver::Newton(_))
-    )
+/// Whether the family's fit copies the data: the MLP keeps a standardised copy; every
+/// other solver reads the rows in place.
+fn copies_the_data(family: &FamilyConfig) -> bool {
+    matches!(family, FamilyConfig::Mlp(_))
 }
 
 fn schema_of(data: &Dataset) -> Schema {

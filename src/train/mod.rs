@@ -15,6 +15,7 @@
 //! `LogisticRegression(C)` ⇔ l2 = 1/(C·n_train); `Ridge(alpha)` ⇔
 //! l2 = alpha/n_train; `LinearRegression()` ⇔ l2 = 0.
 
+mod assemble;
 pub mod cache;
 pub mod cancel;
 pub mod checked;

@@ -1,16 +1,24 @@
 //! Loss functions of the linear-family models as [`Objective`]s over
-//! standardised features. Parameter layout: `[w (d); b]` for least squares and
-//! logistic, `[W (d×K row-major); b (K)]` for softmax.
+//! standardised [`Features`]. Parameter layout: `[w (d); b]` for least squares and
+//! logistic, `[W (d×K row-major); b (K)]` for softmax ([`CrossEntropy`]).
+//!
+//! Every loss and gradient is a sum over blocks of rows (one block for a standardised
+//! matrix, so its sums are those of the whole matrix), each block's mean weighted by its
+//! share of the rows.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
+use ndarray::{s, Array1, ArrayView1};
 
+mod cross_entropy;
+mod features;
 mod rows;
 
-use rows::{check_len, for_rows_in_blocks, linear_grad_into, row, row_grad_into, take};
+pub use cross_entropy::{one_hot, onehot_accuracy, CrossEntropy};
+pub use features::Features;
+use rows::{check_len, for_rows_in_blocks, linear_grad_add, row_grad_into, share};
 
 use super::optim::Objective;
 use super::TrainError;
-use crate::models::stable::{log_sum_exp_rows, mean_log_loss, sigmoid};
+use crate::models::stable::{mean_log_loss, sigmoid};
 
 /// Splits `[w; b]` (length d+1, guaranteed by the optimiser's `n_params`).
 fn split_wb(theta: ArrayView1<f64>, d: usize) -> Result<(ArrayView1<f64>, f64), TrainError> {
@@ -87,9 +95,13 @@ fn huber(r: f64, d: f64) -> f64 {
 
 /// R² = 1 − Σr²/Σ(y−ȳ)² (scikit-learn's convention when y is constant).
 pub fn r2_from_residuals(r: &Array1<f64>, y: ArrayView1<f64>) -> f64 {
+    r2_from_sums(r.dot(r), y)
+}
+
+/// [`r2_from_residuals`] from Σr², the residuals' sum of squares.
+pub fn r2_from_sums(ss_res: f64, y: ArrayView1<f64>) -> f64 {
     let mean = y.mean().unwrap_or(0.0);
     let ss_tot: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
-    let ss_res = r.dot(r);
     if ss_tot > 0.0 {
         1.0 - ss_res / ss_tot
     } else if ss_res == 0.0 {
@@ -101,21 +113,37 @@ pub fn r2_from_residuals(r: &Array1<f64>, y: ArrayView1<f64>) -> f64 {
 
 /// Linear regression: ℓ = loss(x·w + b − y) (½r² by default); gradient
 /// Xᵀℓ'(r)/n.
-pub struct LeastSquares {
-    pub x: Array2<f64>,
+pub struct LeastSquares<'a> {
+    pub x: Features<'a>,
     pub y: Array1<f64>,
     pub loss: RegLoss,
 }
 
-impl Objective for LeastSquares {
+impl LeastSquares<'_> {
+    /// The mean loss over every row, and Σr².
+    fn loss_and_squares(&self, theta: ArrayView1<f64>) -> Result<(f64, f64), TrainError> {
+        let (w, b) = split_wb(theta, self.x.n_cols())?;
+        let n = self.n_rows();
+        let (mut loss, mut squares) = (0.0, 0.0);
+        self.x.for_blocks(None, |x, at| {
+            let r = x.dot(&w) + b - &at.of(&self.y)?;
+            loss += self.loss.mean_loss(&r) * share(x.nrows(), n);
+            squares += r.dot(&r);
+            Ok(())
+        })?;
+        Ok((loss, squares))
+    }
+}
+
+impl Objective for LeastSquares<'_> {
     fn n_rows(&self) -> usize {
-        self.x.nrows()
+        self.x.n_rows()
     }
     fn n_params(&self) -> usize {
-        self.x.ncols() + 1
+        self.x.n_cols() + 1
     }
     fn penalty_mask(&self) -> Array1<f64> {
-        weight_mask(self.x.ncols(), 1)
+        weight_mask(self.x.n_cols(), 1)
     }
     fn loss_grad_into(
         &self,
@@ -123,19 +151,17 @@ impl Objective for LeastSquares {
         rows: Option<&[usize]>,
         grad: &mut Array1<f64>,
     ) -> Result<f64, TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        if let Some(&[i]) = rows {
-            // One row: no row copies.
-            check_len(grad, self.n_params())?;
-            let (xi, yi) = row(&self.x, &self.y, i)?;
-            let (loss, dr) = self.loss.scalar(xi.dot(&w) + b - yi);
-            row_grad_into(xi, dr, grad);
-            return Ok(loss);
-        }
-        let (x, y) = take(&self.x, &self.y, rows);
-        let r = x.dot(&w) + b - &y;
-        let (loss, dr) = self.loss.loss_and_deriv(&r);
-        linear_grad_into(x.view(), &dr, grad)?;
+        let (w, b) = split_wb(theta, self.x.n_cols())?;
+        check_len(grad, self.n_params())?;
+        grad.fill(0.0);
+        let n = rows.map_or(self.n_rows(), <[usize]>::len);
+        let mut loss = 0.0;
+        self.x.for_blocks(rows, |x, at| {
+            let r = x.dot(&w) + b - &at.of(&self.y)?;
+            let (mean, dr) = self.loss.loss_and_deriv(&r);
+            loss += mean * share(x.nrows(), n);
+            linear_grad_add(x, &dr, n, grad)
+        })?;
         Ok(loss)
     }
     fn per_row_pass(
@@ -150,24 +176,18 @@ impl Objective for LeastSquares {
         })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        let r = self.x.dot(&w) + b - &self.y;
-        Ok(self.loss.mean_loss(&r))
+        Ok(self.loss_and_squares(theta)?.0)
     }
     fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        let r = self.x.dot(&w) + b - &self.y;
-        Ok((
-            self.loss.mean_loss(&r),
-            Some(r2_from_residuals(&r, self.y.view())),
-        ))
+        let (loss, squares) = self.loss_and_squares(theta)?;
+        Ok((loss, Some(r2_from_sums(squares, self.y.view()))))
     }
 }
 
 /// One SGD pass of a linear model (θ = [w, b]) over `rows`: the gradient of each row is
 /// `deriv(z, y)·[x, 1]` with z = x·w + b.
 fn linear_per_row_pass(
-    x: &Array2<f64>,
+    x: &Features,
     y: &Array1<f64>,
     theta: &mut Array1<f64>,
     rows: &[usize],
@@ -175,7 +195,7 @@ fn linear_per_row_pass(
     update: &mut dyn FnMut(&mut Array1<f64>, &mut Array1<f64>),
     deriv: impl Fn(f64, f64) -> f64,
 ) -> Result<(), TrainError> {
-    let d = x.ncols();
+    let d = x.n_cols();
     check_len(grad, d + 1)?;
     for_rows_in_blocks(x, y, rows, |xi, yi| {
         let (w, b) = split_wb(theta.view(), d)?;
@@ -187,20 +207,41 @@ fn linear_per_row_pass(
 
 /// Binary log loss, y ∈ {0,1}: ℓ = softplus(z) − y·z with z = x·w + b
 /// (see [`mean_log_loss`]); gradient Xᵀ(σ(z) − y)/n.
-pub struct BinaryLogLoss {
-    pub x: Array2<f64>,
+pub struct BinaryLogLoss<'a> {
+    pub x: Features<'a>,
     pub y: Array1<f64>,
 }
 
-impl Objective for BinaryLogLoss {
+impl BinaryLogLoss<'_> {
+    /// The mean loss over every row, and the rows whose class z > 0 gives.
+    fn loss_and_correct(&self, theta: ArrayView1<f64>) -> Result<(f64, usize), TrainError> {
+        let (w, b) = split_wb(theta, self.x.n_cols())?;
+        let n = self.n_rows();
+        let (mut loss, mut correct) = (0.0, 0);
+        self.x.for_blocks(None, |x, at| {
+            let z = x.dot(&w) + b;
+            let y = at.of(&self.y)?;
+            loss += mean_log_loss(z.view(), y.view()) * share(x.nrows(), n);
+            correct += z
+                .iter()
+                .zip(&y)
+                .filter(|(&z, &y)| (z > 0.0) == (y > 0.5))
+                .count();
+            Ok(())
+        })?;
+        Ok((loss, correct))
+    }
+}
+
+impl Objective for BinaryLogLoss<'_> {
     fn n_rows(&self) -> usize {
-        self.x.nrows()
+        self.x.n_rows()
     }
     fn n_params(&self) -> usize {
-        self.x.ncols() + 1
+        self.x.n_cols() + 1
     }
     fn penalty_mask(&self) -> Array1<f64> {
-        weight_mask(self.x.ncols(), 1)
+        weight_mask(self.x.n_cols(), 1)
     }
     fn loss_grad_into(
         &self,
@@ -208,20 +249,18 @@ impl Objective for BinaryLogLoss {
         rows: Option<&[usize]>,
         grad: &mut Array1<f64>,
     ) -> Result<f64, TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        if let Some(&[i]) = rows {
-            check_len(grad, self.n_params())?;
-            let (xi, yi) = row(&self.x, &self.y, i)?;
-            let z = xi.dot(&w) + b;
-            let loss = crate::models::stable::softplus(z) - yi * z;
-            row_grad_into(xi, sigmoid(z) - yi, grad);
-            return Ok(loss);
-        }
-        let (x, y) = take(&self.x, &self.y, rows);
-        let z = x.dot(&w) + b;
-        let loss = mean_log_loss(z.view(), y.view());
-        let r = z.mapv(sigmoid) - &y;
-        linear_grad_into(x.view(), &r, grad)?;
+        let (w, b) = split_wb(theta, self.x.n_cols())?;
+        check_len(grad, self.n_params())?;
+        grad.fill(0.0);
+        let n = rows.map_or(self.n_rows(), <[usize]>::len);
+        let mut loss = 0.0;
+        self.x.for_blocks(rows, |x, at| {
+            let z = x.dot(&w) + b;
+            let y = at.of(&self.y)?;
+            loss += mean_log_loss(z.view(), y.view()) * share(x.nrows(), n);
+            let r = z.mapv(sigmoid) - &y;
+            linear_grad_add(x, &r, n, grad)
+        })?;
         Ok(loss)
     }
     fn per_row_pass(
@@ -237,142 +276,11 @@ impl Objective for BinaryLogLoss {
         })
     }
     fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        let z = self.x.dot(&w) + b;
-        Ok(mean_log_loss(z.view(), self.y.view()))
+        Ok(self.loss_and_correct(theta)?.0)
     }
     fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
-        let (w, b) = split_wb(theta, self.x.ncols())?;
-        let z = self.x.dot(&w) + b;
-        let correct = z
-            .iter()
-            .zip(&self.y)
-            .filter(|(&z, &y)| (z > 0.0) == (y > 0.5))
-            .count();
-        let acc = correct as f64 / z.len().max(1) as f64;
-        Ok((mean_log_loss(z.view(), self.y.view()), Some(acc)))
+        let (loss, correct) = self.loss_and_correct(theta)?;
+        let acc = correct as f64 / self.n_rows().max(1) as f64;
+        Ok((loss, Some(acc)))
     }
-}
-
-/// Multinomial cross-entropy: ℓ = lse(z) − z_y with z = x·W + b and
-/// lse the stable log-sum-exp; gradient ∂W = Xᵀ(P − Y)/n, ∂b = Σ(P − Y)/n.
-pub struct CrossEntropy {
-    pub x: Array2<f64>,
-    /// One-hot targets, rows x K.
-    pub y: Array2<f64>,
-}
-
-impl CrossEntropy {
-    fn k(&self) -> usize {
-        self.y.ncols()
-    }
-
-    /// Unpacks θ into W (d×K) and b (K).
-    fn unpack(&self, theta: ArrayView1<f64>) -> Result<(Array2<f64>, Array1<f64>), TrainError> {
-        let (d, k) = (self.x.ncols(), self.k());
-        if theta.len() != (d + 1) * k {
-            return Err(TrainError::internal(
-                "softmax parameter vector has the wrong length".into(),
-            ));
-        }
-        let w = theta
-            .slice(s![..d * k])
-            .to_owned()
-            .into_shape_with_order((d, k))
-            .map_err(|e| TrainError::internal(e.to_string()))?;
-        Ok((w, theta.slice(s![d * k..]).to_owned()))
-    }
-
-    fn eval(
-        &self,
-        x: ArrayView2<f64>,
-        y: ArrayView2<f64>,
-        theta: ArrayView1<f64>,
-    ) -> Result<(f64, Array2<f64>, Array1<f64>), TrainError> {
-        let (w, b) = self.unpack(theta)?;
-        let z = x.dot(&w) + &b;
-        let lse = log_sum_exp_rows(z.view());
-        let n = x.nrows().max(1) as f64;
-        let loss = (lse.sum() - (&z * &y).sum()) / n;
-        Ok((loss, z, lse))
-    }
-}
-
-impl Objective for CrossEntropy {
-    fn n_rows(&self) -> usize {
-        self.x.nrows()
-    }
-    fn n_params(&self) -> usize {
-        (self.x.ncols() + 1) * self.k()
-    }
-    fn penalty_mask(&self) -> Array1<f64> {
-        weight_mask(self.x.ncols() * self.k(), self.k())
-    }
-    fn loss_grad_into(
-        &self,
-        theta: ArrayView1<f64>,
-        rows: Option<&[usize]>,
-        grad: &mut Array1<f64>,
-    ) -> Result<f64, TrainError> {
-        check_len(grad, self.n_params())?;
-        let (x, y): (CowArray<f64, Ix2>, CowArray<f64, Ix2>) = match rows {
-            None => (self.x.view().into(), self.y.view().into()),
-            Some(r) => (
-                self.x.select(Axis(0), r).into(),
-                self.y.select(Axis(0), r).into(),
-            ),
-        };
-        let (loss, z, lse) = self.eval(x.view(), y.view(), theta)?;
-        let n = x.nrows().max(1) as f64;
-        // P − Y with P = exp(z − lse).
-        let g = (&z - &lse.insert_axis(Axis(1))).mapv(f64::exp) - &y;
-        let gw = x.t().dot(&g) / n;
-        let gb = g.sum_axis(Axis(0)) / n;
-        for (dst, src) in grad.iter_mut().zip(gw.iter().chain(gb.iter())) {
-            *dst = *src;
-        }
-        Ok(loss)
-    }
-    fn loss(&self, theta: ArrayView1<f64>) -> Result<f64, TrainError> {
-        Ok(self.eval(self.x.view(), self.y.view(), theta)?.0)
-    }
-    fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
-        let (loss, z, _) = self.eval(self.x.view(), self.y.view(), theta)?;
-        Ok((loss, Some(onehot_accuracy(z.view(), self.y.view()))))
-    }
-}
-
-/// Share of rows whose argmax of `z` (first maximum, like numpy) is the hot
-/// column of `y`.
-pub fn onehot_accuracy(z: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
-    let argmax = |r: ArrayView1<f64>| {
-        r.iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                if v > bv {
-                    (i, v)
-                } else {
-                    (bi, bv)
-                }
-            })
-            .0
-    };
-    let correct = z
-        .outer_iter()
-        .zip(y.outer_iter())
-        .filter(|(zr, yr)| argmax(zr.view()) == argmax(yr.view()))
-        .count();
-    correct as f64 / z.nrows().max(1) as f64
-}
-
-/// One-hot encoding of class indices (rows × k); indices were validated with
-/// the dataset.
-pub fn one_hot(y: ArrayView1<f64>, k: usize) -> Array2<f64> {
-    let classes = Array1::from_iter((0..k).map(|c| c as f64));
-    let yc = y.insert_axis(Axis(1));
-    let cc = classes.insert_axis(Axis(0));
-    ndarray::Zip::from(&mut Array2::<f64>::zeros((y.len(), k)))
-        .and_broadcast(&yc)
-        .and_broadcast(&cc)
-        .map_collect(|_, &yi, &c| if yi == c { 1.0 } else { 0.0 })
 }

@@ -99,6 +99,7 @@ pub(super) fn from_rows(
         feature_names: names,
         target: "target".into(),
         classes,
+        read_fingerprint: Default::default(),
     })
 }
 
@@ -302,5 +303,6 @@ pub fn parse_any_csv(
         feature_names,
         target: target.to_string(),
         classes,
+        read_fingerprint: Default::default(),
     })
 }

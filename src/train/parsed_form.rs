@@ -23,7 +23,7 @@ const MAGIC: &[u8] = b"modeld-parsed-v1\n";
 /// Part of every form's name (`cache::CacheKey::variant`): bumped when the CSV reader, or
 /// what the layer above keeps with a form, would now make a different form of the same
 /// bytes, so that no older form is reused after an upgrade.
-pub const READER_VERSION: u32 = 1;
+pub const READER_VERSION: u32 = 2;
 /// A header this large is not one this module wrote (65,536 long column names fit).
 const MAX_HEADER_BYTES: u64 = 16 << 20;
 
@@ -124,6 +124,7 @@ pub fn decode(bytes: &[u8]) -> Result<ParsedForm, String> {
         feature_names: header.feature_names,
         target: header.target,
         classes: header.classes,
+        read_fingerprint: Default::default(),
     };
     dataset.validate().map_err(|e| e.to_string())?;
     Ok(ParsedForm {
@@ -150,6 +151,7 @@ mod tests {
             feature_names: vec!["a".into(), "b".into(), "ç".into()],
             target: "label".into(),
             classes: Some(vec!["x".into(), "y".into(), "z".into()]),
+            read_fingerprint: Default::default(),
         }
     }
 

@@ -81,6 +81,7 @@ pub(super) fn plain_dataset(
         feature_names,
         target: header.get(t_idx)?.clone(),
         classes,
+        read_fingerprint: Default::default(),
     })
 }
 

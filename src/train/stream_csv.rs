@@ -6,7 +6,9 @@
 //! counts its lines: that bounds the rows, so the budget is checked exactly and the matrix
 //! is allocated once, before anything is parsed. The second reads it again (from the page
 //! cache, for a file that fits in memory) and parses each block's whole lines with the fast
-//! reader straight onto the end of the matrix. A file the fast reader does not take (small,
+//! reader into a block buffer, which a second thread ([`super::assemble`]) appends to the
+//! matrix and hashes for the fingerprint while the next blocks are parsed. A file the fast
+//! reader does not take (small,
 //! quoted, a ragged row, a bad value, targets it cannot keep) is read whole and parsed by
 //! the general parser instead, which also writes the error message, so errors are the same
 //! whichever way a file is read. A file rewritten between or during the passes is refused.
@@ -15,11 +17,13 @@ use std::collections::HashMap;
 use std::io::{Read, Seek};
 use std::path::Path;
 
+use super::assemble::Assembler;
 use super::data_file::{
     changed, check_file_size, file_stamp, io_error, read_resolved, stamp_of, ReadProgress,
     READ_BLOCK,
 };
 use super::fast_csv::{self, ParsedRows, Targets};
+use super::fingerprint::ReadFingerprint;
 use super::parse::{load_bytes, over_budget, parse_csv_within};
 use super::plain_csv::{plain_dataset, plain_header, PlainRows};
 use super::{cancel, Dataset, TrainError};
@@ -147,9 +151,51 @@ pub(super) fn stream(
             req.rel
         ))
     })?;
-    let mut targets = Collected::Empty;
     // The same open file as the first pass, from its start.
     handle.rewind().map_err(io)?;
+    let ready = Ready {
+        counted: &counted,
+        header: &header,
+        t_idx,
+        header_end,
+        max_cells,
+    };
+    // The blocks are put together, and hashed for the fingerprint, beside the parse.
+    std::thread::scope(|scope| {
+        let assembler = Assembler::start(scope, x);
+        parse_pass(req, &mut handle, &ready, assembler)
+    })
+}
+
+/// What the first pass and the header settled for the second.
+struct Ready<'a> {
+    counted: &'a Counted,
+    header: &'a [String],
+    t_idx: usize,
+    header_end: usize,
+    max_cells: usize,
+}
+
+/// The second pass: parses the file's rows a block at a time, handing each block's values
+/// to `assembler`, which puts the matrix (of at most `max_cells`) together and hashes it.
+/// `Ok(None)`: read the file whole instead.
+fn parse_pass(
+    req: &Request,
+    handle: &mut std::fs::File,
+    ready: &Ready,
+    mut assembler: Assembler,
+) -> Result<Option<(String, Dataset)>, TrainError> {
+    let io = |e| io_error(req.rel, e);
+    let Ready {
+        counted,
+        header,
+        t_idx,
+        header_end,
+        max_cells,
+    } = *ready;
+    let d = header.len().saturating_sub(1);
+    let mut targets = Collected::Empty;
+    let mut cells = 0usize;
     let mut buf: Vec<u8> = Vec::with_capacity(2 * req.block);
     let (mut total, mut header_left) = (0u64, header_end + 1);
     loop {
@@ -157,7 +203,7 @@ pub(super) fn stream(
             return Err(TrainError::Cancelled);
         }
         let carried = buf.len();
-        let n = (&mut handle)
+        let n = (&mut *handle)
             .take(req.block as u64)
             .read_to_end(&mut buf)
             .map_err(io)?;
@@ -181,17 +227,20 @@ pub(super) fn stream(
         header_left = 0;
         // More lines than the first pass counted: the file was rewritten in between.
         let newlines = memchr::memchr_iter(b'\n', lines).count();
-        if x.len() / d.max(1) + newlines + 1 > max_cells / d.max(1) {
+        if cells / d.max(1) + newlines + 1 > max_cells / d.max(1) {
             return Err(changed(req.rel));
         }
         let Ok(text) = std::str::from_utf8(lines) else {
             return Ok(None);
         };
-        let kept = fast_csv::parse_into(text, header.len(), t_idx, &mut x)
+        let mut block = assembler.buffer();
+        let kept = fast_csv::parse_into(text, header.len(), t_idx, &mut block)
             .is_some_and(|rows| targets.add(rows, req.task));
-        if !kept || x.len() > max_cells {
+        cells = cells.saturating_add(block.len());
+        if !kept || cells > max_cells {
             return Ok(None);
         }
+        assembler.push(block);
         buf.drain(..end);
         if n == 0 {
             break;
@@ -203,12 +252,19 @@ pub(super) fn stream(
     if read_stamp != counted.stamp || after != counted.stamp || total != counted.len {
         return Err(changed(req.rel));
     }
+    let Some((x, hash)) = assembler.finish() else {
+        return Ok(None);
+    };
     let rows = x.len().checked_div(d).unwrap_or(0);
     let Some(targets) = targets.finish() else {
         return Ok(None);
     };
     let parsed = PlainRows { x, rows, targets };
-    Ok(plain_dataset(parsed, &header, t_idx, req.class_names, req.task).map(|d| (after, d)))
+    let Some(mut data) = plain_dataset(parsed, header, t_idx, req.class_names, req.task) else {
+        return Ok(None);
+    };
+    data.read_fingerprint = ReadFingerprint(Some(hash.finish(&data)));
+    Ok(Some((after, data)))
 }
 
 /// The first pass: the file's length, lines and quotes, and its first block, with the open

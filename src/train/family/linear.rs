@@ -16,7 +16,7 @@ use crate::train::TrainError;
 pub fn fit(
     loss: RegLoss,
     optim: &OptimConfig,
-    data: Prepared,
+    data: Prepared<'_>,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     gradient(loss, optim, data, on_epoch)
@@ -25,7 +25,7 @@ pub fn fit(
 fn gradient(
     loss: RegLoss,
     optim: &OptimConfig,
-    data: Prepared,
+    data: Prepared<'_>,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     let d = data.n_features();

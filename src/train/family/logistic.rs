@@ -1,5 +1,5 @@
 //! Binary logistic regression by Newton's method, read from the raw rows, or by a
-//! first-order optimiser on the standardised copy.
+//! first-order optimiser on the rows standardised as they are read.
 
 use std::sync::Arc;
 
@@ -47,10 +47,10 @@ pub fn newton(
     })
 }
 
-/// A first-order optimiser on the standardised copy in `data`.
+/// A first-order optimiser on the rows of `data`.
 pub fn gradient(
     cfg: &OptimConfig,
-    data: Prepared,
+    data: Prepared<'_>,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     // Soft targets: the positive class's probability replaces the 0/1 label.

@@ -15,7 +15,7 @@ use crate::train::TrainError;
 
 pub fn fit(
     cfg: &MlpConfig,
-    data: Prepared,
+    data: Prepared<'_>,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     let k = data.n_classes;
@@ -47,8 +47,11 @@ pub fn fit(
         activation: cfg.activation,
         head,
     };
-    let vobj = data.validation.map(|(x, y)| objective(x, &y, soft_val));
-    let obj = objective(data.x, &data.y, soft_train);
+    // The network keeps its own standardised copy: its batches are read many times over.
+    let vobj = data
+        .validation
+        .map(|(x, y)| objective(x.into_matrix(), &y, soft_val));
+    let obj = objective(data.x.into_matrix(), &data.y, soft_train);
     let theta0 = init(&sizes, cfg.activation, optim.seed);
     let res = minimize(
         &obj,

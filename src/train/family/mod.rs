@@ -1,8 +1,8 @@
 //! One fit function per algorithm family and solver ([`linear`], [`linear_rows`],
 //! [`logistic`], [`softmax`], [`mlp`]), each taking its resolved solver settings and
-//! either the [`Prepared`] standardised copy (first-order solvers, the MLP) or the raw
-//! [`Rows`] (the closed form, Newton's method), and returning the model with its
-//! learning curve.
+//! either the [`Prepared`] rows standardised as they are read (first-order solvers, the
+//! MLP, which copies them) or the raw [`Rows`] (the closed form, Newton's method), and
+//! returning the model with its learning curve.
 
 pub mod linear;
 pub mod linear_rows;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use ndarray::Array1;
 use ndarray::{Array2, ArrayView2};
 
-use super::objective::RegLoss;
+use super::objective::{Features, RegLoss};
 use super::optim::{EpochRecord, OptimConfig};
 use super::TrainError;
 use crate::models::scaler::Scaler;
@@ -24,15 +24,15 @@ use crate::models::{Model, Schema};
 
 pub type EpochCallback<'a> = &'a mut dyn FnMut(&EpochRecord, f64) -> ControlFlow<()>;
 
-/// Training inputs on features standardised with the training rows' scaler.
-/// Owned, so an objective can take the n×d matrix without copying it.
-pub struct Prepared {
+/// Training inputs for the first-order solvers: the training and validation rows, read
+/// standardised with the training rows' scaler (no copy is made; see [`Features`]).
+pub struct Prepared<'a> {
     pub schema: Schema,
     pub scaler: Scaler,
-    pub x: Array2<f64>,
+    pub x: Features<'a>,
     /// Regression values or class indices.
     pub y: Array1<f64>,
-    pub validation: Option<(Array2<f64>, Array1<f64>)>,
+    pub validation: Option<(Features<'a>, Array1<f64>)>,
     /// 0 for regression.
     pub n_classes: usize,
     /// Class probabilities to learn instead of the one-hot labels (distillation).
@@ -54,9 +54,9 @@ pub struct SoftTargets {
     pub validation: Array2<f64>,
 }
 
-impl Prepared {
+impl Prepared<'_> {
     pub fn n_features(&self) -> usize {
-        self.x.ncols()
+        self.x.n_cols()
     }
 }
 

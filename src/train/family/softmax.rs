@@ -12,7 +12,7 @@ use crate::train::TrainError;
 
 pub fn fit(
     cfg: &OptimConfig,
-    data: Prepared,
+    data: Prepared<'_>,
     on_epoch: EpochCallback,
 ) -> Result<Trained, TrainError> {
     let (d, k) = (data.n_features(), data.n_classes);

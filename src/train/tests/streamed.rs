@@ -100,8 +100,12 @@ fn a_streamed_file_is_the_dataset_its_text_parses_to() {
         assert!(body.len() > 20 * BLOCK);
         let (got, reports, kept) = streamed(dir.path(), body, task, u64::MAX);
         let want = parse_csv(body, "target", None, task).unwrap();
-        assert_same(&got.unwrap(), &want);
+        let got = got.unwrap();
+        assert_same(&got, &want);
         assert!(kept);
+        // Its fingerprint was hashed as it was read, and is the whole text's.
+        let read = got.read_fingerprint.0.clone();
+        assert_eq!(read, Some(want.fingerprint()));
         // The first pass reports every block, up to the file's size.
         assert!(reports.windows(2).all(|w| w[0] < w[1]), "{reports:?}");
         assert_eq!(reports.last().copied(), Some(body.len() as u64));

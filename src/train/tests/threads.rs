@@ -37,6 +37,7 @@ fn classification(n: usize, d: usize) -> Dataset {
         feature_names: (0..d).map(|j| format!("f{j}")).collect(),
         target: "t".into(),
         classes: Some(vec!["no".into(), "yes".into()]),
+        read_fingerprint: Default::default(),
     }
 }
 
