@@ -144,7 +144,7 @@ fn fine_tune_layers(
     let objective: Box<dyn Objective> = match spec.head {
         Head::Softmax => Box::new(MlpObjective {
             y: one_hot(y.view(), sizes.last().copied().unwrap_or(0)),
-            x: z,
+            x: Features::Standardised(z),
             sizes: sizes.clone(),
             activation: spec.activation,
             head: mlp::Head::Classification,
@@ -160,7 +160,7 @@ fn fine_tune_layers(
         } => Box::new(MlpObjective {
             y: y.mapv(|v| (v - target_mean) / target_scale)
                 .insert_axis(Axis(1)),
-            x: z,
+            x: Features::Standardised(z),
             sizes: sizes.clone(),
             activation: spec.activation,
             head: mlp::Head::Regression(RegLoss::Mse),

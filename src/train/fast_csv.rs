@@ -1,7 +1,8 @@
 //! The fast path of CSV parsing for the common case, a plain numeric file: no quotes, `\n`
 //! or `\r\n` line ends, a number in every feature cell. It splits the text at line
 //! boundaries, counts the rows of every chunk, then parses the chunks on all cores straight
-//! into one row-major matrix: no per-field allocation and no second copy. A plain decimal of
+//! into the caller's row-major buffer (a block of a file or text, see
+//! [`super::plain_csv::BlockReader`]): no per-field allocation. A plain decimal of
 //! up to 15 significant digits is read by [`plain_decimal`], exactly; any other cell by the
 //! same `str::parse::<f64>` as the general parser, so the result is bit-for-bit identical.
 //! On anything unusual (a quote, a lone `\r`, a ragged row, a missing or non-numeric cell)
@@ -12,13 +13,6 @@ use rayon::prelude::*;
 
 /// Below this the general parser is as fast and the threads are not worth waking.
 pub(super) const MIN_PARALLEL_BYTES: usize = 1 << 20;
-
-/// The parsed body of a CSV: `x` is row-major `rows × (fields − 1)`.
-pub(super) struct NumericBody<'a> {
-    pub x: Vec<f64>,
-    pub rows: usize,
-    pub targets: Targets<'a>,
-}
 
 /// Targets stay text until every row is read: numbers when every one parses, else the
 /// trimmed cells (class labels such as `setosa`), borrowed from the text.
@@ -34,22 +28,6 @@ pub(super) struct ParsedRows<'a> {
     pub numbers: Vec<f64>,
     pub labels: Vec<&'a str>,
     pub numeric: bool,
-}
-
-/// `body` is the text after the header line. `None` means "use the general parser".
-pub(super) fn parse_body(body: &str, fields: usize, target: usize) -> Option<NumericBody<'_>> {
-    let mut x = Vec::new();
-    let parsed = parse_into(body, fields, target, &mut x)?;
-    let targets = if parsed.numeric {
-        Targets::Numbers(parsed.numbers)
-    } else {
-        Targets::Labels(parsed.labels)
-    };
-    Some(NumericBody {
-        x,
-        rows: parsed.rows,
-        targets,
-    })
 }
 
 /// Parses the rows of `body` (whole lines, no header) onto the end of `x`, which grows by

@@ -198,12 +198,6 @@ fn fit_validated_rows(
         FamilyConfig::Mlp(cfg) => family::mlp::fit(cfg, prepared()?, on_epoch)?,
     };
     let model = trained.model;
-    // The fit's standardised copy, if it made one, is gone by now: scoring reads the
-    // rows in place, and its buffers should not be added on top of the copy's freed pages.
-    if copies_the_data(&spec.family) {
-        let copied = (train_rows.len() + validation_rows.len()).saturating_mul(data.x.ncols());
-        crate::memory::release_after(copied.saturating_mul(8));
-    }
     let x = data.x.view();
     let score = |rows: &[usize], made: Option<&Vec<f64>>| match made {
         Some(predictions) => score_rows(model.as_ref(), &data.y, rows, predictions),
@@ -227,7 +221,7 @@ fn fit_validated_rows(
 }
 
 /// The training and validation rows, read standardised with the training rows' mean and
-/// std: no copy of the data is made (the MLP makes its own).
+/// std: no copy of the data is made.
 fn prepare<'a>(
     data: &'a Dataset,
     train_rows: &'a [usize],
@@ -250,12 +244,6 @@ fn prepare<'a>(
         n_classes: data.classes.as_ref().map_or(0, Vec::len),
         soft: None,
     })
-}
-
-/// Whether the family's fit copies the data: the MLP keeps a standardised copy; every
-/// other solver reads the rows in place.
-fn copies_the_data(family: &FamilyConfig) -> bool {
-    matches!(family, FamilyConfig::Mlp(_))
 }
 
 fn schema_of(data: &Dataset) -> Schema {

@@ -1,15 +1,16 @@
 //! MLP training objective over a flat parameter vector
 //! θ = [W_1 (row-major), b_1, W_2, b_2, …], so the generic optimiser
 //! ([`super::optim::minimize`]) trains it like any other model. Forward and
-//! backward passes are whole-batch matrix products (`general_mat_mul` writing
-//! straight into the gradient vector); no per-element loops on the hot path.
+//! backward passes are matrix products over a block of rows at a time (a mini-batch, or
+//! 2,048 rows of a full pass: see [`Features::for_blocks`]), `general_mat_mul` adding
+//! straight into the gradient vector; no per-element loops on the hot path.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, CowArray, Ix2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::objective::{onehot_accuracy, r2_from_residuals, RegLoss};
+use super::objective::{onehot_correct, r2_from_sums, share, Features, RegLoss};
 use super::optim::Objective;
 use super::TrainError;
 use crate::models::mlp::{forward, Activation, LayerView};
@@ -24,8 +25,8 @@ pub enum Head {
     Classification,
 }
 
-pub struct MlpObjective {
-    pub x: Array2<f64>,
+pub struct MlpObjective<'a> {
+    pub x: Features<'a>,
     /// Regression: n × 1 targets; classification: n × K one-hot.
     pub y: Array2<f64>,
     /// `[d, h1, .., out]`.
@@ -91,17 +92,7 @@ pub fn layer_views<'a>(
         .collect()
 }
 
-impl MlpObjective {
-    fn rows(&self, rows: Option<&[usize]>) -> (CowArray<'_, f64, Ix2>, CowArray<'_, f64, Ix2>) {
-        match rows {
-            None => (self.x.view().into(), self.y.view().into()),
-            Some(r) => (
-                self.x.select(Axis(0), r).into(),
-                self.y.select(Axis(0), r).into(),
-            ),
-        }
-    }
-
+impl MlpObjective<'_> {
     /// Mean loss and ∂loss/∂output (already divided by n) of the output layer.
     fn head(&self, out: &Array2<f64>, y: ArrayView2<f64>) -> (f64, Array2<f64>) {
         let n = out.nrows().max(1) as f64;
@@ -130,9 +121,9 @@ fn contiguous<'a>(theta: &'a ArrayView1<'_, f64>) -> Result<&'a [f64], TrainErro
         .ok_or_else(|| TrainError::internal("parameter vector is not contiguous".into()))
 }
 
-impl Objective for MlpObjective {
+impl Objective for MlpObjective<'_> {
     fn n_rows(&self) -> usize {
-        self.x.nrows()
+        self.x.n_rows()
     }
     fn n_params(&self) -> usize {
         n_params(&self.sizes)
@@ -158,37 +149,47 @@ impl Objective for MlpObjective {
                 "gradient buffer has the wrong length".into(),
             ));
         }
-        let (x, y) = self.rows(rows);
         let slice = contiguous(&theta)?;
         let layers = layer_views(slice, &self.sizes)?;
-        let acts = forward(x.view(), &layers, self.activation);
-        let out = acts
-            .last()
-            .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
-        // Every entry of `grad` is overwritten below (GEMMs with β = 0, bias sums).
-        let (loss, mut delta) = self.head(out, y.view());
         let offs = offsets(&self.sizes);
-        for l in (0..layers.len()).rev() {
-            let input = if l == 0 { x.view() } else { acts[l - 1].view() };
-            let (w_off, b_off) = offs[l];
-            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
-            {
-                let gw_flat = grad
-                    .as_slice_mut()
-                    .ok_or_else(|| TrainError::internal("gradient not contiguous".into()))?;
-                let mut gw = ArrayViewMut2::from_shape((n_in, n_out), &mut gw_flat[w_off..b_off])
-                    .map_err(|e| TrainError::internal(e.to_string()))?;
-                general_mat_mul(1.0, &input.t(), &delta, 0.0, &mut gw);
+        let n = rows.map_or(self.n_rows(), <[usize]>::len);
+        grad.fill(0.0);
+        let mut loss = 0.0;
+        self.x.for_blocks(rows, |x, at| {
+            let y = at.rows_of(&self.y)?;
+            let acts = forward(x, &layers, self.activation);
+            let out = acts
+                .last()
+                .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
+            // The block's mean loss and ∂/∂output, weighted by the block's share of the rows.
+            let (mean, mut delta) = self.head(out, y.view());
+            let part = share(x.nrows(), n);
+            loss += mean * part;
+            delta *= part;
+            for l in (0..layers.len()).rev() {
+                let input = if l == 0 { x.view() } else { acts[l - 1].view() };
+                let (w_off, b_off) = offs[l];
+                let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+                {
+                    let gw_flat = grad
+                        .as_slice_mut()
+                        .ok_or_else(|| TrainError::internal("gradient not contiguous".into()))?;
+                    let mut gw =
+                        ArrayViewMut2::from_shape((n_in, n_out), &mut gw_flat[w_off..b_off])
+                            .map_err(|e| TrainError::internal(e.to_string()))?;
+                    general_mat_mul(1.0, &input.t(), &delta, 1.0, &mut gw);
+                }
+                let mut gb = grad.slice_mut(s![b_off..b_off + n_out]);
+                gb += &delta.sum_axis(Axis(0));
+                if l > 0 {
+                    let mut prev = Array2::zeros((delta.nrows(), n_in));
+                    general_mat_mul(1.0, &delta, &layers[l].0.t(), 0.0, &mut prev);
+                    self.activation.backprop(&mut prev, &acts[l - 1]);
+                    delta = prev;
+                }
             }
-            grad.slice_mut(s![b_off..b_off + n_out])
-                .assign(&delta.sum_axis(Axis(0)));
-            if l > 0 {
-                let mut prev = Array2::zeros((delta.nrows(), n_in));
-                general_mat_mul(1.0, &delta, &layers[l].0.t(), 0.0, &mut prev);
-                self.activation.backprop(&mut prev, &acts[l - 1]);
-                delta = prev;
-            }
-        }
+            Ok(())
+        })?;
         Ok(loss)
     }
 
@@ -199,16 +200,27 @@ impl Objective for MlpObjective {
     fn evaluate(&self, theta: ArrayView1<f64>) -> Result<(f64, Option<f64>), TrainError> {
         let slice = contiguous(&theta)?;
         let layers = layer_views(slice, &self.sizes)?;
-        let out = forward(self.x.view(), &layers, self.activation)
-            .pop()
-            .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
-        let (loss, _) = self.head(&out, self.y.view());
-        let metric = match self.head {
-            Head::Regression(_) => {
-                let r = (&out - &self.y).column(0).to_owned();
-                r2_from_residuals(&r, self.y.column(0))
+        let n = self.n_rows();
+        // The loss, and Σr² (regression) or the rows classified right.
+        let (mut loss, mut squares, mut correct) = (0.0, 0.0, 0);
+        self.x.for_blocks(None, |x, at| {
+            let y = at.rows_of(&self.y)?;
+            let out = forward(x, &layers, self.activation)
+                .pop()
+                .ok_or_else(|| TrainError::internal("MLP has no layers".into()))?;
+            loss += self.head(&out, y.view()).0 * share(x.nrows(), n);
+            match self.head {
+                Head::Regression(_) => {
+                    let r = (&out - &y).column(0).to_owned();
+                    squares += r.dot(&r);
+                }
+                Head::Classification => correct += onehot_correct(out.view(), y.view()),
             }
-            Head::Classification => onehot_accuracy(out.view(), self.y.view()),
+            Ok(())
+        })?;
+        let metric = match self.head {
+            Head::Regression(_) => r2_from_sums(squares, self.y.column(0)),
+            Head::Classification => correct as f64 / n.max(1) as f64,
         };
         Ok((loss, Some(metric)))
     }

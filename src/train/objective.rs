@@ -12,9 +12,10 @@ mod cross_entropy;
 mod features;
 mod rows;
 
-pub use cross_entropy::{one_hot, onehot_accuracy, CrossEntropy};
+pub use cross_entropy::{one_hot, onehot_accuracy, onehot_correct, CrossEntropy};
 pub use features::Features;
-use rows::{check_len, for_rows_in_blocks, linear_grad_add, row_grad_into, share};
+pub(crate) use rows::share;
+use rows::{check_len, for_rows_in_blocks, linear_grad_add, row_grad_into};
 
 use super::optim::Objective;
 use super::TrainError;

@@ -13,28 +13,18 @@
 //! the general parser instead, which also writes the error message, so errors are the same
 //! whichever way a file is read. A file rewritten between or during the passes is refused.
 
-use std::collections::HashMap;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use super::assemble::Assembler;
 use super::data_file::{
     changed, check_file_size, file_stamp, io_error, read_resolved, stamp_of, ReadProgress,
     READ_BLOCK,
 };
-use super::fast_csv::{self, ParsedRows, Targets};
-use super::fingerprint::ReadFingerprint;
+use super::fast_csv;
 use super::parse::{load_bytes, over_budget, parse_csv_within};
-use super::plain_csv::{plain_dataset, plain_header, PlainRows};
+use super::plain_csv::{plain_header, BlockReader};
 use super::{cancel, Dataset, TrainError};
 use crate::models::Task;
-
-/// Distinct string labels kept while streaming; a file with more is read whole (such a
-/// target is rarely a class, and interning it would cost more than its text).
-const MAX_STREAMED_LABELS: usize = 65_536;
-
-/// Bytes of distinct labels kept while streaming, beyond which the file is read whole.
-const MAX_STREAMED_LABEL_BYTES: usize = 16 << 20;
 
 /// The file's stamp and its dataset, parsed as the module docs say, holding the load to
 /// `max_load_bytes` as [`parse_csv_within`] does.
@@ -155,47 +145,42 @@ pub(super) fn stream(
     handle.rewind().map_err(io)?;
     let ready = Ready {
         counted: &counted,
-        header: &header,
-        t_idx,
+        columns: d,
         header_end,
         max_cells,
     };
     // The blocks are put together, and hashed for the fingerprint, beside the parse.
     std::thread::scope(|scope| {
-        let assembler = Assembler::start(scope, x);
-        parse_pass(req, &mut handle, &ready, assembler)
+        let reader = BlockReader::start(scope, x, max_cells, &header, t_idx, req.task);
+        parse_pass(req, &mut handle, &ready, reader)
     })
 }
 
 /// What the first pass and the header settled for the second.
 struct Ready<'a> {
     counted: &'a Counted,
-    header: &'a [String],
-    t_idx: usize,
+    /// Feature columns.
+    columns: usize,
     header_end: usize,
     max_cells: usize,
 }
 
-/// The second pass: parses the file's rows a block at a time, handing each block's values
-/// to `assembler`, which puts the matrix (of at most `max_cells`) together and hashes it.
-/// `Ok(None)`: read the file whole instead.
+/// The second pass: parses the file's rows a block at a time with `reader`, which puts
+/// the matrix (of at most `max_cells`) together and hashes it. `Ok(None)`: read the file
+/// whole instead.
 fn parse_pass(
     req: &Request,
     handle: &mut std::fs::File,
     ready: &Ready,
-    mut assembler: Assembler,
+    mut reader: BlockReader,
 ) -> Result<Option<(String, Dataset)>, TrainError> {
     let io = |e| io_error(req.rel, e);
     let Ready {
         counted,
-        header,
-        t_idx,
+        columns: d,
         header_end,
         max_cells,
     } = *ready;
-    let d = header.len().saturating_sub(1);
-    let mut targets = Collected::Empty;
-    let mut cells = 0usize;
     let mut buf: Vec<u8> = Vec::with_capacity(2 * req.block);
     let (mut total, mut header_left) = (0u64, header_end + 1);
     loop {
@@ -227,20 +212,15 @@ fn parse_pass(
         header_left = 0;
         // More lines than the first pass counted: the file was rewritten in between.
         let newlines = memchr::memchr_iter(b'\n', lines).count();
-        if cells / d.max(1) + newlines + 1 > max_cells / d.max(1) {
+        if reader.cells() / d.max(1) + newlines + 1 > max_cells / d.max(1) {
             return Err(changed(req.rel));
         }
         let Ok(text) = std::str::from_utf8(lines) else {
             return Ok(None);
         };
-        let mut block = assembler.buffer();
-        let kept = fast_csv::parse_into(text, header.len(), t_idx, &mut block)
-            .is_some_and(|rows| targets.add(rows, req.task));
-        cells = cells.saturating_add(block.len());
-        if !kept || cells > max_cells {
+        if !reader.add(text) {
             return Ok(None);
         }
-        assembler.push(block);
         buf.drain(..end);
         if n == 0 {
             break;
@@ -252,19 +232,7 @@ fn parse_pass(
     if read_stamp != counted.stamp || after != counted.stamp || total != counted.len {
         return Err(changed(req.rel));
     }
-    let Some((x, hash)) = assembler.finish() else {
-        return Ok(None);
-    };
-    let rows = x.len().checked_div(d).unwrap_or(0);
-    let Some(targets) = targets.finish() else {
-        return Ok(None);
-    };
-    let parsed = PlainRows { x, rows, targets };
-    let Some(mut data) = plain_dataset(parsed, header, t_idx, req.class_names, req.task) else {
-        return Ok(None);
-    };
-    data.read_fingerprint = ReadFingerprint(Some(hash.finish(&data)));
-    Ok(Some((after, data)))
+    Ok(reader.finish(req.class_names).map(|d| (after, d)))
 }
 
 /// The first pass: the file's length, lines and quotes, and its first block, with the open
@@ -312,79 +280,4 @@ fn count_lines(
         progress(read);
     }
     Ok((handle, counted))
-}
-
-/// The targets of the blocks parsed so far.
-enum Collected {
-    Empty,
-    Numbers(Vec<f64>),
-    /// Interned string labels, each stored once (the key), and each row's label id.
-    Labels {
-        ids: HashMap<String, u32>,
-        bytes: usize,
-        rows: Vec<u32>,
-    },
-}
-
-impl Collected {
-    /// Adds a block's targets; false when the fast path cannot keep them: a label after
-    /// numbers (the numbers' text is gone), a label for a regression, too many labels.
-    fn add(&mut self, block: ParsedRows<'_>, task: Task) -> bool {
-        if block.rows == 0 {
-            return true;
-        }
-        if matches!(self, Collected::Empty) {
-            *self = match (block.numeric, task) {
-                (true, _) => Collected::Numbers(Vec::new()),
-                (false, Task::Classification) => Collected::Labels {
-                    ids: HashMap::new(),
-                    bytes: 0,
-                    rows: Vec::new(),
-                },
-                (false, Task::Regression) => return false,
-            };
-        }
-        match self {
-            Collected::Empty => false,
-            Collected::Numbers(numbers) => {
-                numbers.extend_from_slice(&block.numbers);
-                block.numeric
-            }
-            Collected::Labels { ids, bytes, rows } => {
-                for label in block.labels {
-                    let id = match ids.get(label) {
-                        Some(&id) => id,
-                        None if ids.len() < MAX_STREAMED_LABELS
-                            && *bytes + label.len() <= MAX_STREAMED_LABEL_BYTES =>
-                        {
-                            let id = ids.len() as u32;
-                            *bytes += label.len();
-                            ids.insert(label.to_string(), id);
-                            id
-                        }
-                        None => return false,
-                    };
-                    rows.push(id);
-                }
-                true
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Option<Targets<'_>> {
-        match self {
-            Collected::Empty => None,
-            Collected::Numbers(numbers) => Some(Targets::Numbers(std::mem::take(numbers))),
-            Collected::Labels { ids, rows, .. } => {
-                let mut names = vec![""; ids.len()];
-                for (label, &id) in ids.iter() {
-                    *names.get_mut(id as usize)? = label.as_str();
-                }
-                rows.iter()
-                    .map(|&id| names.get(id as usize).copied())
-                    .collect::<Option<Vec<_>>>()
-                    .map(Targets::Labels)
-            }
-        }
-    }
 }

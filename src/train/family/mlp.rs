@@ -40,18 +40,15 @@ pub fn fit(
         Some(s) => (Some(s.train), Some(s.validation)),
         None => (None, None),
     };
-    let objective = |x: Array2<f64>, y: &Array1<f64>, soft: Option<Array2<f64>>| MlpObjective {
+    let objective = |x, y: &Array1<f64>, soft: Option<Array2<f64>>| MlpObjective {
         y: soft.unwrap_or_else(|| targets(y)),
         x,
         sizes: sizes.clone(),
         activation: cfg.activation,
         head,
     };
-    // The network keeps its own standardised copy: its batches are read many times over.
-    let vobj = data
-        .validation
-        .map(|(x, y)| objective(x.into_matrix(), &y, soft_val));
-    let obj = objective(data.x.into_matrix(), &data.y, soft_train);
+    let vobj = data.validation.map(|(x, y)| objective(x, &y, soft_val));
+    let obj = objective(data.x, &data.y, soft_train);
     let theta0 = init(&sizes, cfg.activation, optim.seed);
     let res = minimize(
         &obj,

@@ -1,8 +1,8 @@
 //! One fit function per algorithm family and solver ([`linear`], [`linear_rows`],
 //! [`logistic`], [`softmax`], [`mlp`]), each taking its resolved solver settings and
 //! either the [`Prepared`] rows standardised as they are read (first-order solvers, the
-//! MLP, which copies them) or the raw [`Rows`] (the closed form, Newton's method), and
-//! returning the model with its learning curve.
+//! MLP) or the raw [`Rows`] (the closed form, Newton's method), and returning the model
+//! with its learning curve.
 
 pub mod linear;
 pub mod linear_rows;

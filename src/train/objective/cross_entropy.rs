@@ -113,7 +113,7 @@ impl Objective for CrossEntropy<'_> {
 }
 
 /// The rows whose argmax of `z` (first maximum, like numpy) is the hot column of `y`.
-fn onehot_correct(z: ArrayView2<f64>, y: ArrayView2<f64>) -> usize {
+pub fn onehot_correct(z: ArrayView2<f64>, y: ArrayView2<f64>) -> usize {
     let argmax = |r: ArrayView1<f64>| {
         r.iter()
             .enumerate()

@@ -1,6 +1,7 @@
 //! The feature rows an objective reads, in standardised units: a matrix already in them
-//! (a pruned network's inputs), or rows of the raw data standardised as they are read, so
-//! that a first-order fit makes no standardised copy of the data (1M × 20: 160 MB).
+//! (a pruned model's inputs), or rows of the raw data standardised as they are read, so
+//! that a first-order fit or an MLP makes no standardised copy of the data (1M × 20:
+//! 160 MB).
 
 use ndarray::{s, Array1, Array2, ArrayView2, CowArray, Ix1, Ix2};
 
@@ -99,15 +100,6 @@ impl<'a> Features<'a> {
         match self {
             Features::Standardised(x) => x.ncols(),
             Features::Raw(r) => r.x.ncols(),
-        }
-    }
-
-    /// The whole standardised matrix, for a solver that keeps one (the MLP): the matrix
-    /// itself, or a copy of the raw rows made now.
-    pub fn into_matrix(self) -> Array2<f64> {
-        match self {
-            Features::Standardised(x) => x,
-            Features::Raw(r) => r.scaler.transform_rows(r.x, r.rows),
         }
     }
 
@@ -250,7 +242,6 @@ mod tests {
         let scaler = Scaler::fit_rows(x.view(), &rows);
         let raw = || Features::raw(x.view(), &rows, scaler.clone()).unwrap();
         let copy = || Features::Standardised(scaler.transform_rows(x.view(), &rows));
-        assert_eq!(raw().into_matrix(), copy().into_matrix());
         let labels: Array1<f64> = rows.iter().map(|&r| (r % 3) as f64).collect();
         let binary = labels.mapv(|c| f64::from(c > 0.0));
         let values = labels.mapv(|c| c * 2.5 - 1.0);

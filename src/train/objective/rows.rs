@@ -36,7 +36,7 @@ pub(super) fn linear_grad_add(
 
 /// A block of `rows` rows' share of `n`: a block's mean times its share adds up to the
 /// mean over all `n` (exactly the block's mean when it is every row).
-pub(super) fn share(rows: usize, n: usize) -> f64 {
+pub(crate) fn share(rows: usize, n: usize) -> f64 {
     rows as f64 / n.max(1) as f64
 }
 

@@ -7,7 +7,7 @@ use super::common::*;
 use crate::models::mlp::Activation;
 use crate::models::{Artifact, Task};
 use crate::train::mlp::{init, Head, MlpObjective};
-use crate::train::objective::RegLoss;
+use crate::train::objective::{Features, RegLoss};
 use crate::train::optim::Objective;
 use crate::train::{Algorithm, Params, TrainError, TrainSpec};
 
@@ -41,7 +41,7 @@ fn gradient_matches_finite_differences() {
         for act in [Activation::Tanh, Activation::Sigmoid, Activation::Relu] {
             let sizes = vec![3, 5, 4, y.ncols()];
             let obj = MlpObjective {
-                x: x.clone(),
+                x: Features::Standardised(x.clone()),
                 y: y.clone(),
                 sizes: sizes.clone(),
                 activation: act,
@@ -199,4 +199,47 @@ fn mlp_parameter_errors() {
             Some(0.01)
         )
     );
+}
+
+/// Over raw rows standardised as they are read, the network's loss, gradient and metric
+/// are those over the rows' standardised copy: the same bits for a mini-batch, equal to
+/// rounding over a full pass of several blocks.
+#[test]
+fn mlp_over_raw_rows_is_mlp_over_their_standardised_copy() {
+    use crate::models::scaler::Scaler;
+    use crate::train::objective::one_hot;
+    let x = Array2::from_shape_fn((5000, 3), |(i, j)| {
+        ((i * 7919 + j * 104_729) % 1009) as f64 / 13.0 + j as f64 * 40.0
+    });
+    let rows: Vec<usize> = (0..5000).rev().filter(|i| i % 5 != 0).collect();
+    let scaler = Scaler::fit_rows(x.view(), &rows);
+    let labels: Array1<f64> = rows.iter().map(|&r| (r % 3) as f64).collect();
+    let sizes = vec![3, 6, 3];
+    let objective = |x| MlpObjective {
+        x,
+        y: one_hot(labels.view(), 3),
+        sizes: sizes.clone(),
+        activation: Activation::Tanh,
+        head: Head::Classification,
+    };
+    let raw = objective(Features::raw(x.view(), &rows, scaler.clone()).unwrap());
+    let copy = objective(Features::Standardised(
+        scaler.transform_rows(x.view(), &rows),
+    ));
+    let theta = init(&sizes, Activation::Tanh, 3);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+    let (la, ga) = raw.loss_grad(theta.view(), None).unwrap();
+    let (lb, gb) = copy.loss_grad(theta.view(), None).unwrap();
+    assert!(close(la, lb) && ga.iter().zip(&gb).all(|(a, b)| close(*a, *b)));
+    let (ea, eb) = (
+        raw.evaluate(theta.view()).unwrap(),
+        copy.evaluate(theta.view()).unwrap(),
+    );
+    assert!(close(ea.0, eb.0) && ea.1 == eb.1, "{ea:?} {eb:?}");
+    let batch: Vec<usize> = (0..200).map(|i| (i * 13) % 4000).collect();
+    let (a, b) = (
+        raw.loss_grad(theta.view(), Some(&batch)).unwrap(),
+        copy.loss_grad(theta.view(), Some(&batch)).unwrap(),
+    );
+    assert!(a.0.to_bits() == b.0.to_bits() && a.1 == b.1);
 }
