@@ -1,9 +1,9 @@
 //! Handing freed memory back to the operating system at the few points where a training
-//! job has just dropped hundreds of megabytes (the parse's blocks, the fit's standardised
-//! copy of the data). The server's allocator, mimalloc (src/main.rs), purges freed pages
-//! only after a delay and with `MADV_FREE`, so they stay in the process's RSS meanwhile,
-//! and the next large allocation (scoring, or the next job's copy) is added on top of
-//! them (bench/RESULTS.md, "streamed reads"). A purge delay of 0 for every free would
+//! job has just dropped hundreds of megabytes (the parse's blocks, or a whole text on the
+//! general parser's path). The server's allocator, mimalloc (src/main.rs), purges freed
+//! pages only after a delay and with `MADV_FREE`, so they stay in the process's RSS
+//! meanwhile, and the next large allocation (the fit's buffers and scoring, or the next
+//! job's data) is added on top of them (bench/RESULTS.md, "streamed reads"). A purge delay of 0 for every free would
 //! cost the predict path; one forced collection per stage does not.
 
 /// Below this a dropped buffer is not worth a collection (which walks the whole heap).

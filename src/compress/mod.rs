@@ -64,7 +64,7 @@ fn evaluation_rows(
     let n = data.n_rows();
     if let Some(t) = teacher.filter(|t| t.n_validation > 0) {
         let (train, val) = train_validation_split(n, y, task, t.fraction, t.seed);
-        if val.len() == t.n_validation && data.fingerprint() == t.fingerprint {
+        if val.len() == t.n_validation && data.fingerprint_like(&t.fingerprint) == t.fingerprint {
             return (train, val, "teacher_validation");
         }
     }

@@ -45,8 +45,8 @@ impl JobManager {
                     l.bytes_read = l.bytes_total;
                 }
                 // The read blocks and the parser's scratch (a whole text, on the general
-                // parser's path) are gone, and the fit's copy comes next. Scaled by the
-                // data's size, so a small load costs no collection.
+                // parser's path) are gone, and the fit comes next. Scaled by the data's
+                // size, so a small load costs no collection.
                 crate::memory::release_after(dataset.x.len().saturating_mul(8));
                 if job.cancel.load(Ordering::Relaxed) {
                     return Err(TrainError::Cancelled.into());

@@ -110,26 +110,29 @@ impl Scaler {
     /// Standardises one row into `out` (same length as the row).
     pub fn transform_into(&self, row: ArrayView1<f64>, out: &mut [f64]) {
         match row.as_slice() {
-            Some(row) => {
-                // Slices cut to one length, so the loop has no bounds checks and is
-                // vectorised: a chained zip stayed scalar, and its divisions were most of
-                // a Newton pass over the raw rows. Same arithmetic, so the same bits.
-                let n = out
-                    .len()
-                    .min(row.len())
-                    .min(self.mean.len())
-                    .min(self.scale.len());
-                let (out, row) = (&mut out[..n], &row[..n]);
-                let (mean, scale) = (&self.mean[..n], &self.scale[..n]);
-                for i in 0..n {
-                    out[i] = (row[i] - mean[i]) / scale[i];
-                }
-            }
+            Some(row) => self.transform_slice(row, out),
             None => {
                 for (((z, x), m), s) in out.iter_mut().zip(row).zip(&self.mean).zip(&self.scale) {
                     *z = (x - m) / s;
                 }
             }
+        }
+    }
+
+    /// [`Scaler::transform_into`] of a row held as a slice.
+    pub fn transform_slice(&self, row: &[f64], out: &mut [f64]) {
+        // Slices cut to one length, so the loop has no bounds checks and is vectorised: a
+        // chained zip stayed scalar, and its divisions were most of a Newton pass over the
+        // raw rows. Same arithmetic, so the same bits.
+        let n = out
+            .len()
+            .min(row.len())
+            .min(self.mean.len())
+            .min(self.scale.len());
+        let (out, row) = (&mut out[..n], &row[..n]);
+        let (mean, scale) = (&self.mean[..n], &self.scale[..n]);
+        for i in 0..n {
+            out[i] = (row[i] - mean[i]) / scale[i];
         }
     }
 

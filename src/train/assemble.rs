@@ -1,9 +1,10 @@
-//! The streamed reader's second thread: it appends each parsed block's values to the
-//! matrix and hashes them for the fingerprint, in file order, while the reader parses the
-//! next blocks. It runs at training's priority, so it takes the time a core is left idle
-//! by the reader (its serial reads, the end of each parallel block), and the matrix's
-//! first-touch page faults, the copy and the SHA-256 leave the reader's path: the parse
-//! writes into a few recycled block buffers instead.
+//! The block reader's second thread: it appends each parsed block's values to the matrix
+//! and hashes them for the fingerprint, in file order, while the reader parses the next
+//! blocks. So the matrix's first-touch page faults, the copy and the SHA-256 leave the
+//! reader's path (the parse writes into a few recycled block buffers instead) and take the
+//! time the reader leaves a core idle (its serial reads, the end of each parallel block).
+//! The thread inherits its creator's priority: a job's load stays at training's, a
+//! request's parse at a request's.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -29,7 +30,8 @@ impl Assembled {
 
 /// Where the reader hands its parsed blocks, in file order.
 pub struct Assembler<'scope> {
-    inner: Inner<'scope>,
+    /// `None` once finished.
+    inner: Option<Inner<'scope>>,
 }
 
 enum Inner<'scope> {
@@ -52,7 +54,6 @@ impl<'scope> Assembler<'scope> {
         let spawned = std::thread::Builder::new()
             .name("modeld-assemble".into())
             .spawn_scoped(scope, move || {
-                super::parallel::background_priority();
                 let mut done = Assembled {
                     x: x_in_thread.recv().unwrap_or_default(),
                     hash: ValuesHash::default(),
@@ -83,33 +84,34 @@ impl<'scope> Assembler<'scope> {
                 hash: ValuesHash::default(),
             }),
         };
-        Assembler { inner }
+        Assembler { inner: Some(inner) }
     }
 
     /// An empty buffer for the next block (one handed back, when there is one).
     pub fn buffer(&self) -> Vec<f64> {
         match &self.inner {
-            Inner::Thread { returned, .. } => returned.try_recv().unwrap_or_default(),
-            Inner::Here(_) => Vec::new(),
+            Some(Inner::Thread { returned, .. }) => returned.try_recv().unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 
     /// The next block's values, waiting while the queue is full.
     pub fn push(&mut self, block: Vec<f64>) {
         match &mut self.inner {
-            Inner::Thread { to_thread, .. } => {
+            Some(Inner::Thread { to_thread, .. }) => {
                 // The thread stops only when this side does, or by panicking: `finish`
                 // then finds it.
                 let _ = to_thread.send(block);
             }
-            Inner::Here(done) => done.add(&block),
+            Some(Inner::Here(done)) => done.add(&block),
+            None => {}
         }
     }
 
     /// The matrix of every block pushed, and the hash of its values; `None` if the thread
     /// failed.
-    pub fn finish(self) -> Option<(Vec<f64>, ValuesHash)> {
-        let done = match self.inner {
+    pub fn finish(mut self) -> Option<(Vec<f64>, ValuesHash)> {
+        let done = match self.inner.take()? {
             Inner::Thread {
                 to_thread, thread, ..
             } => {
@@ -119,5 +121,19 @@ impl<'scope> Assembler<'scope> {
             Inner::Here(done) => done,
         };
         Some((done.x, done.hash))
+    }
+}
+
+impl Drop for Assembler<'_> {
+    /// Left unfinished (the reader gave up): the thread is stopped and joined here, so that
+    /// a panic in it is not raised again by the scope in the reader's thread.
+    fn drop(&mut self) {
+        if let Some(Inner::Thread {
+            to_thread, thread, ..
+        }) = self.inner.take()
+        {
+            drop(to_thread);
+            let _ = thread.join();
+        }
     }
 }

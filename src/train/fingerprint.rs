@@ -63,6 +63,10 @@ fn hash_values(h: &mut Sha256, values: &[f64], block: &mut Vec<u8>) {
     }
 }
 
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Makes `bytes` the f64 LE bits of `values`.
 fn le_bytes_into(values: &[f64], bytes: &mut Vec<u8>) {
     bytes.resize(values.len() * 8, 0);
@@ -74,7 +78,9 @@ fn le_bytes_into(values: &[f64], bytes: &mut Vec<u8>) {
 impl Dataset {
     /// The fingerprint, as read with the data or computed now.
     pub fn fingerprint(&self) -> DatasetFingerprint {
-        if let Some(known) = &self.read_fingerprint.0 {
+        // Of this shape, or not of this dataset: the fields are public.
+        let known = self.read_fingerprint.0.as_ref();
+        if let Some(known) = known.filter(|k| (k.rows, k.columns) == self.x.dim()) {
             return known.clone();
         }
         let mut hash = ValuesHash::default();
@@ -91,26 +97,63 @@ impl Dataset {
         hash.finish(self)
     }
 
+    /// The fingerprint in the encoding of `other`, to compare with it: a version trained
+    /// before encodings were numbered has one of encoding 1.
+    pub fn fingerprint_like(&self, other: &DatasetFingerprint) -> DatasetFingerprint {
+        match other.encoding {
+            1 => self.fingerprint_in_first_encoding(),
+            _ => self.fingerprint(),
+        }
+    }
+
+    /// Encoding 1: `modeld-dataset-v1\n`, rows and columns as u64 LE, each feature name, the
+    /// target name and each class name followed by a 0 byte, then the values and targets.
+    fn fingerprint_in_first_encoding(&self) -> DatasetFingerprint {
+        let mut h = Sha256::new();
+        h.update(b"modeld-dataset-v1\n");
+        h.update((self.n_rows() as u64).to_le_bytes());
+        h.update((self.x.ncols() as u64).to_le_bytes());
+        for name in self.names() {
+            h.update(name.as_bytes());
+            h.update([0u8]);
+        }
+        let mut block = Vec::with_capacity(BLOCK_VALUES * 8);
+        match self.x.as_slice() {
+            Some(values) => hash_values(&mut h, values, &mut block),
+            None => (self.x.rows().into_iter())
+                .for_each(|r| hash_values(&mut h, &r.to_vec(), &mut block)),
+        }
+        hash_values(&mut h, &self.y, &mut block);
+        DatasetFingerprint {
+            sha256: hex(h),
+            rows: self.n_rows(),
+            columns: self.x.ncols(),
+            encoding: 1,
+        }
+    }
+
+    /// The feature names, the target's and the class names, in the encodings' order.
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.feature_names
+            .iter()
+            .chain(std::iter::once(&self.target))
+            .chain(self.classes.iter().flatten())
+    }
+
     /// Hashes the targets and the trailer after the values already in `h`.
     fn finish_fingerprint(&self, mut h: Sha256) -> DatasetFingerprint {
         hash_values(&mut h, &self.y, &mut Vec::with_capacity(BLOCK_VALUES * 8));
         let mut trailer = Vec::new();
         trailer.extend((self.n_rows() as u64).to_le_bytes());
         trailer.extend((self.x.ncols() as u64).to_le_bytes());
-        let names = self
-            .feature_names
-            .iter()
-            .chain(std::iter::once(&self.target))
-            .chain(self.classes.iter().flatten());
-        for name in names {
+        for name in self.names() {
             trailer.extend(name.as_bytes());
             trailer.push(0);
         }
         h.update(&trailer);
         h.update((trailer.len() as u64).to_le_bytes());
-        let sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         DatasetFingerprint {
-            sha256,
+            sha256: hex(h),
             rows: self.n_rows(),
             columns: self.x.ncols(),
             encoding: ENCODING,
@@ -224,13 +267,56 @@ mod tests {
         }
         let read = Some(hash.finish(&d));
         assert_eq!(read, Some(d.fingerprint()));
-        // A dataset that carries it returns it without hashing again.
+        // A dataset of its shape that carries it returns it without hashing again (this
+        // one has no classes: hashed, it would differ), and equals one without it.
         let carried = Dataset {
             read_fingerprint: ReadFingerprint(read.clone()),
-            ..dataset(2, None)
+            ..dataset(10_001, None)
         };
         assert_eq!(Some(carried.fingerprint()), read);
-        assert_eq!(carried, dataset(2, None));
+        assert_ne!(dataset(10_001, None).fingerprint(), d.fingerprint());
+        assert_eq!(carried, dataset(10_001, None));
+    }
+
+    /// Encoding 1 as the build before wrote it, value by value.
+    fn first_by_the_definition(d: &Dataset) -> String {
+        let mut h = Sha256::new();
+        h.update(b"modeld-dataset-v1\n");
+        h.update((d.n_rows() as u64).to_le_bytes());
+        h.update((d.x.ncols() as u64).to_le_bytes());
+        for name in d
+            .feature_names
+            .iter()
+            .chain([&d.target])
+            .chain(d.classes.iter().flatten())
+        {
+            h.update(name.as_bytes());
+            h.update([0u8]);
+        }
+        for v in d.x.iter().chain(&d.y) {
+            h.update(v.to_le_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn an_older_fingerprint_is_compared_in_its_own_encoding() {
+        let d = dataset(10_001, Some(vec!["no".into(), "yes".into()]));
+        let old = DatasetFingerprint {
+            sha256: first_by_the_definition(&d),
+            rows: 10_001,
+            columns: 3,
+            encoding: 1,
+        };
+        assert_eq!(d.fingerprint_like(&old), old);
+        assert_ne!(d.fingerprint(), old);
+        assert_eq!(d.fingerprint_like(&d.fingerprint()), d.fingerprint());
+        // A kept fingerprint of another shape is not this dataset's: it is computed again.
+        let stale = Dataset {
+            read_fingerprint: ReadFingerprint(Some(d.fingerprint())),
+            ..dataset(5, None)
+        };
+        assert_eq!(stale.fingerprint(), dataset(5, None).fingerprint());
     }
 
     #[test]

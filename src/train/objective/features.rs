@@ -22,6 +22,10 @@ pub struct RawRows<'a> {
     x: ArrayView2<'a, f64>,
     rows: &'a [usize],
     scaler: Scaler,
+    /// Every position, in the order of the rows they read: a pass over all rows (whose
+    /// sums do not depend on the order) reads the matrix front to back, where the
+    /// positions' own order (a shuffled split) missed the cache on almost every row.
+    in_row_order: Vec<usize>,
 }
 
 /// Which of the objective's rows a block holds: a run of them, or those listed.
@@ -61,6 +65,36 @@ impl Positions<'_> {
     }
 }
 
+/// The positions of `rows` (each below `n`) ordered by the row they name, by counting.
+fn in_row_order(rows: &[usize], n: usize) -> Vec<usize> {
+    // starts[r]: where row r's positions go in the result.
+    let mut starts = vec![0usize; n + 1];
+    for &r in rows {
+        if let Some(count) = starts.get_mut(r + 1) {
+            *count += 1;
+        }
+    }
+    let mut sum = 0;
+    for start in starts.iter_mut() {
+        sum += *start;
+        *start = sum;
+    }
+    let mut order = vec![0usize; rows.len()];
+    for (p, &r) in rows.iter().enumerate() {
+        if let Some(at) = starts.get_mut(r) {
+            if let Some(slot) = order.get_mut(*at) {
+                *slot = p;
+            }
+            *at += 1;
+        }
+    }
+    order
+}
+
+fn not_row_major() -> TrainError {
+    TrainError::internal("rows that are not row-major".into())
+}
+
 fn out_of_range(i: usize, n: usize) -> TrainError {
     TrainError::internal(format!("row {i} out of range ({n} rows)"))
 }
@@ -86,7 +120,13 @@ impl<'a> Features<'a> {
                 x.ncols()
             )));
         }
-        Ok(Features::Raw(RawRows { x, rows, scaler }))
+        let in_row_order = in_row_order(rows, x.nrows());
+        Ok(Features::Raw(RawRows {
+            x,
+            rows,
+            scaler,
+            in_row_order,
+        }))
     }
 
     pub fn n_rows(&self) -> usize {
@@ -115,6 +155,20 @@ impl<'a> Features<'a> {
                 "a row buffer of the wrong shape".into(),
             ));
         }
+        let d = self.n_cols();
+        // Row-major raw rows into a row-major buffer, the usual case, over plain slices: a
+        // per-row array view cost more than the standardising (per-row SGD).
+        if let (Features::Raw(r), Some(x), true) = (self, self.raw_slice(), d > 0) {
+            let out = out.as_slice_mut().ok_or_else(not_row_major)?;
+            for (to, &p) in out.chunks_exact_mut(d).zip(positions) {
+                let row = *r.rows.get(p).ok_or_else(|| out_of_range(p, n))?;
+                let from = x
+                    .get(row * d..(row + 1) * d)
+                    .ok_or_else(|| out_of_range(row, r.x.nrows()))?;
+                r.scaler.transform_slice(from, to);
+            }
+            return Ok(());
+        }
         for (mut to, &p) in out.outer_iter_mut().zip(positions) {
             match self {
                 Features::Standardised(x) if p < n => to.assign(&x.row(p)),
@@ -125,21 +179,27 @@ impl<'a> Features<'a> {
                     if row >= r.x.nrows() {
                         return Err(out_of_range(row, r.x.nrows()));
                     }
-                    let from = r.x.row(row);
-                    let to = to.as_slice_mut().ok_or_else(|| {
-                        TrainError::internal("a row buffer that is not row-major".into())
-                    })?;
-                    r.scaler.transform_into(from, to);
+                    let to = to.as_slice_mut().ok_or_else(not_row_major)?;
+                    r.scaler.transform_into(r.x.row(row), to);
                 }
             }
         }
         Ok(())
     }
 
-    /// Calls `f` on the rows at `rows` (every row when `None`), in order, a block at a
-    /// time with the positions it holds. A standardised matrix is one block (a view when
-    /// it is every row), so its sums are taken as before; raw rows come standardised in
-    /// blocks of at most [`CHUNK_ROWS`].
+    /// The raw matrix as one row-major slice, when it is one.
+    fn raw_slice(&self) -> Option<&'a [f64]> {
+        match self {
+            Features::Raw(r) => r.x.to_slice(),
+            Features::Standardised(_) => None,
+        }
+    }
+
+    /// Calls `f` on the rows at `rows`, in order, a block at a time with the positions it
+    /// holds; or on every row when `None`, in an order of the callee's choosing (sums only).
+    /// A standardised matrix is one block (a view when it is every row), so its sums are
+    /// taken as before; raw rows come standardised in blocks of at most [`CHUNK_ROWS`],
+    /// all of them in the order they lie in the matrix.
     pub fn for_blocks(
         &self,
         rows: Option<&[usize]>,
@@ -153,26 +213,12 @@ impl<'a> Features<'a> {
                 self.gather_into(list, &mut block)?;
                 f(block.view(), Positions::Listed(list))
             }
-            (Features::Raw(_), _) => {
-                let total = rows.map_or(n, <[usize]>::len);
-                let mut block = Array2::zeros((CHUNK_ROWS.min(total), self.n_cols()));
-                let mut run = Vec::with_capacity(block.nrows());
-                for start in (0..total).step_by(CHUNK_ROWS.max(1)) {
-                    let end = (start + CHUNK_ROWS).min(total);
-                    let positions = match rows {
-                        Some(list) => Positions::Listed(list.get(start..end).unwrap_or_default()),
-                        None => Positions::Run(start..end),
-                    };
-                    let listed: &[usize] = match &positions {
-                        Positions::Listed(l) => l,
-                        Positions::Run(r) => {
-                            run.clear();
-                            run.extend(r.clone());
-                            &run
-                        }
-                    };
-                    self.gather_into(listed, &mut block)?;
-                    f(block.slice(s![..end - start, ..]), positions)?;
+            (Features::Raw(r), _) => {
+                let list = rows.unwrap_or(r.in_row_order.as_slice());
+                let mut block = Array2::zeros((CHUNK_ROWS.min(list.len()), self.n_cols()));
+                for part in list.chunks(CHUNK_ROWS.max(1)) {
+                    self.gather_into(part, &mut block)?;
+                    f(block.slice(s![..part.len(), ..]), Positions::Listed(part))?;
                 }
                 Ok(())
             }
@@ -264,6 +310,12 @@ mod tests {
     }
 
     #[test]
+    fn a_full_pass_reads_the_rows_in_the_order_they_lie() {
+        assert_eq!(in_row_order(&[5, 1, 3, 1, 0], 6), vec![4, 1, 3, 2, 0]);
+        assert!(in_row_order(&[], 3).is_empty());
+    }
+
+    #[test]
     fn rows_out_of_range_are_refused() {
         let (x, _) = data();
         let scaler = Scaler::fit(x.view());
@@ -271,8 +323,13 @@ mod tests {
         let narrow = Scaler::fit(x.slice(s![.., ..2]));
         assert!(Features::raw(x.view(), &[0], narrow).is_err());
         let features = Features::raw(x.view(), &[1, 2], scaler).unwrap();
-        let mut out = Array2::zeros((1, 4));
-        assert!(features.gather_into(&[2], &mut out).is_err());
-        assert!(features.gather_into(&[1, 0], &mut out).is_err());
+        let mut out = Array2::zeros((2, 4));
+        assert!(features.gather_into(&[1, 0], &mut out).is_ok());
+        // Position 2 of two rows; a buffer too short, or too narrow.
+        assert!(features.gather_into(&[0, 2], &mut out).is_err());
+        assert!(features.gather_into(&[0, 1, 0], &mut out).is_err());
+        assert!(features
+            .gather_into(&[0], &mut Array2::zeros((1, 3)))
+            .is_err());
     }
 }

@@ -202,8 +202,8 @@ fn mlp_parameter_errors() {
 }
 
 /// Over raw rows standardised as they are read, the network's loss, gradient and metric
-/// are those over the rows' standardised copy: the same bits for a mini-batch, equal to
-/// rounding over a full pass of several blocks.
+/// are those over the rows' standardised copy, for either head: the same bits for a
+/// mini-batch, equal to rounding over a full pass of several blocks.
 #[test]
 fn mlp_over_raw_rows_is_mlp_over_their_standardised_copy() {
     use crate::models::scaler::Scaler;
@@ -214,32 +214,42 @@ fn mlp_over_raw_rows_is_mlp_over_their_standardised_copy() {
     let rows: Vec<usize> = (0..5000).rev().filter(|i| i % 5 != 0).collect();
     let scaler = Scaler::fit_rows(x.view(), &rows);
     let labels: Array1<f64> = rows.iter().map(|&r| (r % 3) as f64).collect();
-    let sizes = vec![3, 6, 3];
-    let objective = |x| MlpObjective {
-        x,
-        y: one_hot(labels.view(), 3),
-        sizes: sizes.clone(),
-        activation: Activation::Tanh,
-        head: Head::Classification,
-    };
-    let raw = objective(Features::raw(x.view(), &rows, scaler.clone()).unwrap());
-    let copy = objective(Features::Standardised(
-        scaler.transform_rows(x.view(), &rows),
-    ));
-    let theta = init(&sizes, Activation::Tanh, 3);
+    let values = labels.mapv(|c| c * 0.7 - 0.5).insert_axis(ndarray::Axis(1));
+    let heads = [
+        (Head::Classification, one_hot(labels.view(), 3)),
+        (Head::Regression(RegLoss::Huber(0.5)), values),
+    ];
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
-    let (la, ga) = raw.loss_grad(theta.view(), None).unwrap();
-    let (lb, gb) = copy.loss_grad(theta.view(), None).unwrap();
-    assert!(close(la, lb) && ga.iter().zip(&gb).all(|(a, b)| close(*a, *b)));
-    let (ea, eb) = (
-        raw.evaluate(theta.view()).unwrap(),
-        copy.evaluate(theta.view()).unwrap(),
-    );
-    assert!(close(ea.0, eb.0) && ea.1 == eb.1, "{ea:?} {eb:?}");
-    let batch: Vec<usize> = (0..200).map(|i| (i * 13) % 4000).collect();
-    let (a, b) = (
-        raw.loss_grad(theta.view(), Some(&batch)).unwrap(),
-        copy.loss_grad(theta.view(), Some(&batch)).unwrap(),
-    );
-    assert!(a.0.to_bits() == b.0.to_bits() && a.1 == b.1);
+    for (head, y) in heads {
+        let sizes = vec![3, 6, y.ncols()];
+        let objective = |x| MlpObjective {
+            x,
+            y: y.clone(),
+            sizes: sizes.clone(),
+            activation: Activation::Tanh,
+            head,
+        };
+        let raw = objective(Features::raw(x.view(), &rows, scaler.clone()).unwrap());
+        let copy = objective(Features::Standardised(
+            scaler.transform_rows(x.view(), &rows),
+        ));
+        let theta = init(&sizes, Activation::Tanh, 3);
+        let (la, ga) = raw.loss_grad(theta.view(), None).unwrap();
+        let (lb, gb) = copy.loss_grad(theta.view(), None).unwrap();
+        assert!(close(la, lb) && ga.iter().zip(&gb).all(|(a, b)| close(*a, *b)));
+        let (ea, eb) = (
+            raw.evaluate(theta.view()).unwrap(),
+            copy.evaluate(theta.view()).unwrap(),
+        );
+        assert!(
+            close(ea.0, eb.0) && close(ea.1.unwrap(), eb.1.unwrap()),
+            "{ea:?} {eb:?}"
+        );
+        let batch: Vec<usize> = (0..200).map(|i| (i * 13) % 4000).collect();
+        let (a, b) = (
+            raw.loss_grad(theta.view(), Some(&batch)).unwrap(),
+            copy.loss_grad(theta.view(), Some(&batch)).unwrap(),
+        );
+        assert!(a.0.to_bits() == b.0.to_bits() && a.1 == b.1);
+    }
 }
