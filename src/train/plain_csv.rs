@@ -1,8 +1,8 @@
 //! The frame around the fast reader ([`fast_csv`]) for a plain numeric CSV: its header
-//! line, and the dataset made from the parsed rows. Used on a whole text
-//! ([`parse_plain_csv`]) and block by block on a file read as a stream
-//! ([`super::stream_csv`]). Everything here answers `None` for "let the general parser read
-//! it", which then also names what is wrong.
+//! line, the blocks of lines it is read in ([`BlockReader`], for a whole text
+//! ([`parse_plain_csv`]) and for a file read as a stream ([`super::stream_csv`]) alike),
+//! and the dataset made from the parsed rows. Everything here answers `None` for "let the
+//! general parser read it", which then also names what is wrong.
 
 use std::collections::{HashMap, HashSet};
 
