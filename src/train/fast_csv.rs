@@ -107,10 +107,17 @@ fn split_at_lines(text: &str, parts: usize) -> Vec<&str> {
 
 /// The lines that are records: the general parser skips empty lines.
 fn lines(chunk: &str) -> impl Iterator<Item = &str> {
-    chunk
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.is_empty())
+    // `split('\n')` by the memchr crate's search: the standard library's per-line
+    // search was a twentieth of a parse.
+    let ends = memchr::memchr_iter(b'\n', chunk.as_bytes()).chain(std::iter::once(chunk.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = chunk.get(start..end).unwrap_or_default();
+        start = end + 1;
+        line
+    })
+    .map(|l| l.strip_suffix('\r').unwrap_or(l))
+    .filter(|l| !l.is_empty())
 }
 
 fn count_rows(chunk: &str) -> usize {
@@ -129,10 +136,11 @@ fn parse_chunk<'a>(
 ) -> Option<bool> {
     let d = fields - 1;
     let mut numeric = true;
+    let any_cr = memchr::memchr(b'\r', chunk.as_bytes()).is_some();
     for (row, line) in lines(chunk).enumerate() {
         let bytes = line.as_bytes();
         // A `\r` inside a line ends a record for the general parser.
-        if memchr::memchr(b'\r', bytes).is_some() {
+        if any_cr && memchr::memchr(b'\r', bytes).is_some() {
             return None;
         }
         let out = x.get_mut(row * d..(row + 1) * d)?;

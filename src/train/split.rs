@@ -43,17 +43,28 @@ pub fn train_validation_split(
             g
         }
     };
-    let mut train = Vec::with_capacity(n);
-    let mut val = Vec::new();
+    // Marked, then collected in order: both sides come out sorted without sorting them.
+    let mut in_validation = vec![false; n];
     for mut rows in groups {
         rows.shuffle(&mut rng);
         let n_val =
             ((fraction * rows.len() as f64).round() as usize).min(rows.len().saturating_sub(1));
-        val.extend_from_slice(&rows[..n_val]);
-        train.extend_from_slice(&rows[n_val..]);
+        for &r in rows.get(..n_val).unwrap_or_default() {
+            if let Some(mark) = in_validation.get_mut(r) {
+                *mark = true;
+            }
+        }
     }
-    train.sort_unstable();
-    val.sort_unstable();
+    let n_val = in_validation.iter().filter(|&&v| v).count();
+    let mut train = Vec::with_capacity(n - n_val);
+    let mut val = Vec::with_capacity(n_val);
+    for (r, &v) in in_validation.iter().enumerate() {
+        if v {
+            val.push(r)
+        } else {
+            train.push(r)
+        }
+    }
     (train, val)
 }
 

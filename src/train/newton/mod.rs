@@ -5,7 +5,9 @@
 //! With X̃ = [X 1], p = σ(X̃θ), S = diag(p(1−p)) and M = diag(1,…,1,0) (bias not
 //! penalised): g = X̃ᵀ(p − y)/n + l2·Mθ, H = X̃ᵀSX̃/n + l2·M (+1e-10·I for the
 //! bias when the data is separable); θ ← θ − t·H⁻¹g with t halved until F
-//! decreases. Stops when the relative decrease of F is below `tol` or after
+//! decreases. Stops when the relative decrease of F is below `tol`, when the decrease
+//! the next full step promises (½gᵀH⁻¹g, the Newton decrement) is below `tol`·F — which
+//! saves the pass of a last step that would change F by less than `tol` — or after
 //! `epochs` iterations. Each iteration is one [`EpochRecord`].
 //!
 //! On tall data the first iterations, which only find the neighbourhood of the optimum,
@@ -120,6 +122,14 @@ fn iterate(
         let step = linalg::solve_symmetric(&h, &g).ok_or(TrainError::Unsolvable {
             system: "the Newton system",
         })?;
+        // ½gᵀH⁻¹g is the decrease the full step promises (the Newton decrement): when
+        // that is already below `tol`, the step would change nothing that matters, and
+        // its pass over the rows is saved. Only after a first iteration, so that every
+        // fit has a learning curve and the classes of a θ it has reported.
+        let promised = 0.5 * g.dot(&step);
+        if !history.is_empty() && promised < tol * f.abs().max(1e-12) {
+            break;
+        }
         // The full step is nearly always taken, so its pass also makes the sums of the
         // next H and g; the shorter trials after a rejection only need the loss, and the
         // step finally taken gets one pass with the sums.

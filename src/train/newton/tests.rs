@@ -210,3 +210,29 @@ fn a_rejected_full_step_is_halved_and_the_next_step_still_has_its_hessian() {
     let (cold, _) = cold(&data, &cfg);
     assert_same_optimum(&theta, &cold);
 }
+
+#[test]
+fn the_fit_stops_without_the_pass_of_a_step_that_promises_less_than_tol() {
+    let p = Problem::new(3 * CHUNK, 3);
+    let data = p.data();
+    let tol = 1e-10;
+    let cfg = config(0.0, tol);
+    let threads = Threads::sequential();
+    let start = at_zero(&data, &threads);
+    let (theta, history, (at, _)) =
+        iterate(&data, &cfg, start, None, &threads, &mut quiet()).unwrap();
+    // The last step taken still lowered F by more than `tol`, so the rule on the
+    // decrease alone would have made one more pass ...
+    let [.., before, last] = history.as_slice() else {
+        panic!("{} iterations", history.len())
+    };
+    assert!((before.train_loss - last.train_loss) / before.train_loss >= tol);
+    // ... but the next step promised less than `tol`·F.
+    let (h, g) = hessian_and_gradient(&at, &theta, 0.0, data.len()).unwrap();
+    let step = linalg::solve_symmetric(&h, &g).unwrap();
+    assert!(0.5 * g.dot(&step) < tol * last.train_loss);
+    // And it kept its promise: taking it would have lowered F by less than `tol`·F.
+    let next = pass(&data, (&theta - &step).view(), false, &threads);
+    assert!(next.loss <= last.train_loss);
+    assert!(last.train_loss - next.loss < tol * last.train_loss);
+}
