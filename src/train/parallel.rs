@@ -74,8 +74,8 @@ impl Threads {
         Threads { pool: None }
     }
 
-    /// `threads` workers; 0 = half the available cores (at least 1), which on a
-    /// small box leaves a core for serving predictions. 1 needs no pool.
+    /// `threads` workers; 0 = every core the process may use ([`auto_threads`]). 1
+    /// needs no pool.
     pub fn new(threads: usize) -> Result<Threads, String> {
         let n = match threads {
             0 => auto_threads(),
@@ -123,9 +123,14 @@ impl Threads {
     }
 }
 
-/// Half the cores the process may use, at least 1.
+/// Every core the process may use. Training threads run in the idle scheduling class
+/// ([`background_priority`]), so a request handler that wakes takes a core from them at
+/// once: with two training threads on a 2-core box, the p99 of one-row predicts under a
+/// running Newton job was 1.22–1.29× idle, against 1.10–1.47× with one, at the same
+/// req/s (bench/RESULTS.md, session 20). Half the cores, as before, left a core idle
+/// between requests and a Newton fit a quarter slower.
 pub fn auto_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Number of [`CHUNK_ROWS`] chunks covering `n` rows.

@@ -150,12 +150,9 @@ fn newton_on_one_hot_soft_targets_is_the_labelled_fit() {
 }
 
 #[test]
-fn auto_threads_leave_a_core_free() {
+fn auto_threads_take_every_core() {
     let auto = Threads::new(0).unwrap().count();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert!(
-        auto >= 1 && (cores == 1 || auto < cores),
-        "{auto} of {cores}"
-    );
+    assert_eq!(auto, cores);
     assert_eq!(Threads::sequential().count(), 1);
 }
