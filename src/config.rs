@@ -175,8 +175,9 @@ pub struct TrainingConfig {
     /// Finished jobs kept for `GET /v1/jobs`; the oldest finished are forgotten first. Default 100.
     pub job_history: usize,
     /// Worker threads shared by all training jobs for the work split over row chunks
-    /// (the Newton solver's passes). 0 = every core: they run in the idle scheduling
-    /// class, so requests still come first; results do not depend on it. Default 0.
+    /// (the Newton solver's passes). 0 = every core on Linux, where they run in the idle
+    /// scheduling class so requests still come first (half the cores elsewhere); results
+    /// do not depend on it. Default 0.
     pub threads: usize,
     /// Between epochs a job pauses (in 1 ms steps, about 9x the last epoch's compute at
     /// most, but 5 ms for short epochs and 200 ms at the longest) while the async

@@ -1,6 +1,6 @@
-//! Training's own worker threads (`[training] threads`): one rayon pool,
-//! built once and shared by every job, so training never takes more cores
-//! than configured and leaves the rest to the HTTP server.
+//! Training's own worker threads (`[training] threads`): one rayon pool, built once and
+//! shared by every job, so training never takes more cores than configured; on Linux
+//! they run in the idle scheduling class, so the HTTP server's threads come first.
 //!
 //! Work is split into fixed-size row chunks whose partial results are combined
 //! in chunk order, so a fit gives bit-identical results for any thread count.
@@ -123,14 +123,21 @@ impl Threads {
     }
 }
 
-/// Every core the process may use. Training threads run in the idle scheduling class
-/// ([`background_priority`]), so a request handler that wakes takes a core from them at
-/// once: with two training threads on a 2-core box, the p99 of one-row predicts under a
-/// running Newton job was 1.22–1.29× idle, against 1.10–1.47× with one, at the same
-/// req/s (bench/RESULTS.md, session 20). Half the cores, as before, left a core idle
-/// between requests and a Newton fit a quarter slower.
+/// On Linux every core the process may use. Training threads run in the idle scheduling
+/// class there ([`background_priority`]), so a request handler that wakes takes a core
+/// from them at once: with two training threads on a 2-core box, the p99 of one-row
+/// predicts under a running Newton job was 1.22–1.29× idle, against 1.10–1.47× with
+/// one, at the same req/s (bench/RESULTS.md, session 20). Half the cores, as before, left
+/// a core idle between requests and a repeated Newton fit a quarter slower. Elsewhere,
+/// where the idle class is not set, half the cores (at least 1), leaving the rest to
+/// requests.
 pub fn auto_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cfg!(target_os = "linux") {
+        cores
+    } else {
+        (cores / 2).max(1)
+    }
 }
 
 /// Number of [`CHUNK_ROWS`] chunks covering `n` rows.

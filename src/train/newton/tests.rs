@@ -236,3 +236,14 @@ fn the_fit_stops_without_the_pass_of_a_step_that_promises_less_than_tol() {
     assert!(next.loss <= last.train_loss);
     assert!(last.train_loss - next.loss < tol * last.train_loss);
 }
+
+#[test]
+fn only_a_finite_non_negative_promise_below_tol_ends_the_fit() {
+    assert!(promises_less_than_tol(1e-12, 1e-10, 0.5));
+    assert!(!promises_less_than_tol(1e-10, 1e-10, 0.5));
+    // A step that is mostly rounding on a nearly singular H says nothing.
+    assert!(!promises_less_than_tol(-1e-3, 1e-10, 0.5));
+    assert!(!promises_less_than_tol(f64::NAN, 1e-10, 0.5));
+    // `tol` = 0 runs every iteration.
+    assert!(!promises_less_than_tol(0.0, 0.0, 0.5));
+}

@@ -150,9 +150,14 @@ fn newton_on_one_hot_soft_targets_is_the_labelled_fit() {
 }
 
 #[test]
-fn auto_threads_take_every_core() {
+fn auto_threads_take_every_core_where_they_run_idle() {
     let auto = Threads::new(0).unwrap().count();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert_eq!(auto, cores);
+    let expected = if cfg!(target_os = "linux") {
+        cores
+    } else {
+        (cores / 2).max(1)
+    };
+    assert_eq!(auto, expected);
     assert_eq!(Threads::sequential().count(), 1);
 }
