@@ -15,6 +15,8 @@ import tempfile
 import time
 import urllib.request
 
+from train_e2e import wait_ready
+
 TEACHER = {"hidden_layers": [128, 64], "epochs": 200, "seed": 7,
            "early_stopping": {"patience": 10}}
 METHODS = {
@@ -63,12 +65,7 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(500):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.02)
+        wait_ready(base)
         for csv in csvs:
             name = os.path.splitext(csv)[0].replace("_", "-")
             data = {"path": csv, "target": "target"}

@@ -23,7 +23,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-from train_e2e import call, free_port  # noqa: E402
+from train_e2e import call, free_port, wait_ready  # noqa: E402
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 
@@ -51,12 +51,7 @@ def main():
     with open(bench.LUA_FILE, "w") as f:
         f.write(bench.LUA)
     try:
-        for _ in range(500):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_ready(base)
         # Parsed once up front, so every timed job is Newton passes only.
         job = train(base, {"solver": "newton", "epochs": 1})
         while call(base + job["status_url"])["state"] not in ("succeeded", "failed"):

@@ -59,6 +59,16 @@ def free_port():
     return port
 
 
+def wait_ready(base):
+    """Polls /readyz until the server answers (at most about 10 s)."""
+    for _ in range(500):
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=1)
+            return
+        except Exception:
+            time.sleep(0.02)
+
+
 def call(url, method="GET", body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method,
@@ -87,12 +97,7 @@ def modeld_case(binary, data_dir, csv, case):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(500):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.02)
+        wait_ready(base)
         out = {}
         for run in ("first", "repeat"):
             body = {"algorithm": algorithm, "data": {"path": csv, "target": "target"},
