@@ -126,8 +126,8 @@ impl Threads {
 /// On Linux every core the process may use. Training threads run in the idle scheduling
 /// class there ([`background_priority`]), so a request handler that wakes takes a core
 /// from them at once: with two training threads on a 2-core box, the p99 of one-row
-/// predicts under a running Newton job was 1.22–1.29× idle, against 1.10–1.47× with
-/// one, at the same req/s (bench/RESULTS.md, session 20). Half the cores, as before, left
+/// predicts under a running Newton job was 1.22–1.33× idle, against 1.10–1.47× with
+/// one, at about the same req/s (bench/RESULTS.md, session 20). Half the cores, as before, left
 /// a core idle between requests and a repeated Newton fit a quarter slower. Elsewhere,
 /// where the idle class is not set, half the cores (at least 1), leaving the rest to
 /// requests.

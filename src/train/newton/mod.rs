@@ -13,10 +13,10 @@
 //! On tall data the first iterations, which only find the neighbourhood of the optimum,
 //! are run on an evenly spaced sample of the rows ([`WARM_START_ROWS`]); the full data
 //! then needs 2 iterations (1M × 20; 3 under the rule on the last decrease alone, and 8
-//! from θ = 0 under that rule). The sample's optimum is only kept as the start when its solve converged and
-//! it beats θ = 0 on the full data, and the stopping rule is the same, so a converged
-//! fit is the same to `tol`. `epochs` counts
-//! the full-data iterations only (the sample's are up to 20 more, each a fraction of one).
+//! from θ = 0 under that rule). The sample's optimum is only kept as the start when its
+//! solve converged and it beats θ = 0 on the full data, and the stopping rule is the
+//! same, so a converged fit is the same to `tol`. `epochs` counts the full-data
+//! iterations only (the sample's are up to 20 more, each a fraction of one).
 //!
 //! Each iteration reads the rows once ([`pass`]): the full step's pass gives its loss
 //! for the line search and, in the same read, the sums behind the next H and g (a
